@@ -1,0 +1,218 @@
+package window
+
+import "time"
+
+const secondsPerDay = 86400
+
+// Interval is one open period of a schedule: [Start, End) in UTC.
+//
+// End is the zero Time when the period never ends: a daily window with
+// intervalDays 1 and durationHours 24 is continuously open, and with no
+// notAllowedDates ahead it has no end.
+type Interval struct {
+	Start time.Time
+	End   time.Time
+}
+
+// Unbounded reports whether the interval never ends.
+func (i Interval) Unbounded() bool { return i.End.IsZero() }
+
+// Contains reports whether t lies in [Start, End).
+func (i Interval) Contains(t time.Time) bool {
+	return !t.Before(i.Start) && (i.Unbounded() || t.Before(i.End))
+}
+
+// IsOpen reports whether a maintenance operation may start at t. It is false
+// for an invalid schedule.
+func (s Schedule) IsOpen(t time.Time) bool {
+	iv, ok := s.Next(t)
+	return ok && iv.Contains(t)
+}
+
+// Next returns the open period that contains t (its full extent, so Start may
+// be before t), or else the first one that starts after t. It returns false
+// when the schedule is invalid or never opens again.
+//
+// Cost: O(1) in the distance to the next window (it jumps straight to the
+// candidate occurrence, whatever the interval), plus O(len(NotAllowedDates))
+// to parse and skip blocked days; it allocates only when NotAllowedDates is
+// not empty.
+func (s Schedule) Next(t time.Time) (Interval, bool) {
+	c, err := s.compile()
+	if err != nil {
+		return Interval{}, false
+	}
+	return c.next(t)
+}
+
+func (c *compiled) next(t time.Time) (Interval, bool) {
+	l := t.Unix() + c.off // local seconds, floored: window bounds are whole minutes
+	if c.kind == kindDaily && c.interval == 1 && c.dur == secondsPerDay {
+		return c.nextContinuous(l), true
+	}
+	d := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
+	// Each pass either returns or moves past a window; a blocked run is
+	// jumped over whole, so the loop is bounded by the number of blocked spans.
+	for range 2*len(c.blocked) + 8 {
+		if d < 0 {
+			return Interval{}, false
+		}
+		s0 := d*secondsPerDay + c.st
+		e0 := s0 + c.dur
+		s1, e1 := c.clip(s0, e0)
+		if s1 < e1 && e1 > l {
+			return c.toUTC(s1, e1), true
+		}
+		next := d + 1
+		if b, ok := c.blockedEnd(s0); ok {
+			// Windows starting before the block ends minus a day lie inside it.
+			next = max(next, floorDiv(b, secondsPerDay)-1)
+		}
+		d = c.firstOnOrAfter(next)
+	}
+	return Interval{}, false
+}
+
+// nextContinuous handles the schedule that is open all the time from its
+// first window on, except on blocked days.
+func (c *compiled) nextContinuous(l int64) Interval {
+	cur := c.startDay*secondsPerDay + c.st
+	for _, b := range c.blocked {
+		if b.end <= cur {
+			continue
+		}
+		if b.start > cur && b.start > l {
+			return c.toUTC(cur, b.start)
+		}
+		cur = max(cur, b.end)
+	}
+	iv := c.toUTC(cur, cur)
+	iv.End = time.Time{}
+	return iv
+}
+
+// clip removes blocked days from the window [s, e). A window is at most 24
+// hours and a block at least one whole day, so a block can only cut off the
+// window's head or tail, never split it.
+func (c *compiled) clip(s, e int64) (int64, int64) {
+	for _, b := range c.blocked {
+		if b.start <= s && s < b.end {
+			s = b.end
+		}
+		if b.start < e && e <= b.end {
+			e = b.start
+		}
+	}
+	return s, e
+}
+
+// blockedEnd returns the end of the blocked span containing x.
+func (c *compiled) blockedEnd(x int64) (int64, bool) {
+	for _, b := range c.blocked {
+		if b.start <= x && x < b.end {
+			return b.end, true
+		}
+	}
+	return 0, false
+}
+
+func (c *compiled) toUTC(s, e int64) Interval {
+	return Interval{
+		Start: time.Unix(s-c.off, 0).UTC(),
+		End:   time.Unix(e-c.off, 0).UTC(),
+	}
+}
+
+// firstAnchor returns the first window day (daily, weekly) or month
+// (monthly) on or after startDay.
+func (c *compiled) firstAnchor() int64 {
+	switch c.kind {
+	case kindDaily:
+		return c.startDay
+	case kindWeekly:
+		return c.startDay + int64((c.dow-weekday(c.startDay)+7)%7)
+	}
+	y, m, _ := civil(c.startDay)
+	for mi := int64(y*12 + m - 1); ; mi++ {
+		if d, ok := c.target(mi); ok && d >= c.startDay {
+			return mi
+		}
+	}
+}
+
+// firstOnOrAfter returns the first window day on or after day x (x must be
+// at least startDay), or -1 if there is none within a sane search.
+func (c *compiled) firstOnOrAfter(x int64) int64 {
+	switch c.kind {
+	case kindDaily, kindWeekly:
+		if x <= c.anchor {
+			return c.anchor
+		}
+		return c.anchor + ceilDiv(x-c.anchor, c.interval)*c.interval
+	}
+	y, m, _ := civil(x)
+	mi := int64(y*12 + m - 1)
+	if mi <= c.anchor {
+		mi = c.anchor
+	} else {
+		mi = c.anchor + ceilDiv(mi-c.anchor, c.interval)*c.interval
+	}
+	// A missing day (the 31st in a 30-day month) is skipped; the month
+	// sequence repeats within a year, so a few steps always suffice.
+	for range 16 {
+		if d, ok := c.target(mi); ok && d >= x {
+			return d
+		}
+		mi += c.interval
+	}
+	return -1
+}
+
+// target returns the window day of month index mi (y·12+m-1), if that month
+// has one.
+func (c *compiled) target(mi int64) (int64, bool) {
+	y, m := int(floorDiv(mi, 12)), int(mi-floorDiv(mi, 12)*12)+1
+	n := daysIn(y, m)
+	if c.kind == kindAbsoluteMonthly {
+		if c.dom > n {
+			return 0, false
+		}
+		return dayNumber(y, m, c.dom), true
+	}
+	if c.widx == 4 { // Last
+		last := dayNumber(y, m, n)
+		return last - int64((weekday(last)-c.dow+7)%7), true
+	}
+	first := dayNumber(y, m, 1)
+	return first + int64((c.dow-weekday(first)+7)%7) + 7*int64(c.widx), true
+}
+
+// dayNumber is the number of days from 1970-01-01 to y-m-d.
+func dayNumber(y, m, d int) int64 {
+	return floorDiv(time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix(), secondsPerDay)
+}
+
+// civil is the inverse of dayNumber.
+func civil(day int64) (y, m, d int) {
+	yy, mm, dd := time.Unix(day*secondsPerDay, 0).UTC().Date()
+	return yy, int(mm), dd
+}
+
+func daysIn(y, m int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// weekday of a day number, 0 = Sunday (1970-01-01 was a Thursday).
+func weekday(day int64) int {
+	return int(((day+4)%7 + 7) % 7)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
