@@ -1,0 +1,132 @@
+// Package kversion parses Kubernetes versions as Azure accepts them and
+// encodes the AKS rules that decide whether an upgrade may be asked for.
+package kversion
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors; every refusal wraps one and names the versions.
+var (
+	ErrInvalid     = errors.New("invalid Kubernetes version")
+	ErrMinorSkip   = errors.New("upgrade would skip a minor version")
+	ErrPoolSkew    = errors.New("node pool version skew not allowed")
+	ErrUnavailable = errors.New("Kubernetes version not offered")
+)
+
+// Version is major.minor with an optional patch. A version without a patch
+// (an alias such as "1.30") stands for the newest patch of that minor; see
+// [Resolve].
+type Version struct {
+	Major, Minor, Patch int
+	HasPatch            bool
+}
+
+// Parse accepts Azure CLI's pattern ^[vV]?\d+\.\d+(\.\d+)?$: "1.30",
+// "1.30.5" or "v1.30.5".
+func Parse(s string) (Version, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V")
+	parts := strings.Split(t, ".")
+	if len(parts) < 2 || len(parts) > 3 || len(t) != len(s)-1 && len(t) != len(s) {
+		return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		if p == "" || len(p) > 9 || strings.TrimLeft(p, "0123456789") != "" {
+			return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
+		}
+		n[i], _ = strconv.Atoi(p)
+	}
+	return Version{Major: n[0], Minor: n[1], Patch: n[2], HasPatch: len(parts) == 3}, nil
+}
+
+// String renders "1.30" or "1.30.5".
+func (v Version) String() string {
+	if v.HasPatch {
+		return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+	}
+	return fmt.Sprintf("%d.%d", v.Major, v.Minor)
+}
+
+// Compare orders by major, minor, then patch. A version without a patch
+// compares as patch 0.
+func (v Version) Compare(w Version) int {
+	for _, d := range [...]int{v.Major - w.Major, v.Minor - w.Minor, v.Patch - w.Patch} {
+		if d != 0 {
+			if d < 0 {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// Resolve picks the concrete version a target means in a region that offers
+// the given versions: a minor-only target becomes the newest offered patch of
+// that minor (AKS: creating without a patch picks the latest patch); a full
+// target must itself be offered. Unparseable offered entries are ignored.
+func Resolve(target Version, offered []string) (Version, error) {
+	var best Version
+	found := false
+	for _, s := range offered {
+		o, err := Parse(s)
+		if err != nil || !o.HasPatch || o.Major != target.Major || o.Minor != target.Minor {
+			continue
+		}
+		if target.HasPatch && o.Patch != target.Patch {
+			continue
+		}
+		if !found || o.Compare(best) > 0 {
+			best, found = o, true
+		}
+	}
+	if !found {
+		return Version{}, fmt.Errorf("%w: %s", ErrUnavailable, target)
+	}
+	return best, nil
+}
+
+// NothingToDo reports whether current is already at or ahead of target: AKS
+// does not downgrade, and Fleet skips such a member.
+func NothingToDo(current, target Version) bool { return current.Compare(target) >= 0 }
+
+// CheckMinorSkip refuses an upgrade that skips a minor version. AKS
+// (upgrade-aks-control-plane.md): "1.28.x -> 1.30.x isn't allowed" for
+// non-LTS clusters; LTS clusters may jump to a higher LTS version.
+func CheckMinorSkip(current, target Version, lts bool) error {
+	if lts || current.Compare(target) >= 0 {
+		return nil
+	}
+	if target.Major != current.Major || target.Minor > current.Minor+1 {
+		return fmt.Errorf("%w: %s to %s (upgrade one minor version at a time)", ErrMinorSkip, current, target)
+	}
+	return nil
+}
+
+// MaxPoolLag is how many minor versions a node pool may trail the control
+// plane: 3 from Kubernetes 1.28 on, 2 before (AKS supported-kubernetes-versions.md).
+func MaxPoolLag(controlPlane Version) int {
+	if controlPlane.Major > 1 || controlPlane.Minor >= 28 {
+		return 3
+	}
+	return 2
+}
+
+// CheckPoolSkew refuses a control plane / node pool pair AKS does not allow:
+// the pool must share the control plane's major version, may not be newer,
+// and may trail by at most [MaxPoolLag] minors.
+func CheckPoolSkew(controlPlane, pool Version) error {
+	switch {
+	case pool.Major != controlPlane.Major:
+		return fmt.Errorf("%w: node pool %s and control plane %s differ in major version", ErrPoolSkew, pool, controlPlane)
+	case pool.Minor > controlPlane.Minor:
+		return fmt.Errorf("%w: node pool %s is newer than control plane %s", ErrPoolSkew, pool, controlPlane)
+	case controlPlane.Minor-pool.Minor > MaxPoolLag(controlPlane):
+		return fmt.Errorf("%w: node pool %s would trail control plane %s by more than %d minor versions", ErrPoolSkew, pool, controlPlane, MaxPoolLag(controlPlane))
+	}
+	return nil
+}

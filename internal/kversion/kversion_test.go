@@ -1,0 +1,76 @@
+package kversion
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func v(s string) Version {
+	x, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return x
+}
+
+func TestParseAcceptsAzureCLIPattern(t *testing.T) {
+	assert.Equal(t, Version{1, 30, 0, false}, v("1.30"))
+	assert.Equal(t, Version{1, 30, 5, true}, v("1.30.5"))
+	assert.Equal(t, Version{1, 30, 5, true}, v("v1.30.5"))
+	assert.Equal(t, Version{1, 30, 5, true}, v("V1.30.5"))
+	for _, bad := range []string{"", "1", "1.", "1.30.", "1.30.5.1", "vv1.30", "1.3a", "v", "1.-3", " 1.30", "1.30-rc1", "1.9999999999"} {
+		_, err := Parse(bad)
+		assert.ErrorIs(t, err, ErrInvalid, bad)
+	}
+	assert.Equal(t, "1.30", v("v1.30").String())
+	assert.Equal(t, "1.30.5", v("v1.30.5").String())
+}
+
+func TestMinorOnlyTargetResolvesToNewestPatchInRegion(t *testing.T) {
+	offered := []string{"1.29.9", "1.30.2", "1.30.10", "1.30.3", "1.31.1", "junk"}
+	got, err := Resolve(v("1.30"), offered)
+	require.NoError(t, err)
+	assert.Equal(t, v("1.30.10"), got, "numeric patch order")
+	got, err = Resolve(v("1.30.3"), offered)
+	require.NoError(t, err)
+	assert.Equal(t, v("1.30.3"), got)
+	_, err = Resolve(v("1.30.4"), offered)
+	assert.ErrorIs(t, err, ErrUnavailable)
+	_, err = Resolve(v("1.32"), offered)
+	assert.ErrorContains(t, err, "1.32")
+}
+
+func TestNoDowngradeTargetAtOrBelowCurrentIsNothingToDo(t *testing.T) {
+	assert.True(t, NothingToDo(v("1.30.5"), v("1.30.5")))
+	assert.True(t, NothingToDo(v("1.30.5"), v("1.29.9")))
+	assert.False(t, NothingToDo(v("1.30.5"), v("1.30.6")))
+}
+
+func TestUpgradeMayNotSkipAMinorVersion(t *testing.T) {
+	assert.NoError(t, CheckMinorSkip(v("1.28.3"), v("1.29.1"), false))
+	assert.NoError(t, CheckMinorSkip(v("1.28.3"), v("1.28.9"), false))
+	err := CheckMinorSkip(v("1.28.3"), v("1.30.1"), false)
+	assert.ErrorIs(t, err, ErrMinorSkip)
+	assert.ErrorContains(t, err, "1.28.3 to 1.30.1")
+	assert.ErrorIs(t, CheckMinorSkip(v("1.30.3"), v("2.0.0"), false), ErrMinorSkip, "a major jump skips")
+	assert.NoError(t, CheckMinorSkip(v("1.27.3"), v("1.30.1"), true), "LTS may jump")
+	assert.NoError(t, CheckMinorSkip(v("1.30.3"), v("1.28.1"), false), "downgrades are NothingToDo's business")
+}
+
+func TestNodePoolSkewRules(t *testing.T) {
+	// Same major.
+	assert.ErrorIs(t, CheckPoolSkew(v("2.0.0"), v("1.30.0")), ErrPoolSkew)
+	// Not newer than the control plane.
+	err := CheckPoolSkew(v("1.29.0"), v("1.30.0"))
+	assert.ErrorContains(t, err, "newer than control plane")
+	// From 1.28 on, three minors of lag.
+	assert.NoError(t, CheckPoolSkew(v("1.35.0"), v("1.32.4")))
+	err = CheckPoolSkew(v("1.35.0"), v("1.31.4"))
+	assert.ErrorIs(t, err, ErrPoolSkew)
+	assert.ErrorContains(t, err, "node pool 1.31.4 would trail control plane 1.35.0 by more than 3 minor versions")
+	// Before 1.28, two.
+	assert.NoError(t, CheckPoolSkew(v("1.27.0"), v("1.25.0")))
+	assert.ErrorContains(t, CheckPoolSkew(v("1.27.0"), v("1.24.0")), "more than 2 minor")
+}
