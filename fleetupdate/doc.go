@@ -1,0 +1,104 @@
+// Package fleetupdate is a pure state machine for Azure Kubernetes Fleet
+// Manager update runs: stages run one after another, groups inside a stage
+// in parallel, members inside a group one at a time or up to a concurrency
+// limit, each member started only inside its maintenance window.
+//
+//	run, err := fleetupdate.New(name, spec, members, catalog) // validates; everything NotStarted
+//	run, cmds, err := fleetupdate.Step(run, event)            // pure: same inputs, same outputs
+//	status := run.Status()                                    // Azure's UpdateRunStatus
+//
+// Step reads no clock, does no I/O and never changes the Run it is given;
+// versions share structure, so a step costs O(log members) plus the work the
+// event causes, however large the fleet. Time comes in on every event.
+//
+// # Host contract
+//
+// A host owns every side effect. It must:
+//
+//  1. Persist the returned Run (json.Marshal) before performing the returned commands.
+//  2. Perform each command. UpgradeMember is idempotent per Op: after a crash it may be sent again.
+//  3. Report each outcome (UpgradeSucceeded, UpgradeFailed) as an event stamped with the host's
+//     current time, in the order observed.
+//  4. Deliver a Tick at (or after) each WakeAt. Extra or early ticks are harmless.
+//  5. After a restart, load the Run; everything still to do can be read from it: Run.InFlight
+//     lists the upgrades to re-send and Run.NextWake the timer to re-arm.
+//
+// A complete host loop:
+//
+//	run, err := fleetupdate.New("roll-1-30", spec, members, catalog)
+//	if err != nil { return err }
+//	events := []fleetupdate.Event{fleetupdate.Start{At: clock.Now()}}
+//	for len(events) > 0 {
+//		ev := events[0]
+//		events = events[1:]
+//		next, cmds, err := fleetupdate.Step(run, ev)
+//		if err != nil { log.Print(err); continue } // the run is unchanged
+//		run = next
+//		if err := save(run); err != nil { return err } // 1. persist first
+//		for _, c := range cmds {
+//			switch c := c.(type) {
+//			case fleetupdate.UpgradeMember: // 2. start the upgrade; report later
+//				go upgrade(c, results)
+//			case fleetupdate.WakeAt: // 4. ask for a tick
+//				timers.At(c.At, func() { results <- fleetupdate.Tick{At: clock.Now()} })
+//			}
+//		}
+//		if s := run.State(); s == fleetupdate.Completed || s == fleetupdate.Failed || s == fleetupdate.Skipped {
+//			break
+//		}
+//		events = append(events, <-results) // 3. outcomes and ticks, stamped with the host's time
+//	}
+//
+// # Semantics
+//
+// Where Azure's documentation is silent or contradicts itself, fleetkit
+// decides as follows (each rule has a test named for it):
+//
+//   - No strategy: one stage ("default") and one group ("default") holding every
+//     member, one at a time. With a strategy, a member whose Group no stage names
+//     is not in the run. Membership is fixed at New: members that appear later are
+//     ignored, and a member's group change is not followed.
+//   - Concurrency: a group's maxConcurrency defaults to 1, a stage's to 50; "P%"
+//     is of the group's (stage's) members, rounded down, at least 1; a group's limit
+//     is capped by its size and by its stage's.
+//   - Within a group the next member is chosen at each pick in the planner's order:
+//     window open now, opening within 4 hours, no window, closed; then earliest
+//     opening, then name. A member reached while its window is closed shows Pending
+//     ("maintenance window is not open; next opening …"), the run tries the next
+//     one and asks for a WakeAt at the opening. A window gates only the start of an
+//     upgrade. Full and ControlPlaneOnly use the member's AutoUpgradeWindow,
+//     NodeImageOnly its NodeOSUpgradeWindow.
+//   - A target Kubernetes version or node image the member's region does not offer
+//     makes the member Pending with a message naming version and region, and so
+//     does an UpgradeFailed with code NodeImageVersionNotAvailable. It is eligible
+//     again after CatalogChanged or MemberChanged.
+//   - A minor-only target ("1.30") resolves to the newest patch the member's region
+//     offers when the member is reached.
+//   - Node images: Latest is the newest in the member's region when its upgrade
+//     starts; Consistent is resolved at New (Status shows it), resolved again and
+//     pinned at the first Start, never after; Custom picks per family. Pools already
+//     at or ahead of their target are left alone and named in the member's message.
+//     Under Consistent, a member with a pool that has no target is Skipped.
+//   - A member already at target (Kubernetes version for Full and ControlPlaneOnly,
+//     and every pool's image for Full and NodeImageOnly) is Skipped with why. An
+//     upgrade that skips a minor version, or a ControlPlaneOnly upgrade that would
+//     leave a node pool too far behind, makes the member Failed with code
+//     UpgradeNotAllowed.
+//   - Fail-fast: a failed member fails its group, stage and run with a summary
+//     error; nothing new starts; members in flight finish and are recorded, the run
+//     showing Stopping until they have.
+//   - Stop: no new work; the run and the in-flight members show Stopping until they
+//     report, then Stopped. Start on Stopped or Failed resumes where the run was;
+//     Failed members are tried again with the inputs of their first attempt.
+//   - Skip (while NotStarted, Running, Pending, Stopped or Failed): a member not in
+//     flight and not completed; a group or stage (everything in it not yet started;
+//     in-flight members finish); an after-stage wait, named by its stage. All targets
+//     are checked before any is applied.
+//   - MemberChanged with Removed skips a member that has not started ("member left
+//     the fleet"); without it, it replaces the member's data for upgrades not yet
+//     started (a changed window moves the member to that window's queue).
+//   - Completed and Skipped runs are final: Start, Stop and Skip on them are errors;
+//     ticks and changed facts are accepted and change nothing.
+//   - Not implemented yet, and rejected when present rather than ignored: gates
+//     (beforeGates, afterGates), memberSelector and maxAllowedFailures.
+package fleetupdate

@@ -1,0 +1,95 @@
+package fleetupdate
+
+// pvec is a persistent fixed-length vector: a 32-way trie whose set copies
+// only the path to the changed slot, so versions of a run share everything
+// else. A node created during step gen may be updated in place by later sets
+// of the same step, because no earlier version can reach it.
+type pvec[T any] struct {
+	root  *pnode[T]
+	n     int
+	shift uint // bits above the leaf level
+}
+
+type pnode[T any] struct {
+	gen  uint64
+	kids []*pnode[T] // interior nodes
+	vals []T         // leaves
+}
+
+const pbits = 5
+const pwidth = 1 << pbits
+
+func newPvec[T any](vals []T) pvec[T] {
+	v := pvec[T]{n: len(vals)}
+	level := make([]*pnode[T], 0, (len(vals)+pwidth-1)/pwidth)
+	for i := 0; i < len(vals); i += pwidth {
+		level = append(level, &pnode[T]{vals: append([]T(nil), vals[i:min(i+pwidth, len(vals))]...)})
+	}
+	if len(level) == 0 {
+		level = append(level, &pnode[T]{})
+	}
+	for len(level) > 1 {
+		var up []*pnode[T]
+		for i := 0; i < len(level); i += pwidth {
+			up = append(up, &pnode[T]{kids: level[i:min(i+pwidth, len(level))]})
+		}
+		level = up
+		v.shift += pbits
+	}
+	v.root = level[0]
+	return v
+}
+
+func (v pvec[T]) len() int { return v.n }
+
+func (v pvec[T]) get(i int) T {
+	n := v.root
+	for s := v.shift; s > 0; s -= pbits {
+		n = n.kids[(i>>s)&(pwidth-1)]
+	}
+	return n.vals[i&(pwidth-1)]
+}
+
+// set returns a vector with slot i holding x, owned by step gen.
+func (v pvec[T]) set(gen uint64, i int, x T) pvec[T] {
+	v.root = v.root.with(gen, v.shift, i, x)
+	return v
+}
+
+func (n *pnode[T]) with(gen uint64, shift uint, i int, x T) *pnode[T] {
+	m := n
+	if n.gen != gen {
+		m = &pnode[T]{gen: gen}
+		if n.kids != nil {
+			m.kids = append([]*pnode[T](nil), n.kids...)
+		} else {
+			m.vals = append([]T(nil), n.vals...)
+		}
+	}
+	if shift == 0 {
+		m.vals[i&(pwidth-1)] = x
+		return m
+	}
+	k := (i >> shift) & (pwidth - 1)
+	m.kids[k] = m.kids[k].with(gen, shift-pbits, i, x)
+	return m
+}
+
+// each calls f on every slot in order.
+func (v pvec[T]) each(f func(i int, x T)) {
+	i := 0
+	var walk func(n *pnode[T])
+	walk = func(n *pnode[T]) {
+		if n.kids == nil {
+			for _, x := range n.vals {
+				f(i, x)
+				i++
+			}
+			return
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(v.root)
+}

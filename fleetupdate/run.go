@@ -1,0 +1,339 @@
+package fleetupdate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fleetkit/fleetkit/nodeimage"
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// Run is one update run: its plan (immutable after New) and its state at one
+// point in time. A Run is a value: Step returns a new one and never changes
+// the one it was given, and versions share structure, so keeping old runs
+// is cheap. The zero Run is not usable; make one with New.
+type Run struct {
+	p *plan
+	s *state
+}
+
+// plan is everything fixed at New.
+type plan struct {
+	name    string
+	spec    Spec
+	v       validated
+	members []Member         // the run's members as given to New, sorted by name; index = member id
+	byName  map[string]int32 // member name → id
+	groupOf []int32          // member id → group id
+	stages  []planStage
+	groups  []planGroup
+}
+
+type planStage struct {
+	name   string
+	groups []int32 // global group ids
+	limit  int     // resolved maxConcurrency across the stage
+	wait   time.Duration
+	size   int
+}
+
+type planGroup struct {
+	name    string
+	stage   int32
+	limit   int     // resolved maxConcurrency, capped by the group size and the stage limit
+	members []int32 // ids, sorted (so by name)
+}
+
+// Stage phases. Gates, when implemented, become phases before and after
+// stageGroups.
+const (
+	stageNotStarted = iota
+	stageGroups
+	stageWaiting
+	stageDone
+)
+
+// state is everything that changes. Fields are replaced, never mutated,
+// unless owned by the step that is building them (see stepper).
+type state struct {
+	gen     uint64    // step counter; nodes created by step gen are its own to mutate
+	clock   time.Time // never goes backwards
+	phase   State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
+	failing bool      // Stopping because a member failed: ends Failed, not Stopped
+	started bool      // the first Start happened: Consistent images are pinned
+	start   time.Time
+	end     time.Time
+	errCode string // the run's summary error, set while failing or Failed
+	errMsg  string
+
+	stage    int        // active stage; len(stages) once all are done
+	stages   []stageRec // one per plan stage
+	groups   pvec[*groupRec]
+	members  pvec[*memberRec]
+	inflight []int32     // ids of members with an op in flight, sorted
+	wakes    []time.Time // requested wake-ups after clock, sorted, unique
+
+	catalog    *compiledCatalog
+	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
+	unresolved map[int32]string    // Consistent: member id → why a pool has no target
+}
+
+type stageRec struct {
+	phase       int
+	running     int  // members in flight across the stage's groups
+	openGroups  int  // groups with unfinished members
+	starved     bool // a group wanted a slot the stage limit denied
+	skipped     bool // skipped by the user
+	waitSkipped bool
+	start, end  time.Time
+	waitEnd     time.Time
+}
+
+type groupRec struct {
+	gen         uint64
+	running     int32
+	completed   int32
+	skipped     int32
+	failed      int32
+	pending     int32 // Pending until the catalog changes
+	userSkipped bool
+	start, end  time.Time
+	buckets     []bucketRec
+	catalogWait []int32 // ids waiting for CatalogChanged (lazily pruned)
+}
+
+// unfinished counts members not Completed, Skipped or Failed.
+func (g *groupRec) unfinished(size int) int32 {
+	return int32(size) - g.completed - g.skipped - g.failed
+}
+
+// bucketRec holds a group's members that share one maintenance window, so a
+// pick classifies each distinct window once instead of every member.
+type bucketRec struct {
+	key     string           // the window's JSON; "" for no window
+	sched   *window.Schedule // nil for no window
+	base    []int32          // members placed at New, sorted; shared between versions
+	cursor  int32            // base[:cursor] have been taken
+	extra   []int32          // members eligible again (retries, catalog, moved in), sorted
+	xhead   int32            // extra[:xhead] have been taken
+	reached bool             // reached while closed: its NotStarted members show Pending
+	opening time.Time        // next opening when reached
+}
+
+type memberRec struct {
+	gen         uint64
+	data        *Member
+	bucket      int32
+	state       State // NotStarted, Running, Pending, Completed, Skipped, Failed
+	waitCatalog bool  // Pending until CatalogChanged or MemberChanged
+	removed     bool
+	attempt     int32
+	op          OpID           // the op in flight, or the last one
+	pinned      *UpgradeMember // inputs of the first attempt; retries reuse them
+	note        string         // message to show once completed (pools left alone)
+	message     string
+	start, end  time.Time
+	errCode     string
+	errMsg      string
+}
+
+// windowFor picks the member's window that gates this upgrade type (Fleet
+// concepts doc: Full and control plane use aksManagedAutoUpgradeSchedule,
+// node image only uses aksManagedNodeOSUpgradeSchedule).
+func windowFor(m *Member, t UpgradeType) *window.Schedule {
+	if t == NodeImageOnly {
+		return m.NodeOSUpgradeWindow
+	}
+	return m.AutoUpgradeWindow
+}
+
+func scheduleKey(s *window.Schedule) string {
+	if s == nil {
+		return ""
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// New validates an update run and returns it NotStarted. Every error names
+// the field and value and wraps ErrInvalidSpec; nothing is half-built.
+//
+// Members whose Group no stage names are not in the run (with no strategy,
+// every member is). Consistent node images are resolved now, for status,
+// and again at the first Start, when they are pinned.
+func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error) {
+	var errs []error
+	if err := checkName("name", name); err != nil {
+		errs = append(errs, err)
+	}
+	v, verrs := validateSpec(spec)
+	errs = append(errs, verrs...)
+	errs = append(errs, validateMembers(members, spec.ManagedClusterUpdate.Upgrade.Type)...)
+	cat, err := compileCatalog(catalog)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return Run{}, errors.Join(errs...)
+	}
+	p := buildPlan(name, spec, v, members)
+	s := initialState(p, &cat)
+	return Run{p: p, s: s}, nil
+}
+
+func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
+	p := &plan{name: name, spec: spec, v: v, byName: map[string]int32{}}
+	groupIdx := map[string]int32{}
+	for si, st := range v.stages {
+		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
+		for _, g := range st.Groups {
+			groupIdx[g.Name] = int32(len(p.groups))
+			ps.groups = append(ps.groups, int32(len(p.groups)))
+			p.groups = append(p.groups, planGroup{name: g.Name, stage: int32(si)})
+		}
+		p.stages = append(p.stages, ps)
+	}
+	sorted := slices.Clone(members)
+	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	for _, m := range sorted {
+		g := int32(0)
+		if spec.Strategy != nil {
+			var ok bool
+			if g, ok = groupIdx[m.Group]; !ok {
+				continue
+			}
+		}
+		id := int32(len(p.members))
+		p.members = append(p.members, m)
+		p.byName[m.Name] = id
+		p.groups[g].members = append(p.groups[g].members, id)
+		p.groupOf = append(p.groupOf, g)
+	}
+	// Azure concepts doc, "Maximum concurrency": percentages round down, minimum 1;
+	// a group's limit is capped by its size and by the stage's.
+	for si := range p.stages {
+		ps := &p.stages[si]
+		for _, g := range ps.groups {
+			ps.size += len(p.groups[g].members)
+		}
+		ps.limit = v.stageLim[si].resolve(ps.size)
+		for gi, g := range ps.groups {
+			pg := &p.groups[g]
+			pg.limit = max(1, min(v.groupLim[si][gi].resolve(len(pg.members)), len(pg.members), ps.limit))
+		}
+	}
+	return p
+}
+
+func initialState(p *plan, cat *compiledCatalog) *state {
+	s := &state{phase: NotStarted, catalog: cat}
+	recs := make([]*memberRec, len(p.members))
+	for i := range p.members {
+		recs[i] = &memberRec{data: &p.members[i], state: NotStarted}
+	}
+	groups := make([]*groupRec, len(p.groups))
+	for gi, g := range p.groups {
+		gr := &groupRec{}
+		byKey := map[string]int{}
+		for _, id := range g.members {
+			w := windowFor(recs[id].data, p.v.upgradeType())
+			k := scheduleKey(w)
+			bi, ok := byKey[k]
+			if !ok {
+				bi = len(gr.buckets)
+				byKey[k] = bi
+				gr.buckets = append(gr.buckets, bucketRec{key: k, sched: w})
+			}
+			gr.buckets[bi].base = append(gr.buckets[bi].base, id)
+			recs[id].bucket = int32(bi)
+		}
+		groups[gi] = gr
+	}
+	s.members = newPvec(recs)
+	s.groups = newPvec(groups)
+	s.stages = make([]stageRec, len(p.stages))
+	s.resolveConsistent(p)
+	return s
+}
+
+// resolveConsistent computes the Consistent selection from the current
+// catalog and member data.
+func (s *state) resolveConsistent(p *plan) {
+	if p.v.selection != Consistent || p.v.upgradeType() == ControlPlaneOnly {
+		return
+	}
+	var pools []nodeimage.Pool
+	s.members.each(func(i int, r *memberRec) {
+		for _, np := range r.data.NodePools {
+			img, _ := nodeimage.Parse(np.NodeImageVersion)
+			pools = append(pools, nodeimage.Pool{Member: r.data.Name, Name: np.Name, Region: r.data.Region, Image: img})
+		}
+	})
+	sel, un := nodeimage.ResolveConsistent(s.catalog.images, pools)
+	s.selection = sel
+	s.unresolved = nil
+	for _, u := range un {
+		if s.unresolved == nil {
+			s.unresolved = map[int32]string{}
+		}
+		id := p.byName[u.Pool.Member]
+		if _, dup := s.unresolved[id]; !dup {
+			s.unresolved[id] = fmt.Sprintf("no consistent node image for agent pool %q: %s", u.Pool.Name, u.Reason)
+		}
+	}
+}
+
+func (v validated) upgradeType() UpgradeType { return v.upType }
+
+// Name returns the run's name.
+func (r Run) Name() string {
+	if r.p == nil {
+		return ""
+	}
+	return r.p.name
+}
+
+// Clock returns the latest event time the run has seen.
+func (r Run) Clock() time.Time {
+	if r.s == nil {
+		return time.Time{}
+	}
+	return r.s.clock
+}
+
+// State returns the run's state as Status shows it.
+func (r Run) State() State {
+	if r.s == nil {
+		return ""
+	}
+	return r.runState()
+}
+
+// NextWake returns the earliest Tick the run has asked for and not yet
+// seen, so a restarted host can re-arm its timer.
+func (r Run) NextWake() (time.Time, bool) {
+	if r.s == nil || len(r.s.wakes) == 0 {
+		return time.Time{}, false
+	}
+	return r.s.wakes[0], true
+}
+
+// InFlight returns the upgrades the run is waiting on, sorted by member. A
+// host that restarts re-sends them (UpgradeMember is idempotent per Op).
+func (r Run) InFlight() []UpgradeMember {
+	if r.s == nil {
+		return nil
+	}
+	out := make([]UpgradeMember, 0, len(r.s.inflight))
+	for _, id := range r.s.inflight {
+		m := r.s.members.get(int(id))
+		c := *m.pinned
+		c.Op = m.op
+		out = append(out, c)
+	}
+	return out
+}

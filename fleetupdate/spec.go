@@ -1,0 +1,523 @@
+package fleetupdate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fleetkit/fleetkit/internal/kversion"
+	"github.com/fleetkit/fleetkit/nodeimage"
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// Sentinel errors. Every error this package returns wraps one of them.
+var (
+	ErrInvalidSpec        = errors.New("fleetupdate: invalid update run")
+	ErrInvalidTransition  = errors.New("fleetupdate: not allowed now")
+	ErrUnknownTarget      = errors.New("fleetupdate: unknown skip target")
+	ErrStaleOperation     = errors.New("fleetupdate: operation is not in flight")
+	ErrUnsupportedVersion = errors.New("fleetupdate: unsupported encoding version")
+)
+
+// UpgradeType is Azure's ManagedClusterUpgradeType.
+type UpgradeType string
+
+// The upgrade types.
+const (
+	Full             UpgradeType = "Full"             // control plane and every node pool, node images included
+	ControlPlaneOnly UpgradeType = "ControlPlaneOnly" // the control plane's Kubernetes version only
+	NodeImageOnly    UpgradeType = "NodeImageOnly"    // node images only
+)
+
+// NodeImageSelectionType is Azure's NodeImageSelectionType.
+type NodeImageSelectionType string
+
+// The node image selections.
+const (
+	Latest     NodeImageSelectionType = "Latest"     // newest in the member's region when its upgrade starts
+	Consistent NodeImageSelectionType = "Consistent" // newest available in every region of the run, pinned at the first Start
+	Custom     NodeImageSelectionType = "Custom"     // customNodeImageVersions, at most one per family
+)
+
+// State is Azure's UpdateState.
+type State string
+
+// Azure's eight states.
+const (
+	NotStarted State = "NotStarted"
+	Running    State = "Running"
+	Stopping   State = "Stopping"
+	Stopped    State = "Stopped"
+	Skipped    State = "Skipped"
+	Failed     State = "Failed"
+	Pending    State = "Pending"
+	Completed  State = "Completed"
+)
+
+// Spec is what an update run does: the `strategy` and
+// `managedClusterUpdate` of Azure's UpdateRun properties, with the same JSON.
+type Spec struct {
+	Strategy             *Strategy            `json:"strategy,omitempty"` // nil: one stage, one group, one by one
+	ManagedClusterUpdate ManagedClusterUpdate `json:"managedClusterUpdate"`
+}
+
+// Strategy is Azure's UpdateRunStrategy: stages run one after another.
+type Strategy struct {
+	Stages []Stage `json:"stages"`
+}
+
+// Stage is Azure's UpdateStage: its groups run in parallel.
+type Stage struct {
+	Name                    string  `json:"name"`
+	Groups                  []Group `json:"groups"`
+	AfterStageWaitInSeconds int     `json:"afterStageWaitInSeconds,omitempty"`
+	MaxConcurrency          string  `json:"maxConcurrency,omitempty"` // "N" or "P%"; default 50
+}
+
+// Group is Azure's UpdateGroup: members whose Member.Group is Name, updated
+// up to MaxConcurrency at a time.
+type Group struct {
+	Name           string `json:"name"`
+	MaxConcurrency string `json:"maxConcurrency,omitempty"` // "N" or "P%"; default 1
+}
+
+// ManagedClusterUpdate is Azure's ManagedClusterUpdate.
+type ManagedClusterUpdate struct {
+	Upgrade            UpgradeSpec         `json:"upgrade"`
+	NodeImageSelection *NodeImageSelection `json:"nodeImageSelection,omitempty"` // nil: Latest
+}
+
+// UpgradeSpec is Azure's ManagedClusterUpgradeSpec.
+type UpgradeSpec struct {
+	Type              UpgradeType `json:"type"`
+	KubernetesVersion string      `json:"kubernetesVersion,omitempty"` // required for Full and ControlPlaneOnly, forbidden for NodeImageOnly
+}
+
+// NodeImageSelection is Azure's NodeImageSelection.
+type NodeImageSelection struct {
+	Type                    NodeImageSelectionType `json:"type"`
+	CustomNodeImageVersions []NodeImageVersion     `json:"customNodeImageVersions,omitempty"` // iff Custom
+}
+
+// NodeImageVersion is Azure's NodeImageVersion: {"version": "AKSUbuntu-…"}.
+type NodeImageVersion struct {
+	Version string `json:"version"`
+}
+
+// Azure fields this version does not implement. A strategy using one is
+// rejected, never run without it: a dropped approval gate is an outage.
+var notYet = map[string]bool{"beforeGates": true, "afterGates": true, "memberSelector": true, "maxAllowedFailures": true}
+
+// strictKeys decodes b into v after checking that every key of the JSON
+// object is in allowed; where names the object in errors.
+func strictKeys(b []byte, where string, v any, allowed ...string) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidSpec, where, err)
+	}
+	if keys == nil { // JSON null
+		return nil
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if slices.Contains(allowed, k) {
+			continue
+		}
+		if notYet[k] {
+			return fmt.Errorf("%w: %s: field %q is not supported yet; remove it or wait for a fleetkit version that implements it", ErrInvalidSpec, where, k)
+		}
+		return fmt.Errorf("%w: %s: unknown field %q", ErrInvalidSpec, where, k)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidSpec, where, err)
+	}
+	return nil
+}
+
+// UnmarshalJSON reads Azure's UpdateRun properties. Read-only fields
+// (status, provisioningState, autoUpgradeProfileId) are ignored;
+// updateStrategyId is refused, since the strategy must be given inline.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	type plain struct {
+		Strategy             *Strategy            `json:"strategy,omitempty"`
+		ManagedClusterUpdate ManagedClusterUpdate `json:"managedClusterUpdate"`
+		Status               json.RawMessage      `json:"status"`
+		ProvisioningState    json.RawMessage      `json:"provisioningState"`
+		AutoUpgradeProfileID json.RawMessage      `json:"autoUpgradeProfileId"`
+	}
+	var p plain
+	if bytes.Contains(b, []byte(`"updateStrategyId"`)) {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(b, &keys) == nil {
+			if _, ok := keys["updateStrategyId"]; ok {
+				return fmt.Errorf("%w: updateStrategyId: fetch the strategy and pass it inline as strategy", ErrInvalidSpec)
+			}
+		}
+	}
+	if err := strictKeys(b, "update run", &p, "strategy", "managedClusterUpdate", "status", "provisioningState", "autoUpgradeProfileId"); err != nil {
+		return err
+	}
+	*s = Spec{Strategy: p.Strategy, ManagedClusterUpdate: p.ManagedClusterUpdate}
+	return nil
+}
+
+// UnmarshalJSON reads Azure's UpdateRunStrategy strictly.
+func (s *Strategy) UnmarshalJSON(b []byte) error {
+	type plain Strategy
+	return strictKeys(b, "strategy", (*plain)(s), "stages")
+}
+
+// UnmarshalJSON reads Azure's UpdateStage strictly: gates, member selectors
+// and failure budgets are refused until implemented.
+func (s *Stage) UnmarshalJSON(b []byte) error {
+	type plain Stage
+	var name struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(b, &name)
+	return strictKeys(b, fmt.Sprintf("stage %q", name.Name), (*plain)(s), "name", "groups", "afterStageWaitInSeconds", "maxConcurrency")
+}
+
+// UnmarshalJSON reads Azure's UpdateGroup strictly.
+func (g *Group) UnmarshalJSON(b []byte) error {
+	type plain Group
+	var name struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(b, &name)
+	return strictKeys(b, fmt.Sprintf("group %q", name.Name), (*plain)(g), "name", "maxConcurrency")
+}
+
+// UnmarshalJSON reads Azure's ManagedClusterUpdate strictly.
+func (m *ManagedClusterUpdate) UnmarshalJSON(b []byte) error {
+	type plain ManagedClusterUpdate
+	return strictKeys(b, "managedClusterUpdate", (*plain)(m), "upgrade", "nodeImageSelection")
+}
+
+// Member is a fleet member cluster as the run sees it: plain input data.
+type Member struct {
+	Name                string           `json:"name"`
+	Group               string           `json:"group,omitempty"`
+	Region              string           `json:"region"`
+	KubernetesVersion   string           `json:"kubernetesVersion"`
+	NodePools           []NodePool       `json:"nodePools,omitempty"`
+	AutoUpgradeWindow   *window.Schedule `json:"autoUpgradeWindow,omitempty"`   // gates Full and ControlPlaneOnly
+	NodeOSUpgradeWindow *window.Schedule `json:"nodeOSUpgradeWindow,omitempty"` // gates NodeImageOnly
+	ClusterResourceID   string           `json:"clusterResourceId,omitempty"`
+}
+
+// NodePool is one agent pool of a member.
+type NodePool struct {
+	Name              string `json:"name"`
+	NodeImageVersion  string `json:"nodeImageVersion"`            // e.g. AKSUbuntu-2204gen2containerd-202405.27.0
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"` // empty: same as the control plane
+}
+
+// Catalog is what each region offers now.
+type Catalog struct {
+	Regions map[string]RegionCatalog `json:"regions"`
+}
+
+// RegionCatalog lists a region's Kubernetes and node image versions.
+type RegionCatalog struct {
+	KubernetesVersions []string `json:"kubernetesVersions"`
+	NodeImageVersions  []string `json:"nodeImageVersions"`
+}
+
+// Azure's name rule for fleets' child resources, stages and groups.
+var namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func checkName(field, name string) error {
+	if len(name) < 1 || len(name) > 50 || !namePattern.MatchString(name) {
+		return fmt.Errorf("%w: %s %q: must be 1–50 characters of a-z, 0-9 and '-', starting and ending with a letter or digit", ErrInvalidSpec, field, name)
+	}
+	return nil
+}
+
+// concurrency is a parsed maxConcurrency: n clusters, or pct percent.
+type concurrency struct{ n, pct int }
+
+var concurrencyPattern = regexp.MustCompile(`^(?:([1-9]\d*)|([1-9]\d?|100)%)$`)
+
+func parseConcurrency(field, s string) (concurrency, error) {
+	m := concurrencyPattern.FindStringSubmatch(s)
+	if m == nil {
+		return concurrency{}, fmt.Errorf("%w: %s %q: must be a whole number from 1, or a percentage from 1%% to 100%%", ErrInvalidSpec, field, s)
+	}
+	if m[1] != "" {
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			return concurrency{}, fmt.Errorf("%w: %s %q: too large", ErrInvalidSpec, field, s)
+		}
+		return concurrency{n: n}, nil
+	}
+	p, _ := strconv.Atoi(m[2])
+	return concurrency{pct: p}, nil
+}
+
+// resolve turns a limit into a number for a population of size: percentages
+// round down with a minimum of 1 (Azure concepts doc, "Maximum concurrency").
+func (c concurrency) resolve(size int) int {
+	if c.pct == 0 {
+		return c.n
+	}
+	return max(1, size*c.pct/100)
+}
+
+// Azure limits (concepts-update-orchestration.md).
+const (
+	maxGroupsPerStage     = 50
+	maxStageConcurrency   = 50
+	defaultStageLimit     = 50
+	defaultGroupLimit     = 1
+	defaultStageName      = "default"
+	defaultGroupName      = "default"
+	schemaVersion         = 1
+	codeUpgradeNotAllowed = "UpgradeNotAllowed"
+)
+
+// CodeNodeImageVersionNotAvailable is the AKS error code for a target node
+// image not yet offered in the member's region. An UpgradeFailed with this
+// code makes the member Pending until the catalog changes, as Fleet does
+// (howto-monitor-update-runs.md), instead of failing the run.
+const CodeNodeImageVersionNotAvailable = "NodeImageVersionNotAvailable"
+
+// validated is what validation derives from a Spec, shared by New and decode.
+type validated struct {
+	upType    UpgradeType
+	target    kversion.Version // zero for NodeImageOnly
+	selection NodeImageSelectionType
+	custom    nodeimage.Selection
+	stages    []Stage // the strategy, or the implicit one-by-one stage
+	stageLim  []concurrency
+	groupLim  [][]concurrency
+}
+
+func validateSpec(spec Spec) (validated, []error) {
+	var v validated
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
+	}
+
+	up := spec.ManagedClusterUpdate.Upgrade
+	v.upType = up.Type
+	switch up.Type {
+	case Full, ControlPlaneOnly:
+		if up.KubernetesVersion == "" {
+			bad("managedClusterUpdate.upgrade.kubernetesVersion: required when upgrade type is %s", up.Type)
+		} else if t, err := kversion.Parse(up.KubernetesVersion); err != nil {
+			bad("managedClusterUpdate.upgrade.kubernetesVersion %q: want 1.30 or 1.30.5", up.KubernetesVersion)
+		} else {
+			v.target = t
+		}
+	case NodeImageOnly:
+		if up.KubernetesVersion != "" {
+			bad("managedClusterUpdate.upgrade.kubernetesVersion %q: must not be set when upgrade type is NodeImageOnly", up.KubernetesVersion)
+		}
+	default:
+		bad("managedClusterUpdate.upgrade.type %q: must be Full, ControlPlaneOnly or NodeImageOnly", up.Type)
+	}
+
+	v.selection = Latest
+	if sel := spec.ManagedClusterUpdate.NodeImageSelection; sel != nil {
+		v.selection = sel.Type
+		switch sel.Type {
+		case Latest, Consistent:
+			if len(sel.CustomNodeImageVersions) > 0 {
+				bad("managedClusterUpdate.nodeImageSelection.customNodeImageVersions: must be empty unless type is Custom")
+			}
+		case Custom:
+			if len(sel.CustomNodeImageVersions) == 0 {
+				bad("managedClusterUpdate.nodeImageSelection.customNodeImageVersions: required when type is Custom")
+			}
+			vs := make([]string, len(sel.CustomNodeImageVersions))
+			for i, c := range sel.CustomNodeImageVersions {
+				vs[i] = c.Version
+			}
+			custom, err := nodeimage.NewCustom(vs)
+			if err != nil {
+				bad("managedClusterUpdate.nodeImageSelection.customNodeImageVersions: %v", err)
+			}
+			v.custom = custom
+		default:
+			bad("managedClusterUpdate.nodeImageSelection.type %q: must be Latest, Consistent or Custom", sel.Type)
+		}
+	}
+
+	if spec.Strategy == nil {
+		v.stages = []Stage{{Name: defaultStageName, Groups: []Group{{Name: defaultGroupName}}}}
+	} else {
+		v.stages = spec.Strategy.Stages
+		if len(v.stages) == 0 {
+			bad("strategy.stages: at least one stage is required")
+		}
+	}
+	stageSeen := map[string]bool{}
+	groupSeen := map[string]string{}
+	for i, st := range v.stages {
+		where := fmt.Sprintf("strategy.stages[%d]", i)
+		if err := checkName(where+".name", st.Name); err != nil {
+			errs = append(errs, err)
+		}
+		if stageSeen[st.Name] {
+			bad("%s.name %q: stage names must be unique", where, st.Name)
+		}
+		stageSeen[st.Name] = true
+		if len(st.Groups) == 0 {
+			bad("%s.groups: at least one group is required", where)
+		}
+		if len(st.Groups) > maxGroupsPerStage {
+			bad("%s.groups: %d groups; at most %d per stage", where, len(st.Groups), maxGroupsPerStage)
+		}
+		if st.AfterStageWaitInSeconds < 0 {
+			bad("%s.afterStageWaitInSeconds %d: must not be negative", where, st.AfterStageWaitInSeconds)
+		}
+		sl := concurrency{n: defaultStageLimit}
+		if st.MaxConcurrency != "" {
+			c, err := parseConcurrency(where+".maxConcurrency", st.MaxConcurrency)
+			if err != nil {
+				errs = append(errs, err)
+			} else if c.n > maxStageConcurrency {
+				bad("%s.maxConcurrency %q: at most %d (Azure's system limit)", where, st.MaxConcurrency, maxStageConcurrency)
+			} else {
+				sl = c
+			}
+		}
+		v.stageLim = append(v.stageLim, sl)
+		var gls []concurrency
+		for j, g := range st.Groups {
+			gw := fmt.Sprintf("%s.groups[%d]", where, j)
+			if err := checkName(gw+".name", g.Name); err != nil {
+				errs = append(errs, err)
+			}
+			if prev, ok := groupSeen[g.Name]; ok {
+				bad("%s.name %q: group already named in %s", gw, g.Name, prev)
+			}
+			groupSeen[g.Name] = gw
+			gl := concurrency{n: defaultGroupLimit}
+			if g.MaxConcurrency != "" {
+				c, err := parseConcurrency(gw+".maxConcurrency", g.MaxConcurrency)
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					gl = c
+				}
+			}
+			gls = append(gls, gl)
+		}
+		v.groupLim = append(v.groupLim, gls)
+	}
+	return v, errs
+}
+
+func validateMembers(members []Member, up UpgradeType) []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
+	}
+	seen := map[string]bool{}
+	for i, m := range members {
+		where := fmt.Sprintf("members[%d]", i)
+		if err := checkName(where+".name", m.Name); err != nil {
+			errs = append(errs, err)
+		}
+		if seen[m.Name] {
+			bad("%s.name %q: member names must be unique", where, m.Name)
+		}
+		seen[m.Name] = true
+		errs = append(errs, validateMember(where, m, up)...)
+	}
+	return errs
+}
+
+// validateMember checks one member's data; MemberChanged uses it too.
+func validateMember(where string, m Member, up UpgradeType) []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
+	}
+	if m.Group != "" {
+		if err := checkName(where+".group", m.Group); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.Region == "" {
+		bad("%s (%s).region: required", where, m.Name)
+	}
+	if m.KubernetesVersion == "" && up != NodeImageOnly {
+		bad("%s (%s).kubernetesVersion: required for a %s upgrade", where, m.Name, up)
+	}
+	if m.KubernetesVersion != "" {
+		if _, err := kversion.Parse(m.KubernetesVersion); err != nil {
+			bad("%s (%s).kubernetesVersion %q: want 1.30.5", where, m.Name, m.KubernetesVersion)
+		}
+	}
+	pools := map[string]bool{}
+	for j, p := range m.NodePools {
+		pw := fmt.Sprintf("%s (%s).nodePools[%d]", where, m.Name, j)
+		if p.Name == "" || pools[p.Name] {
+			bad("%s.name %q: required and unique within the member", pw, p.Name)
+		}
+		pools[p.Name] = true
+		if p.NodeImageVersion != "" {
+			if _, err := nodeimage.Parse(p.NodeImageVersion); err != nil {
+				bad("%s.nodeImageVersion: %v", pw, err)
+			}
+		}
+		if p.KubernetesVersion != "" {
+			if _, err := kversion.Parse(p.KubernetesVersion); err != nil {
+				bad("%s.kubernetesVersion %q: want 1.30.5", pw, p.KubernetesVersion)
+			}
+		}
+	}
+	for _, w := range []struct {
+		field string
+		s     *window.Schedule
+	}{{"autoUpgradeWindow", m.AutoUpgradeWindow}, {"nodeOSUpgradeWindow", m.NodeOSUpgradeWindow}} {
+		if w.s != nil {
+			if err := w.s.Validate(); err != nil {
+				bad("%s (%s).%s: %v", where, m.Name, w.field, err)
+			}
+		}
+	}
+	return errs
+}
+
+// compiledCatalog is a Catalog parsed once.
+type compiledCatalog struct {
+	src    Catalog
+	images nodeimage.Catalog
+}
+
+func compileCatalog(c Catalog) (compiledCatalog, error) {
+	imgs := make(map[string][]string, len(c.Regions))
+	var errs []string
+	for r, rc := range c.Regions {
+		imgs[r] = rc.NodeImageVersions
+		for _, k := range rc.KubernetesVersions {
+			if _, err := kversion.Parse(k); err != nil {
+				errs = append(errs, fmt.Sprintf("catalog region %q: kubernetesVersions %q: want 1.30.5", r, k))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		slices.Sort(errs)
+		return compiledCatalog{}, fmt.Errorf("%w: %s", ErrInvalidSpec, strings.Join(errs, "; "))
+	}
+	ic, err := nodeimage.NewCatalog(imgs)
+	if err != nil {
+		return compiledCatalog{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	return compiledCatalog{src: c, images: ic}, nil
+}

@@ -1,0 +1,227 @@
+package fleetupdate
+
+import (
+	"time"
+)
+
+// Status is Azure's UpdateRunStatus, with the same JSON.
+type Status struct {
+	Status             UpdateStatus              `json:"status"`
+	Stages             []StageStatus             `json:"stages"`
+	NodeImageSelection *NodeImageSelectionStatus `json:"nodeImageSelection,omitempty"` // Consistent only
+}
+
+// UpdateStatus is Azure's UpdateStatus.
+type UpdateStatus struct {
+	State         State        `json:"state"`
+	StartTime     time.Time    `json:"startTime,omitzero"`
+	CompletedTime time.Time    `json:"completedTime,omitzero"`
+	Error         *ErrorDetail `json:"error,omitempty"`
+}
+
+// ErrorDetail is Azure's ErrorDetail (code and message).
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// StageStatus is Azure's UpdateStageStatus.
+type StageStatus struct {
+	Name                 string        `json:"name"`
+	Status               UpdateStatus  `json:"status"`
+	Groups               []GroupStatus `json:"groups"`
+	AfterStageWaitStatus *WaitStatus   `json:"afterStageWaitStatus,omitempty"` // only when the stage has a wait
+}
+
+// GroupStatus is Azure's UpdateGroupStatus.
+type GroupStatus struct {
+	Name    string         `json:"name"`
+	Status  UpdateStatus   `json:"status"`
+	Members []MemberStatus `json:"members"`
+}
+
+// MemberStatus is Azure's MemberUpdateStatus.
+type MemberStatus struct {
+	Name              string       `json:"name"`
+	ClusterResourceID string       `json:"clusterResourceId,omitempty"`
+	OperationID       OpID         `json:"operationId,omitempty"`
+	Status            UpdateStatus `json:"status"`
+	Message           string       `json:"message,omitempty"`
+}
+
+// WaitStatus is Azure's WaitStatus.
+type WaitStatus struct {
+	Status                UpdateStatus `json:"status"`
+	WaitDurationInSeconds int          `json:"waitDurationInSeconds"`
+}
+
+// NodeImageSelectionStatus is Azure's NodeImageSelectionStatus.
+type NodeImageSelectionStatus struct {
+	SelectedNodeImageVersions []NodeImageVersion `json:"selectedNodeImageVersions"`
+}
+
+// Status returns the run's status tree. It costs O(members).
+func (r Run) Status() Status {
+	if r.p == nil || r.s == nil {
+		return Status{}
+	}
+	st := Status{Status: UpdateStatus{State: r.runState(), StartTime: r.s.start, CompletedTime: r.s.end}}
+	if r.s.errCode != "" {
+		st.Status.Error = &ErrorDetail{Code: r.s.errCode, Message: r.s.errMsg}
+	}
+	for i, ps := range r.p.stages {
+		sr := r.s.stages[i]
+		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end}}
+		for _, g := range ps.groups {
+			gs := r.groupStatus(g)
+			if gs.Status.State == Failed && ss.Status.Error == nil {
+				ss.Status.Error = gs.Status.Error
+			}
+			ss.Groups = append(ss.Groups, gs)
+		}
+		if ps.wait > 0 {
+			ws := &WaitStatus{WaitDurationInSeconds: int(ps.wait / time.Second), Status: UpdateStatus{State: NotStarted}}
+			switch {
+			case sr.phase == stageWaiting:
+				ws.Status = UpdateStatus{State: Running, StartTime: sr.waitEnd.Add(-ps.wait)}
+				if r.s.phase != Running {
+					ws.Status.State = Stopped
+				}
+			case sr.waitSkipped:
+				ws.Status.State = Skipped
+				ws.Status.CompletedTime = sr.end
+			case sr.phase == stageDone:
+				ws.Status = UpdateStatus{State: Completed, StartTime: sr.waitEnd.Add(-ps.wait), CompletedTime: sr.end}
+			}
+			ss.AfterStageWaitStatus = ws
+		}
+		st.Stages = append(st.Stages, ss)
+	}
+	if r.p.v.selection == Consistent && r.p.v.upType != ControlPlaneOnly {
+		ns := &NodeImageSelectionStatus{SelectedNodeImageVersions: []NodeImageVersion{}}
+		for _, img := range r.s.selection {
+			ns.SelectedNodeImageVersions = append(ns.SelectedNodeImageVersions, NodeImageVersion{Version: img.String()})
+		}
+		st.NodeImageSelection = ns
+	}
+	return st
+}
+
+// runState derives the run's shown state: Running shows as Pending when
+// the current stage is Pending (Azure concepts doc, "Update Run states").
+func (r Run) runState() State {
+	if r.s.phase == Running && r.s.stage < len(r.p.stages) && r.stageState(r.s.stage) == Pending {
+		return Pending
+	}
+	return r.s.phase
+}
+
+func (r Run) stageState(i int) State {
+	sr := r.s.stages[i]
+	ps := r.p.stages[i]
+	allSkipped, anyRunning, anyPending := true, false, false
+	for _, g := range ps.groups {
+		switch r.groupState(g) {
+		case Failed:
+			return Failed
+		case Skipped:
+		case Running, Stopping:
+			anyRunning = true
+			allSkipped = false
+		case Pending:
+			anyPending = true
+			allSkipped = false
+		default:
+			allSkipped = false
+		}
+	}
+	switch {
+	case sr.skipped && sr.running == 0:
+		return Skipped
+	case sr.phase == stageDone:
+		if allSkipped {
+			return Skipped
+		}
+		return Completed
+	case sr.phase == stageNotStarted:
+		return NotStarted
+	}
+	switch r.s.phase {
+	case Stopping:
+		return Stopping
+	case Stopped, Failed:
+		return Stopped
+	}
+	if sr.phase == stageWaiting || anyRunning || !anyPending {
+		return Running
+	}
+	// "A stage is Pending if all Update Groups in the stage are Pending or not started."
+	return Pending
+}
+
+func (r Run) groupState(g int32) State {
+	gr := r.s.groups.get(int(g))
+	pg := r.p.groups[g]
+	size := len(pg.members)
+	open := gr.unfinished(size)
+	switch {
+	case gr.failed > 0:
+		return Failed
+	case open == 0 && gr.skipped == int32(size):
+		return Skipped
+	case open == 0:
+		return Completed
+	case r.s.stages[pg.stage].phase == stageNotStarted:
+		return NotStarted
+	case gr.running > 0 && r.s.phase == Stopping:
+		return Stopping
+	case gr.running > 0:
+		return Running
+	case r.s.phase == Stopped || r.s.phase == Failed || r.s.phase == Stopping:
+		return Stopped
+	case r.s.phase == NotStarted:
+		return NotStarted
+	}
+	// "A group is Pending if all clusters in the group are Pending or not started."
+	return Pending
+}
+
+func (r Run) groupStatus(g int32) GroupStatus {
+	gr := r.s.groups.get(int(g))
+	pg := r.p.groups[g]
+	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end}, Members: []MemberStatus{}}
+	for _, id := range pg.members {
+		m := r.s.members.get(int(id))
+		ms := MemberStatus{
+			Name:              m.data.Name,
+			ClusterResourceID: m.data.ClusterResourceID,
+			OperationID:       m.op,
+			Status:            UpdateStatus{State: m.state, StartTime: m.start, CompletedTime: m.end},
+			Message:           m.message,
+		}
+		switch m.state {
+		case Running:
+			if r.s.phase == Stopping {
+				ms.Status.State = Stopping
+			}
+		case Failed:
+			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+			if gs.Status.Error == nil {
+				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: "member " + quote(m.data.Name) + " failed: " + m.errMsg}
+			}
+		case NotStarted:
+			if bk := gr.buckets[m.bucket]; bk.reached {
+				ms.Status.State = Pending
+				if bk.opening.IsZero() {
+					ms.Message = "maintenance window is not open and does not open again"
+				} else {
+					ms.Message = "maintenance window is not open; next opening " + bk.opening.Format(time.RFC3339)
+				}
+			}
+		}
+		gs.Members = append(gs.Members, ms)
+	}
+	return gs
+}
+
+func quote(s string) string { return `"` + s + `"` }
