@@ -193,7 +193,8 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 	}
 	m.state = to
 	isOpen := gr.unfinished(len(pg.members)) > 0
-	if wasOpen != isOpen {
+	// openGroups is counted when the stage starts; before that it stays 0.
+	if wasOpen != isOpen && b.s.stages[pg.stage].phase != stageNotStarted {
 		st := b.stage(int(pg.stage))
 		if isOpen {
 			st.openGroups++
