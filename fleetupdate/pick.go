@@ -272,11 +272,9 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 			var target nodeimage.Image
 			switch b.p.v.selection {
 			case Latest:
-				t, ok := nodeimage.ResolveLatest(cat.images, d.Region, cur.Family)
-				if !ok {
-					return verdict{kind: vWait, note: fmt.Sprintf("no node image of family %q for agent pool %q is available in region %q", cur.Family, np.Name, d.Region)}
-				}
-				target = t
+				// A region that offers no image of the family gives no target:
+				// the pool is left alone, as under Custom.
+				target, _ = nodeimage.ResolveLatest(cat.images, d.Region, cur.Family)
 			case Consistent:
 				t, ok := b.s.selection.Lookup(cur.Family)
 				if !ok {
@@ -451,27 +449,24 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 	m := b.mutMember(id)
 	nm.Group = m.data.Group
 	m.data = &nm
-	if m.state != NotStarted && m.state != Pending {
-		return nil
-	}
+	// The bucket follows the window whatever the state, so a later retry
+	// queues the member behind the right window.
 	w := windowFor(&nm, b.p.v.upType)
 	key := scheduleKey(w)
-	gr := b.mutGroup(g)
-	moved := false
-	if gr.buckets[m.bucket].key != key {
+	waiting := m.state == NotStarted || m.state == Pending
+	requeue := waiting && m.waitCatalog
+	if gr := b.group(g); gr.buckets[m.bucket].key != key {
+		gr = b.mutGroup(g)
 		nb := slices.IndexFunc(gr.buckets, func(bk bucketRec) bool { return bk.key == key })
 		if nb < 0 {
 			nb = len(gr.buckets)
 			gr.buckets = append(gr.buckets, bucketRec{key: key, sched: w})
 		}
 		m.bucket = int32(nb)
-		moved = true
+		requeue = waiting
 	}
-	if m.waitCatalog {
+	if requeue {
 		m.waitCatalog = false
-		moved = true
-	}
-	if moved {
 		b.requeue(g, id)
 	}
 	if b.s.phase == Running {

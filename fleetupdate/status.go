@@ -136,9 +136,9 @@ func (r Run) stageState(i int) State {
 		}
 	}
 	switch {
-	case sr.skipped && sr.running == 0:
-		return Skipped
-	case sr.phase == stageDone:
+	case sr.phase == stageDone || sr.skipped && sr.running == 0:
+		// "Skipped when all children are Skipped"; a stage skipped after some
+		// of its groups completed shows Completed.
 		if allSkipped {
 			return Skipped
 		}

@@ -245,9 +245,17 @@ func (b *stepper) retryFailed() {
 		if b.group(g).failed == 0 {
 			continue
 		}
+		skipped := b.group(g).userSkipped
 		for _, id := range b.p.groups[g].members {
-			if b.member(id).state == Failed {
-				m := b.setState(id, NotStarted)
+			m := b.member(id)
+			switch {
+			case m.state != Failed:
+			case skipped: // the user skipped its group while it was in flight
+				b.skipMember(id, "skipped by user")
+			case m.removed:
+				b.skipMember(id, "member left the fleet")
+			default:
+				m = b.setState(id, NotStarted)
 				m.errCode, m.errMsg, m.message = "", "", ""
 				m.end = time.Time{}
 				b.requeue(g, id)
@@ -291,6 +299,12 @@ func (b *stepper) finished(op OpID, code, message string) error {
 		m.message = m.note
 	case code == CodeNodeImageVersionNotAvailable:
 		b.waitForCatalog(g, id, message)
+		// Nothing waits in a group the user skipped, or for a member that left.
+		if b.group(g).userSkipped {
+			b.skipMember(id, "skipped by user")
+		} else if b.member(id).removed {
+			b.skipMember(id, "member left the fleet")
+		}
 	default:
 		m := b.setState(id, Failed)
 		m.end = b.s.clock
@@ -426,6 +440,9 @@ func (b *stepper) allStagesSkipped() bool {
 
 // fill starts work in the stage's groups while slots are free.
 func (b *stepper) fill(stage int, hint int32) {
+	if hint >= 0 && b.p.groups[hint].stage != int32(stage) {
+		return // a change in another stage frees nothing here
+	}
 	if hint >= 0 && !b.s.stages[stage].starved {
 		b.fillGroup(stage, hint)
 		return

@@ -1,0 +1,115 @@
+package fleetupdate
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// benchFleet builds n members in groups: 30% have no window, the rest share
+// 12 schedules (daily and weekly, with offsets), as real fleets do.
+func benchFleet(n, stages, groupsPerStage int) (Spec, []Member) {
+	var schedules []*window.Schedule
+	for i := range 8 {
+		s := dailyWindow(fmt.Sprintf("%02d:00", i*3), 4+i%3*4)
+		s.UTCOffset = []string{"+00:00", "-05:00", "+09:00", "+05:30"}[i%4]
+		schedules = append(schedules, s)
+	}
+	for _, d := range []window.Weekday{window.Saturday, window.Sunday, window.Tuesday, window.Thursday} {
+		schedules = append(schedules, &window.Schedule{Recurrence: window.Recurrence{Weekly: &window.WeeklySchedule{IntervalWeeks: 1, DayOfWeek: d}}, StartTime: "01:00", DurationHours: 12})
+	}
+	var spec Spec
+	spec.ManagedClusterUpdate = full("1.30")
+	if stages > 0 {
+		spec.Strategy = &Strategy{}
+		for s := range stages {
+			st := Stage{Name: fmt.Sprintf("stage-%d", s)}
+			for g := range groupsPerStage {
+				st.Groups = append(st.Groups, Group{Name: fmt.Sprintf("group-%d-%d", s, g)})
+			}
+			spec.Strategy.Stages = append(spec.Strategy.Stages, st)
+		}
+	}
+	ms := make([]Member, n)
+	for i := range ms {
+		ms[i] = member(fmt.Sprintf("member-%06d", i), "")
+		if stages > 0 {
+			g := i % (stages * groupsPerStage)
+			ms[i].Group = fmt.Sprintf("group-%d-%d", g/groupsPerStage, g%groupsPerStage)
+		}
+		if i%10 >= 3 {
+			ms[i].AutoUpgradeWindow = schedules[(i*7)%len(schedules)]
+		}
+	}
+	return spec, ms
+}
+
+// driveToEnd runs r to its end with a host whose upgrades take 20 minutes
+// and always succeed, and returns the number of events it stepped.
+func driveToEnd(b *testing.B, r Run) int {
+	now := t0
+	type op struct {
+		at time.Time
+		id OpID
+	}
+	var queue []op // FIFO: every upgrade takes the same time
+	events := 0
+	step := func(e Event) {
+		var cmds []Command
+		var err error
+		r, cmds, err = Step(r, e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events++
+		for _, c := range cmds {
+			if u, ok := c.(UpgradeMember); ok {
+				queue = append(queue, op{now.Add(20 * time.Minute), u.Op})
+			}
+		}
+	}
+	step(Start{At: now})
+	for r.State() != Completed {
+		wake, hasWake := r.NextWake()
+		if len(queue) > 0 && (!hasWake || !queue[0].at.After(wake)) {
+			o := queue[0]
+			queue = queue[1:]
+			now = o.at
+			step(UpgradeSucceeded{At: now, Op: o.id})
+			continue
+		}
+		if !hasWake {
+			b.Fatalf("stuck in %s", r.State())
+		}
+		now = wake
+		step(Tick{At: now})
+	}
+	return events
+}
+
+func BenchmarkRun(b *testing.B) {
+	for _, shape := range []struct {
+		name           string
+		stages, groups int
+	}{{"oneByOne", 0, 0}, {"staged10x50", 10, 50}} {
+		for _, n := range []int{1000, 10000, 100000} {
+			b.Run(fmt.Sprintf("%s/members=%d", shape.name, n), func(b *testing.B) {
+				spec, ms := benchFleet(n, shape.stages, shape.groups)
+				r, err := New("bench", spec, ms, catalog())
+				if err != nil {
+					b.Fatal(err)
+				}
+				events := 0
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					events += driveToEnd(b, r)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+				b.ReportMetric(float64(events)/float64(b.N), "events/run")
+			})
+		}
+	}
+}
