@@ -192,7 +192,7 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 			if !inRange(bj.Base) || !inRange(bj.Extra) || bj.Cursor < 0 || int(bj.Cursor) > len(bj.Base) {
 				return corrupt("bucket out of range")
 			}
-			g.buckets = append(g.buckets, bucketRec{key: scheduleKey(bj.Window), sched: bj.Window, base: bj.Base, cursor: bj.Cursor, extra: bj.Extra, reached: bj.Reached, opening: bj.Opening})
+			g.buckets = append(g.buckets, &bucketRec{key: scheduleKey(bj.Window), sched: bj.Window, base: bj.Base, cursor: bj.Cursor, extra: bj.Extra, reached: bj.Reached, opening: bj.Opening})
 		}
 		for _, id := range p.groups[gi].members {
 			m := recs[id]

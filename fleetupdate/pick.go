@@ -14,16 +14,21 @@ import (
 )
 
 // classify ranks a window at the step's time, once per schedule per step.
+// Groups hold few distinct windows, so a linear cache beats a map.
 func (b *stepper) classify(s *window.Schedule) planner.Key {
-	if k, ok := b.classes[s]; ok {
-		return k
-	}
-	if b.classes == nil {
-		b.classes = map[*window.Schedule]planner.Key{}
+	for _, c := range b.classes {
+		if c.sched == s {
+			return c.key
+		}
 	}
 	k := planner.KeyOf("", s, b.s.clock)
-	b.classes[s] = k
+	b.classes = append(b.classes, classified{s, k})
 	return k
+}
+
+type classified struct {
+	sched *window.Schedule
+	key   planner.Key
 }
 
 // eligible: the member waits in bucket bi for its turn.
@@ -36,7 +41,7 @@ func (b *stepper) eligible(id int32, bi int) bool {
 // that were taken, skipped or moved since (lazy deletion keeps picks O(1)
 // amortised per member).
 func (b *stepper) head(g int32, bi int) (int32, bool) {
-	bk := &b.group(g).buckets[bi]
+	bk := b.group(g).buckets[bi]
 	c, x := bk.cursor, bk.xhead
 	for int(c) < len(bk.base) && !b.eligible(bk.base[c], bi) {
 		c++
@@ -45,7 +50,7 @@ func (b *stepper) head(g int32, bi int) (int32, bool) {
 		x++
 	}
 	if c != bk.cursor || x != bk.xhead {
-		gb := &b.mutGroup(g).buckets[bi]
+		gb := b.mutBucket(g, bi)
 		gb.cursor, gb.xhead = c, x
 		bk = gb
 	}
@@ -80,7 +85,7 @@ func (b *stepper) pick(g int32) bool {
 		k := b.classify(b.group(g).buckets[bi].sched)
 		k.Name = b.p.members[id].Name
 		if k.Priority == planner.OpenNow && b.group(g).buckets[bi].reached {
-			b.mutGroup(g).buckets[bi].reached = false // open again: its members are no longer held
+			b.mutBucket(g, bi).reached = false // open again: its members are no longer held
 		}
 		cands = append(cands, candidate{bi, id, k})
 	}
@@ -110,7 +115,7 @@ func (b *stepper) pick(g int32) bool {
 func (b *stepper) reach(g int32, bi int, opening time.Time) {
 	bk := b.group(g).buckets[bi]
 	if !bk.reached || !bk.opening.Equal(opening) {
-		gb := &b.mutGroup(g).buckets[bi]
+		gb := b.mutBucket(g, bi)
 		gb.reached, gb.opening = true, opening
 	}
 	if !opening.IsZero() {
@@ -120,7 +125,7 @@ func (b *stepper) reach(g int32, bi int, opening time.Time) {
 
 // take removes id from the front of its bucket and acts on it.
 func (b *stepper) take(g int32, bi int, id int32) {
-	gb := &b.mutGroup(g).buckets[bi]
+	gb := b.mutBucket(g, bi)
 	if int(gb.cursor) < len(gb.base) && gb.base[gb.cursor] == id {
 		gb.cursor++
 	} else {
@@ -189,8 +194,7 @@ func (b *stepper) waitForCatalog(g int32, id int32, msg string) {
 
 // requeue makes a member eligible again in its bucket.
 func (b *stepper) requeue(g int32, id int32) {
-	gr := b.mutGroup(g)
-	bk := &gr.buckets[b.member(id).bucket]
+	bk := b.mutBucket(g, int(b.member(id).bucket))
 	rest := bk.extra[bk.xhead:]
 	i, found := slices.BinarySearch(rest, id)
 	if found {
@@ -216,7 +220,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 	if up != NodeImageOnly {
 		cur, _ := kversion.Parse(d.KubernetesVersion)
 		target := b.p.v.target
-		resolved, rerr := kversion.Resolve(target, cat.src.Regions[d.Region].KubernetesVersions)
+		resolved, rerr := kversion.Resolve(target, cat.k8s[d.Region])
 		if rerr == nil {
 			target = resolved
 		}
@@ -455,12 +459,12 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 	key := scheduleKey(w)
 	waiting := m.state == NotStarted || m.state == Pending
 	requeue := waiting && m.waitCatalog
-	if gr := b.group(g); gr.buckets[m.bucket].key != key {
-		gr = b.mutGroup(g)
-		nb := slices.IndexFunc(gr.buckets, func(bk bucketRec) bool { return bk.key == key })
+	if b.group(g).buckets[m.bucket].key != key {
+		bks := b.mutBuckets(g)
+		nb := slices.IndexFunc(bks, func(bk *bucketRec) bool { return bk.key == key })
 		if nb < 0 {
-			nb = len(gr.buckets)
-			gr.buckets = append(gr.buckets, bucketRec{key: key, sched: w})
+			nb = len(bks)
+			b.group(g).buckets = append(bks, &bucketRec{gen: b.gen, key: key, sched: w})
 		}
 		m.bucket = int32(nb)
 		requeue = waiting

@@ -102,7 +102,8 @@ type groupRec struct {
 	pending     int32 // Pending until the catalog changes
 	userSkipped bool
 	start, end  time.Time
-	buckets     []bucketRec
+	buckets     []*bucketRec
+	bucketsGen  uint64  // the step that owns the buckets slice
 	catalogWait []int32 // ids waiting for CatalogChanged (lazily pruned)
 }
 
@@ -114,6 +115,7 @@ func (g *groupRec) unfinished(size int) int32 {
 // bucketRec holds a group's members that share one maintenance window, so a
 // pick classifies each distinct window once instead of every member.
 type bucketRec struct {
+	gen     uint64
 	key     string           // the window's JSON; "" for no window
 	sched   *window.Schedule // nil for no window
 	base    []int32          // members placed at New, sorted; shared between versions
@@ -246,7 +248,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 			if !ok {
 				bi = len(gr.buckets)
 				byKey[k] = bi
-				gr.buckets = append(gr.buckets, bucketRec{key: k, sched: w})
+				gr.buckets = append(gr.buckets, &bucketRec{key: k, sched: w})
 			}
 			gr.buckets[bi].base = append(gr.buckets[bi].base, id)
 			recs[id].bucket = int32(bi)

@@ -498,17 +498,21 @@ func validateMember(where string, m Member, up UpgradeType) []error {
 type compiledCatalog struct {
 	src    Catalog
 	images nodeimage.Catalog
+	k8s    map[string][]kversion.Version // region → offered versions
 }
 
 func compileCatalog(c Catalog) (compiledCatalog, error) {
 	imgs := make(map[string][]string, len(c.Regions))
+	k8s := make(map[string][]kversion.Version, len(c.Regions))
 	var errs []string
 	for r, rc := range c.Regions {
 		imgs[r] = rc.NodeImageVersions
 		for _, k := range rc.KubernetesVersions {
-			if _, err := kversion.Parse(k); err != nil {
+			v, err := kversion.Parse(k)
+			if err != nil {
 				errs = append(errs, fmt.Sprintf("catalog region %q: kubernetesVersions %q: want 1.30.5", r, k))
 			}
+			k8s[r] = append(k8s[r], v)
 		}
 	}
 	if len(errs) > 0 {
@@ -519,5 +523,5 @@ func compileCatalog(c Catalog) (compiledCatalog, error) {
 	if err != nil {
 		return compiledCatalog{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	return compiledCatalog{src: c, images: ic}, nil
+	return compiledCatalog{src: c, images: ic, k8s: k8s}, nil
 }

@@ -6,9 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/fleetkit/fleetkit/planner"
-	"github.com/fleetkit/fleetkit/window"
 )
 
 // Step applies one event to a run and returns the next run and the commands
@@ -76,13 +73,17 @@ type stepper struct {
 	cmds []Command
 
 	stagesOwned, inflightOwned, wakesOwned bool
-	classes                                map[*window.Schedule]planner.Key // classification at s.clock
+	classes                                []classified // windows classified at s.clock
+	classBuf                               [8]classified
 }
 
 func newStepper(r Run) *stepper {
-	s := *r.s
-	s.gen++
-	return &stepper{p: r.p, s: &s, gen: s.gen}
+	b := &stepper{p: r.p, s: new(state)}
+	*b.s = *r.s
+	b.s.gen++
+	b.gen = b.s.gen
+	b.classes = b.classBuf[:0]
+	return b
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
@@ -107,8 +108,30 @@ func (b *stepper) mutGroup(g int32) *groupRec {
 	}
 	c := *gr
 	c.gen = b.gen
-	c.buckets = slices.Clone(gr.buckets)
 	b.s.groups = b.s.groups.set(b.gen, int(g), &c)
+	return &c
+}
+
+// mutBuckets returns the group's bucket list for changing (to add one).
+func (b *stepper) mutBuckets(g int32) []*bucketRec {
+	gr := b.mutGroup(g)
+	if gr.bucketsGen != b.gen {
+		gr.buckets = slices.Clone(gr.buckets)
+		gr.bucketsGen = b.gen
+	}
+	return gr.buckets
+}
+
+// mutBucket returns bucket bi of group g for changing; only that bucket is
+// copied, not its siblings.
+func (b *stepper) mutBucket(g int32, bi int) *bucketRec {
+	bk := b.group(g).buckets[bi]
+	if bk.gen == b.gen {
+		return bk
+	}
+	c := *bk
+	c.gen = b.gen
+	b.mutBuckets(g)[bi] = &c
 	return &c
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // Sentinel errors; every refusal wraps one and names the versions.
@@ -28,19 +27,35 @@ type Version struct {
 // Parse accepts Azure CLI's pattern ^[vV]?\d+\.\d+(\.\d+)?$: "1.30",
 // "1.30.5" or "v1.30.5".
 func Parse(s string) (Version, error) {
-	t := strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V")
-	parts := strings.Split(t, ".")
-	if len(parts) < 2 || len(parts) > 3 || len(t) != len(s)-1 && len(t) != len(s) {
-		return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
+	t := s
+	if t != "" && (t[0] == 'v' || t[0] == 'V') {
+		t = t[1:]
 	}
 	var n [3]int
-	for i, p := range parts {
-		if p == "" || len(p) > 9 || strings.TrimLeft(p, "0123456789") != "" {
+	parts := 0
+	for parts < 3 {
+		i := 0
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 {
 			return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
 		}
-		n[i], _ = strconv.Atoi(p)
+		n[parts], _ = strconv.Atoi(t[:i])
+		parts++
+		t = t[i:]
+		if t == "" {
+			break
+		}
+		if t[0] != '.' || parts == 3 {
+			return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
+		}
+		t = t[1:]
 	}
-	return Version{Major: n[0], Minor: n[1], Patch: n[2], HasPatch: len(parts) == 3}, nil
+	if parts < 2 {
+		return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
+	}
+	return Version{Major: n[0], Minor: n[1], Patch: n[2], HasPatch: parts == 3}, nil
 }
 
 // String renders "1.30" or "1.30.5".
@@ -68,13 +83,12 @@ func (v Version) Compare(w Version) int {
 // Resolve picks the concrete version a target means in a region that offers
 // the given versions: a minor-only target becomes the newest offered patch of
 // that minor (AKS: creating without a patch picks the latest patch); a full
-// target must itself be offered. Unparseable offered entries are ignored.
-func Resolve(target Version, offered []string) (Version, error) {
+// target must itself be offered. Offered versions without a patch are ignored.
+func Resolve(target Version, offered []Version) (Version, error) {
 	var best Version
 	found := false
-	for _, s := range offered {
-		o, err := Parse(s)
-		if err != nil || !o.HasPatch || o.Major != target.Major || o.Minor != target.Minor {
+	for _, o := range offered {
+		if !o.HasPatch || o.Major != target.Major || o.Minor != target.Minor {
 			continue
 		}
 		if target.HasPatch && o.Patch != target.Patch {

@@ -29,7 +29,7 @@ func TestParseAcceptsAzureCLIPattern(t *testing.T) {
 }
 
 func TestMinorOnlyTargetResolvesToNewestPatchInRegion(t *testing.T) {
-	offered := []string{"1.29.9", "1.30.2", "1.30.10", "1.30.3", "1.31.1", "junk"}
+	offered := []Version{v("1.29.9"), v("1.30.2"), v("1.30.10"), v("1.30.3"), v("1.31.1"), v("1.30")}
 	got, err := Resolve(v("1.30"), offered)
 	require.NoError(t, err)
 	assert.Equal(t, v("1.30.10"), got, "numeric patch order")
