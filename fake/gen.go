@@ -1,0 +1,185 @@
+package fake
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// GenEpoch is the time generated fleets are "now" at: node image releases are
+// published in the weeks before it, and simulations usually start at it.
+var GenEpoch = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+var (
+	genRegions  = []string{"eastus", "westeurope", "japaneast", "australiaeast", "brazilsouth", "uksouth"}
+	genFamilies = []string{"AKSUbuntu-2204gen2containerd", "AKSAzureLinux-V2gen2"}
+	genVersions = []string{"1.28.9", "1.29.4", "1.29.9", "1.30.2", "1.30.5"}
+	genGroups   = []string{"canary", "dev", "test", "prod-eu", "prod-us", "prod-asia"}
+	genWeekdays = []window.Weekday{window.Sunday, window.Monday, window.Tuesday, window.Wednesday, window.Thursday, window.Friday, window.Saturday}
+)
+
+// Windows generates valid AKS maintenance windows of every kind, with
+// offsets, start dates and blocked dates.
+func Windows() *rapid.Generator[*window.Schedule] {
+	return rapid.Custom(func(t *rapid.T) *window.Schedule {
+		s := &window.Schedule{
+			DurationHours: rapid.IntRange(4, 24).Draw(t, "durationHours"),
+			StartTime:     fmt.Sprintf("%02d:%02d", rapid.IntRange(0, 23).Draw(t, "hour"), rapid.SampledFrom([]int{0, 15, 30, 45}).Draw(t, "minute")),
+		}
+		switch rapid.IntRange(0, 3).Draw(t, "kind") {
+		case 0:
+			s.Recurrence.Daily = &window.DailySchedule{IntervalDays: rapid.IntRange(1, 7).Draw(t, "intervalDays")}
+		case 1:
+			s.Recurrence.Weekly = &window.WeeklySchedule{IntervalWeeks: rapid.IntRange(1, 4).Draw(t, "intervalWeeks"), DayOfWeek: rapid.SampledFrom(genWeekdays).Draw(t, "dayOfWeek")}
+		case 2:
+			s.Recurrence.AbsoluteMonthly = &window.AbsoluteMonthlySchedule{IntervalMonths: rapid.IntRange(1, 6).Draw(t, "intervalMonths"), DayOfMonth: rapid.IntRange(1, 31).Draw(t, "dayOfMonth")}
+		default:
+			s.Recurrence.RelativeMonthly = &window.RelativeMonthlySchedule{
+				IntervalMonths: rapid.IntRange(1, 6).Draw(t, "intervalMonths"),
+				WeekIndex:      rapid.SampledFrom([]window.WeekIndex{window.First, window.Second, window.Third, window.Fourth, window.Last}).Draw(t, "weekIndex"),
+				DayOfWeek:      rapid.SampledFrom(genWeekdays).Draw(t, "dayOfWeek"),
+			}
+		}
+		if rapid.Bool().Draw(t, "hasOffset") {
+			s.UTCOffset = rapid.SampledFrom([]string{"+00:00", "-05:00", "-08:00", "+01:00", "+05:30", "+09:00", "+14:00", "-12:00"}).Draw(t, "utcOffset")
+		}
+		if rapid.IntRange(0, 3).Draw(t, "hasStartDate") == 0 {
+			s.StartDate = GenEpoch.AddDate(0, 0, rapid.IntRange(-60, 30).Draw(t, "startDays")).Format("2006-01-02")
+		}
+		if rapid.IntRange(0, 4).Draw(t, "hasBlocked") == 0 {
+			from := GenEpoch.AddDate(0, 0, rapid.IntRange(0, 60).Draw(t, "blockFrom"))
+			s.NotAllowedDates = []window.DateSpan{{Start: from.Format("2006-01-02"), End: from.AddDate(0, 0, rapid.IntRange(0, 14).Draw(t, "blockDays")).Format("2006-01-02")}}
+		}
+		return s
+	})
+}
+
+// Fleets generates fleets of 1 to 40 members over up to 6 regions, with
+// weekly node image releases of two families published in the 8 weeks
+// before GenEpoch, members a mix of Kubernetes versions and image ages, and
+// 30% of them without a maintenance window.
+func Fleets() *rapid.Generator[*Fleet] {
+	return rapid.Custom(func(t *rapid.T) *Fleet {
+		f := &Fleet{
+			Regions:            slices.Clone(genRegions[:rapid.IntRange(1, len(genRegions)).Draw(t, "regions")]),
+			KubernetesVersions: slices.Clone(genVersions),
+		}
+		for _, fam := range genFamilies {
+			for w := 8; w >= 1; w-- {
+				p := GenEpoch.AddDate(0, 0, -7*w)
+				f.NodeImages = append(f.NodeImages, Release{Image: fmt.Sprintf("%s-%s.0", fam, p.Format("200601.02")), Published: p})
+			}
+		}
+		groups := genGroups[:rapid.IntRange(1, len(genGroups)).Draw(t, "groups")]
+		for i := range rapid.IntRange(1, 40).Draw(t, "members") {
+			m := fleetupdate.Member{
+				Name:              fmt.Sprintf("member-%02d", i),
+				Group:             rapid.SampledFrom(groups).Draw(t, "group"),
+				Region:            rapid.SampledFrom(f.Regions).Draw(t, "region"),
+				KubernetesVersion: rapid.SampledFrom(genVersions[:4]).Draw(t, "kubernetesVersion"),
+			}
+			for p := range rapid.IntRange(1, 3).Draw(t, "pools") {
+				fam := rapid.SampledFrom(genFamilies).Draw(t, "family")
+				age := rapid.IntRange(3, 8).Draw(t, "imageAgeWeeks") // old enough to be everywhere
+				m.NodePools = append(m.NodePools, fleetupdate.NodePool{
+					Name:             fmt.Sprintf("pool%d", p),
+					NodeImageVersion: fmt.Sprintf("%s-%s.0", fam, GenEpoch.AddDate(0, 0, -7*age).Format("200601.02")),
+				})
+			}
+			if rapid.IntRange(0, 9).Draw(t, "window") >= 3 {
+				m.AutoUpgradeWindow = Windows().Draw(t, "autoUpgradeWindow")
+				m.NodeOSUpgradeWindow = Windows().Draw(t, "nodeOSUpgradeWindow")
+			}
+			f.Members = append(f.Members, m)
+		}
+		return f
+	})
+}
+
+// Strategies generates valid Azure strategies over the given update groups:
+// 1 to 3 stages that split the groups in order, with optional waits and
+// concurrency limits.
+func Strategies(groups []string) *rapid.Generator[*fleetupdate.Strategy] {
+	return rapid.Custom(func(t *rapid.T) *fleetupdate.Strategy {
+		s := &fleetupdate.Strategy{}
+		rest := groups
+		for i := 0; len(rest) > 0; i++ {
+			n := rapid.IntRange(1, len(rest)).Draw(t, "groupsInStage")
+			if i == 2 {
+				n = len(rest)
+			}
+			st := fleetupdate.Stage{Name: fmt.Sprintf("stage-%d", i+1)}
+			if rapid.Bool().Draw(t, "wait") {
+				st.AfterStageWaitInSeconds = rapid.SampledFrom([]int{300, 3600, 86400}).Draw(t, "waitSeconds")
+			}
+			if rapid.Bool().Draw(t, "stageLimit") {
+				st.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "5", "25%", "50%"}).Draw(t, "stageConcurrency")
+			}
+			for _, g := range rest[:n] {
+				gr := fleetupdate.Group{Name: g}
+				if rapid.Bool().Draw(t, "groupLimit") {
+					gr.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "3", "50%", "100%"}).Draw(t, "groupConcurrency")
+				}
+				st.Groups = append(st.Groups, gr)
+			}
+			s.Stages = append(s.Stages, st)
+			rest = rest[n:]
+		}
+		return s
+	})
+}
+
+// Specs generates run specs over the given groups: a strategy (or none, one
+// by one) and any upgrade type and node image selection.
+func Specs(groups []string) *rapid.Generator[fleetupdate.Spec] {
+	return rapid.Custom(func(t *rapid.T) fleetupdate.Spec {
+		var s fleetupdate.Spec
+		if rapid.IntRange(0, 4).Draw(t, "strategy") > 0 {
+			s.Strategy = Strategies(groups).Draw(t, "stages")
+		}
+		up := rapid.SampledFrom([]fleetupdate.UpgradeType{fleetupdate.Full, fleetupdate.ControlPlaneOnly, fleetupdate.NodeImageOnly}).Draw(t, "upgradeType")
+		s.ManagedClusterUpdate.Upgrade.Type = up
+		if up != fleetupdate.NodeImageOnly {
+			s.ManagedClusterUpdate.Upgrade.KubernetesVersion = rapid.SampledFrom([]string{"1.30", "1.30.5"}).Draw(t, "kubernetesVersion")
+		}
+		if up != fleetupdate.ControlPlaneOnly {
+			sel := rapid.SampledFrom([]fleetupdate.NodeImageSelectionType{fleetupdate.Latest, fleetupdate.Consistent}).Draw(t, "nodeImageSelection")
+			s.ManagedClusterUpdate.NodeImageSelection = &fleetupdate.NodeImageSelection{Type: sel}
+		}
+		return s
+	})
+}
+
+// Scenario is a fleet and a run spec that fit together.
+type Scenario struct {
+	Fleet *Fleet
+	Spec  fleetupdate.Spec
+}
+
+// Scenarios generates fleets with specs over their groups.
+func Scenarios() *rapid.Generator[Scenario] {
+	return rapid.Custom(func(t *rapid.T) Scenario {
+		f := Fleets().Draw(t, "fleet")
+		var groups []string
+		seen := map[string]bool{}
+		for _, g := range genGroups {
+			for _, m := range f.Members {
+				if m.Group == g && !seen[g] {
+					seen[g] = true
+					groups = append(groups, g)
+				}
+			}
+		}
+		return Scenario{Fleet: f, Spec: Specs(groups).Draw(t, "spec")}
+	})
+}
+
+// NewRun creates the scenario's run with the fleet's catalog at GenEpoch.
+func (s Scenario) NewRun(name string) (fleetupdate.Run, error) {
+	return fleetupdate.New(name, s.Spec, s.Fleet.Members, s.Fleet.CatalogAt(GenEpoch))
+}

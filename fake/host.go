@@ -1,0 +1,165 @@
+package fake
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/fleetkit/fleetkit/fleetupdate"
+)
+
+// Outcome scripts how one upgrade attempt of a member ends.
+type Outcome struct {
+	Duration time.Duration // zero: the host's duration
+	Code     string        // empty: success; otherwise an AKS error code such as "QuotaExceeded"
+	Message  string
+}
+
+// AKS-like failure codes the host draws from when FailureRate hits.
+var failureCodes = []Outcome{
+	{Code: "QuotaExceeded", Message: "Operation could not be completed as it results in exceeding approved quota"},
+	{Code: "PodDrainFailure", Message: "drain of a node failed: a PodDisruptionBudget allows no eviction"},
+	{Code: "OperationNotAllowed", Message: "Another operation is in progress on the managed cluster"},
+}
+
+// Host performs UpgradeMember commands against a Fleet. Every choice comes
+// from the script or from Seed, so a simulation is reproducible. It is not
+// safe for concurrent use.
+type Host struct {
+	Fleet *Fleet
+	// Duration of an upgrade; Jitter draws it uniformly from
+	// [Duration-Jitter, Duration+Jitter] instead.
+	Duration, Jitter time.Duration
+	// Durations overrides Duration for named members.
+	Durations map[string]time.Duration
+	// FailureRate is the chance, from 0 to 1, that an unscripted attempt fails
+	// with an AKS-like code.
+	FailureRate float64
+	// Script lists per member the outcomes of its attempts, in order; attempts
+	// beyond the list use the defaults above.
+	Script map[string][]Outcome
+
+	rng      *rand.Rand
+	attempts map[string]int
+	started  map[fleetupdate.OpID]Completion
+	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember
+	applied  map[fleetupdate.OpID]bool
+	// Upgrades counts upgrades that took effect, per member.
+	Upgrades map[string]int
+}
+
+// NewHost returns a host for fleet whose random draws come from seed. Each
+// upgrade takes 30 minutes unless configured otherwise.
+func NewHost(fleet *Fleet, seed uint64) *Host {
+	return &Host{
+		Fleet:    fleet,
+		Duration: 30 * time.Minute,
+		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		attempts: map[string]int{},
+		started:  map[fleetupdate.OpID]Completion{},
+		pending:  map[fleetupdate.OpID]fleetupdate.UpgradeMember{},
+		applied:  map[fleetupdate.OpID]bool{},
+		Upgrades: map[string]int{},
+	}
+}
+
+// Completion is when and how an upgrade ends.
+type Completion struct {
+	At    time.Time
+	Event fleetupdate.Event // UpgradeSucceeded or UpgradeFailed, stamped At
+}
+
+// Perform starts the upgrade c at now and says how it will end. It is
+// idempotent per Op: performing the same op again returns the first answer.
+// An upgrade whose node image the member's region does not offer at now is
+// refused at once with NodeImageVersionNotAvailable, as AKS does.
+func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
+	if done, ok := h.started[c.Op]; ok {
+		return done
+	}
+	m := h.Fleet.member(c.Member)
+	var done Completion
+	switch {
+	case m == nil:
+		done = Completion{now, fleetupdate.UpgradeFailed{At: now, Op: c.Op, Code: "NotFound", Message: fmt.Sprintf("member %q not found", c.Member)}}
+	case !h.offered(m.Region, c, now):
+		done = Completion{now, fleetupdate.UpgradeFailed{At: now, Op: c.Op, Code: fleetupdate.CodeNodeImageVersionNotAvailable,
+			Message: fmt.Sprintf("a target node image version is not available in region %q", m.Region)}}
+	default:
+		o := h.outcome(c.Member)
+		at := now.Add(o.Duration)
+		if o.Code == "" {
+			done = Completion{at, fleetupdate.UpgradeSucceeded{At: at, Op: c.Op}}
+			h.pending[c.Op] = c
+		} else {
+			done = Completion{at, fleetupdate.UpgradeFailed{At: at, Op: c.Op, Code: o.Code, Message: o.Message}}
+		}
+	}
+	h.started[c.Op] = done
+	return done
+}
+
+func (h *Host) offered(region string, c fleetupdate.UpgradeMember, now time.Time) bool {
+	rc := h.Fleet.CatalogAt(now).Regions[region]
+	for _, p := range c.NodeImages {
+		if !slices.Contains(rc.NodeImageVersions, p.NodeImageVersion) {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Host) outcome(member string) Outcome {
+	n := h.attempts[member]
+	h.attempts[member]++
+	o := Outcome{}
+	if s := h.Script[member]; n < len(s) {
+		o = s[n]
+	} else if h.FailureRate > 0 && h.rng.Float64() < h.FailureRate {
+		o = failureCodes[h.rng.IntN(len(failureCodes))]
+	}
+	if o.Duration == 0 {
+		o.Duration = h.Duration
+		if d, ok := h.Durations[member]; ok {
+			o.Duration = d
+		} else if h.Jitter > 0 {
+			o.Duration += time.Duration(h.rng.Int64N(int64(2*h.Jitter)+1)) - h.Jitter
+		}
+		o.Duration = max(o.Duration, time.Minute)
+	}
+	return o
+}
+
+// Finish applies a successful upgrade to the fleet's member: its Kubernetes
+// versions and node images move to the targets, so a later run sees them.
+// Call it when the success is delivered; it is idempotent per Op.
+func (h *Host) Finish(op fleetupdate.OpID) {
+	c, ok := h.pending[op]
+	if !ok || h.applied[op] {
+		return
+	}
+	h.applied[op] = true
+	m := h.Fleet.member(c.Member)
+	if m == nil {
+		return
+	}
+	h.Upgrades[c.Member]++
+	if c.KubernetesVersion != "" {
+		m.KubernetesVersion = c.KubernetesVersion
+		if c.Type == fleetupdate.Full {
+			for i := range m.NodePools {
+				if m.NodePools[i].KubernetesVersion != "" {
+					m.NodePools[i].KubernetesVersion = c.KubernetesVersion
+				}
+			}
+		}
+	}
+	for _, pi := range c.NodeImages {
+		for i := range m.NodePools {
+			if m.NodePools[i].Name == pi.Pool {
+				m.NodePools[i].NodeImageVersion = pi.NodeImageVersion
+			}
+		}
+	}
+}
