@@ -124,7 +124,8 @@ func (h *Host) outcome(member string) Outcome {
 		if d, ok := h.Durations[member]; ok {
 			o.Duration = d
 		} else if h.Jitter > 0 {
-			o.Duration += time.Duration(h.rng.Int64N(int64(2*h.Jitter)+1)) - h.Jitter
+			j := int64(h.Jitter / time.Second)
+			o.Duration += time.Duration(h.rng.Int64N(2*j+1)-j) * time.Second
 		}
 		o.Duration = max(o.Duration, time.Minute)
 	}

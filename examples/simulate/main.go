@@ -1,0 +1,246 @@
+// Command simulate runs an Azure Fleet update run over a simulated fleet on
+// virtual time and prints what happened: a timeline of every member and a
+// summary. With -html or -svg it also draws a Gantt chart.
+//
+//	go run ./examples/simulate                              # the shipped samples
+//	go run ./examples/simulate -html run.html               # and a chart to open in a browser
+//	go run ./examples/simulate -strategy my-stages.json -fleet my-fleet.json \
+//	    -upgrade-type NodeImageOnly -node-image-selection Latest -fail prod-eu-03 -seed 7
+//
+// The strategy file is Azure's UpdateRunStrategy JSON (what `az fleet
+// updaterun create --stages` takes); the fleet file is fake.Fleet JSON.
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetkit/fleetkit/fake"
+	"github.com/fleetkit/fleetkit/fleetupdate"
+)
+
+//go:embed testdata/strategy.json
+var sampleStrategy []byte
+
+//go:embed testdata/fleet.json
+var sampleFleet []byte
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "simulate:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	strategy, fleet   string
+	upgradeType       string
+	kubernetesVersion string
+	selection         string
+	fail              string
+	failRate          float64
+	seed              uint64
+	start             string
+	duration, jitter  time.Duration
+	horizon           time.Duration
+	html, svg         string
+}
+
+func run(args []string, out io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.strategy, "strategy", "", "Azure UpdateRunStrategy JSON file (default: the shipped 3-stage sample)")
+	fs.StringVar(&c.fleet, "fleet", "", "fleet description JSON file (default: the shipped 40-cluster sample)")
+	fs.StringVar(&c.upgradeType, "upgrade-type", "Full", "Full, ControlPlaneOnly or NodeImageOnly")
+	fs.StringVar(&c.kubernetesVersion, "kubernetes-version", "1.30", "target Kubernetes version (not for NodeImageOnly)")
+	fs.StringVar(&c.selection, "node-image-selection", "Consistent", "Latest or Consistent (not for ControlPlaneOnly)")
+	fs.StringVar(&c.fail, "fail", "", "comma-separated members whose first upgrade attempt fails")
+	fs.Float64Var(&c.failRate, "fail-rate", 0, "chance from 0 to 1 that any attempt fails with an AKS-like error")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed for durations and failures")
+	fs.StringVar(&c.start, "start", "2026-03-02T00:00:00Z", "virtual start time, RFC 3339")
+	fs.DurationVar(&c.duration, "duration", 45*time.Minute, "typical duration of one cluster upgrade")
+	fs.DurationVar(&c.jitter, "jitter", 15*time.Minute, "upgrade durations vary by up to this much")
+	fs.DurationVar(&c.horizon, "horizon", 120*24*time.Hour, "stop simulating after this much virtual time")
+	fs.StringVar(&c.html, "html", "", "write a Gantt chart of the run to this HTML file")
+	fs.StringVar(&c.svg, "svg", "", "write a Gantt chart of the run to this SVG file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	start, err := time.Parse(time.RFC3339, c.start)
+	if err != nil {
+		return fmt.Errorf("-start: %w", err)
+	}
+
+	strategyJSON, fleetJSON := sampleStrategy, sampleFleet
+	if c.strategy != "" {
+		if strategyJSON, err = os.ReadFile(c.strategy); err != nil {
+			return err
+		}
+	}
+	if c.fleet != "" {
+		if fleetJSON, err = os.ReadFile(c.fleet); err != nil {
+			return err
+		}
+	}
+	var strategy fleetupdate.Strategy
+	if err := json.Unmarshal(strategyJSON, &strategy); err != nil {
+		return fmt.Errorf("strategy: %w", err)
+	}
+	var fleet fake.Fleet
+	if err := json.Unmarshal(fleetJSON, &fleet); err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	if err := fleet.Validate(); err != nil {
+		return err
+	}
+
+	spec := fleetupdate.Spec{Strategy: &strategy}
+	spec.ManagedClusterUpdate.Upgrade.Type = fleetupdate.UpgradeType(c.upgradeType)
+	if spec.ManagedClusterUpdate.Upgrade.Type != fleetupdate.NodeImageOnly {
+		spec.ManagedClusterUpdate.Upgrade.KubernetesVersion = c.kubernetesVersion
+	}
+	if spec.ManagedClusterUpdate.Upgrade.Type != fleetupdate.ControlPlaneOnly {
+		spec.ManagedClusterUpdate.NodeImageSelection = &fleetupdate.NodeImageSelection{Type: fleetupdate.NodeImageSelectionType(c.selection)}
+	}
+	r, err := fleetupdate.New("simulation", spec, fleet.Members, fleet.CatalogAt(start))
+	if err != nil {
+		return err
+	}
+
+	host := fake.NewHost(fleet.Clone(), c.seed)
+	host.Duration, host.Jitter, host.FailureRate = c.duration, c.jitter, c.failRate
+	host.Script = map[string][]fake.Outcome{}
+	for _, m := range strings.Split(c.fail, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			host.Script[m] = []fake.Outcome{{Code: "UpgradeFailed", Message: "injected failure"}}
+		}
+	}
+	tr := fake.Simulate(r, host, fake.Options{Start: start, Horizon: c.horizon})
+
+	printTimeline(out, tr)
+	printSummary(out, tr)
+	for _, w := range []struct {
+		path string
+		html bool
+	}{{c.html, true}, {c.svg, false}} {
+		if w.path == "" {
+			continue
+		}
+		if err := writeChart(w.path, tr, w.html); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Chart written to %s\n", w.path)
+	}
+	return nil
+}
+
+func writeChart(path string, tr fake.Trace, html bool) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	if html {
+		return writeHTML(f, tr)
+	}
+	return writeSVG(f, tr)
+}
+
+// memberRow is one line of the timeline.
+type memberRow struct {
+	stage, group string
+	m            fleetupdate.MemberStatus
+}
+
+func members(st fleetupdate.Status) []memberRow {
+	var rows []memberRow
+	for _, s := range st.Stages {
+		for _, g := range s.Groups {
+			for _, m := range g.Members {
+				rows = append(rows, memberRow{s.Name, g.Name, m})
+			}
+		}
+	}
+	return rows
+}
+
+func clock(start, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(start)
+	return fmt.Sprintf("d%d %s", int(d.Hours())/24, t.Format("15:04"))
+}
+
+func printTimeline(out io.Writer, tr fake.Trace) {
+	rows := members(tr.Run.Status())
+	// In start order; members that never started last, in strategy order.
+	slices.SortStableFunc(rows, func(a, b memberRow) int {
+		switch {
+		case a.m.Status.StartTime.IsZero() != b.m.Status.StartTime.IsZero():
+			if a.m.Status.StartTime.IsZero() {
+				return 1
+			}
+			return -1
+		}
+		return a.m.Status.StartTime.Compare(b.m.Status.StartTime)
+	})
+	fmt.Fprintf(out, "Update run simulated from %s (times are day and UTC clock since then)\n\n", tr.Start.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tGROUP\tMEMBER\tSTART\tEND\tSTATE\tMESSAGE")
+	for _, r := range rows {
+		msg := r.m.Message
+		if e := r.m.Status.Error; e != nil {
+			msg = e.Code + ": " + e.Message
+		}
+		if len(msg) > 110 {
+			msg = msg[:107] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.stage, r.group, r.m.Name, clock(tr.Start, r.m.Status.StartTime), clock(tr.Start, r.m.Status.CompletedTime), r.m.Status.State, msg)
+	}
+	tw.Flush()
+}
+
+func printSummary(out io.Writer, tr fake.Trace) {
+	st := tr.Run.Status()
+	count := map[fleetupdate.State]int{}
+	for _, r := range members(st) {
+		count[r.m.Status.State]++
+	}
+	elapsed := tr.End.Sub(tr.Start)
+	fmt.Fprintf(out, "\nRun %s after %s of virtual time (%d events).\n", st.Status.State, formatDuration(elapsed), len(tr.Entries))
+	fmt.Fprintf(out, "Members: %d completed, %d skipped, %d failed, %d pending, %d not started.\n",
+		count[fleetupdate.Completed], count[fleetupdate.Skipped], count[fleetupdate.Failed], count[fleetupdate.Pending], count[fleetupdate.NotStarted])
+	if e := st.Status.Error; e != nil {
+		fmt.Fprintf(out, "Error: %s: %s\n", e.Code, e.Message)
+	}
+	if sel := st.NodeImageSelection; sel != nil {
+		var vs []string
+		for _, v := range sel.SelectedNodeImageVersions {
+			vs = append(vs, v.Version)
+		}
+		fmt.Fprintf(out, "Consistent node images: %s\n", strings.Join(vs, ", "))
+	}
+}
+
+func formatDuration(d time.Duration) string {
+	days := int(d.Hours()) / 24
+	rest := d - time.Duration(days)*24*time.Hour
+	if days == 0 {
+		return rest.String()
+	}
+	return fmt.Sprintf("%dd%s", days, rest)
+}
