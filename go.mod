@@ -3,6 +3,7 @@ module github.com/fleetkit/fleetkit
 go 1.24
 
 require (
+	github.com/benbjohnson/clock v1.3.5
 	github.com/stretchr/testify v1.12.1
 	pgregory.net/rapid v1.3.0
 )
