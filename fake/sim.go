@@ -141,7 +141,7 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			case fleetupdate.WakeAt:
 				if !ticks[c.At] {
 					ticks[c.At] = true
-					push(c.At, fleetupdate.Tick{At: c.At})
+					push(c.At, fleetupdate.Tick(c))
 				}
 			}
 		}

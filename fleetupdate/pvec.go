@@ -40,8 +40,6 @@ func newPvec[T any](vals []T) pvec[T] {
 	return v
 }
 
-func (v pvec[T]) len() int { return v.n }
-
 func (v pvec[T]) get(i int) T {
 	n := v.root
 	for s := v.shift; s > 0; s -= pbits {

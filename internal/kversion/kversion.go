@@ -13,7 +13,7 @@ var (
 	ErrInvalid     = errors.New("invalid Kubernetes version")
 	ErrMinorSkip   = errors.New("upgrade would skip a minor version")
 	ErrPoolSkew    = errors.New("node pool version skew not allowed")
-	ErrUnavailable = errors.New("Kubernetes version not offered")
+	ErrUnavailable = errors.New("version not offered in the region")
 )
 
 // Version is major.minor with an optional patch. A version without a patch
