@@ -7,8 +7,8 @@ import (
 	"github.com/fleetkit/fleetkit/fleetupdate"
 )
 
-// Action is a user action injected into a simulation at a given time; the
-// event's own time is replaced by At.
+// Action is a user action (Start, Stop, Skip, MemberChanged or
+// CatalogChanged) injected into a simulation; its time is replaced by At.
 type Action struct {
 	At    time.Time
 	Event fleetupdate.Event
@@ -169,19 +169,14 @@ func pendingActions(q eventQueue) bool {
 	return false
 }
 
-// withTime stamps an event with at.
+// withTime stamps a user action with at.
 func withTime(e fleetupdate.Event, at time.Time) fleetupdate.Event {
 	switch e := e.(type) {
 	case fleetupdate.Start:
-		e.At = at
-		return e
+		return fleetupdate.Start{At: at}
 	case fleetupdate.Stop:
-		e.At = at
-		return e
+		return fleetupdate.Stop{At: at}
 	case fleetupdate.Skip:
-		e.At = at
-		return e
-	case fleetupdate.Tick:
 		e.At = at
 		return e
 	case fleetupdate.MemberChanged:
@@ -190,14 +185,8 @@ func withTime(e fleetupdate.Event, at time.Time) fleetupdate.Event {
 	case fleetupdate.CatalogChanged:
 		e.At = at
 		return e
-	case fleetupdate.UpgradeSucceeded:
-		e.At = at
-		return e
-	case fleetupdate.UpgradeFailed:
-		e.At = at
-		return e
 	}
-	return e
+	return e // other events carry their own time
 }
 
 // row is one node of a flattened status tree.

@@ -303,12 +303,17 @@ type validated struct {
 	groupLim  [][]concurrency
 }
 
-func validateSpec(spec Spec) (validated, []error) {
+// problems collects validation errors, each wrapping ErrInvalidSpec.
+type problems []error
+
+func (p *problems) add(format string, a ...any) {
+	*p = append(*p, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
+}
+
+func validateSpec(spec Spec) (validated, problems) {
 	var v validated
-	var errs []error
-	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
-	}
+	var errs problems
+	bad := errs.add
 
 	up := spec.ManagedClusterUpdate.Upgrade
 	v.upType = up.Type
@@ -421,11 +426,9 @@ func validateSpec(spec Spec) (validated, []error) {
 	return v, errs
 }
 
-func validateMembers(members []Member, up UpgradeType) []error {
-	var errs []error
-	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
-	}
+func validateMembers(members []Member, up UpgradeType) problems {
+	var errs problems
+	bad := errs.add
 	seen := map[string]bool{}
 	for i, m := range members {
 		where := fmt.Sprintf("members[%d]", i)
@@ -442,11 +445,9 @@ func validateMembers(members []Member, up UpgradeType) []error {
 }
 
 // validateMember checks one member's data; MemberChanged uses it too.
-func validateMember(where string, m Member, up UpgradeType) []error {
-	var errs []error
-	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidSpec}, a...)...))
-	}
+func validateMember(where string, m Member, up UpgradeType) problems {
+	var errs problems
+	bad := errs.add
 	if m.Group != "" {
 		if err := checkName(where+".group", m.Group); err != nil {
 			errs = append(errs, err)
