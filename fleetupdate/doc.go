@@ -78,7 +78,8 @@
 //     starts; Consistent is resolved at New (Status shows it), resolved again and
 //     pinned at the first Start, never after; Custom picks per family. Pools already
 //     at or ahead of their target are left alone and named in the member's message.
-//     Under Consistent, a member with a pool that has no target is Skipped.
+//     Under Consistent, a member with a pool that has no target is Skipped; under
+//     Latest, a pool whose family its region does not offer at all is left alone.
 //   - A member already at target (Kubernetes version for Full and ControlPlaneOnly,
 //     and every pool's image for Full and NodeImageOnly) is Skipped with why. An
 //     upgrade that skips a minor version, or a ControlPlaneOnly upgrade that would
