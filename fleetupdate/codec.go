@@ -209,9 +209,7 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 				g.skipped++
 			case Failed:
 				g.failed++
-			case Pending:
-				g.pending++
-			case NotStarted:
+			case Pending, NotStarted:
 			default:
 				return corrupt("member state " + string(m.state))
 			}

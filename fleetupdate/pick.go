@@ -233,7 +233,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 			}
 		}
 		if behind {
-			if err := kversion.CheckMinorSkip(cur, target, false); err != nil && !kversion.NothingToDo(cur, target) {
+			if err := kversion.CheckMinorSkip(cur, target, false); err != nil {
 				return verdict{kind: vFail, note: err.Error()}
 			}
 			if up == ControlPlaneOnly {

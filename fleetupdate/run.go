@@ -99,7 +99,6 @@ type groupRec struct {
 	completed   int32
 	skipped     int32
 	failed      int32
-	pending     int32 // Pending until the catalog changes
 	userSkipped bool
 	start, end  time.Time
 	buckets     []*bucketRec

@@ -210,8 +210,6 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 			gr.skipped -= d
 		case Failed:
 			gr.failed -= d
-		case Pending:
-			gr.pending -= d
 		}
 	}
 	m.state = to
