@@ -96,6 +96,17 @@ func TestOffsetMovesTheUTCDate(t *testing.T) {
 	assert.False(t, plus.IsOpen(utc("2026-03-02 01:00")), "closed at 01:00 UTC Monday")
 }
 
+// "fixed UTC offset, never DST": a -08:00 window opens at the same UTC time in
+// January and in July, although US Pacific time shifts by an hour between them.
+func TestFixedOffsetNeverFollowsDaylightSaving(t *testing.T) {
+	s := daily(1, "22:00", 4)
+	s.UTCOffset = "-08:00"
+	runNext(t, []nextCase{
+		{"winter", s, "2026-01-15 12:00", "2026-01-16 06:00", "2026-01-16 10:00"},
+		{"summer", s, "2026-07-15 12:00", "2026-07-16 06:00", "2026-07-16 10:00"},
+	})
+}
+
 // "interval anchoring per the reference (weekly: the first dayOfWeek on or after startDate)".
 func TestWeeklyIntervalCountsFromFirstDayOfWeekOnOrAfterStartDate(t *testing.T) {
 	s := weekly(Monday, 2, "03:00", 4)
