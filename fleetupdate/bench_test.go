@@ -113,3 +113,29 @@ func BenchmarkRun(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRunUniqueWindows is the worst case for picks: every member of one
+// group has its own window (AKS recommends staggering windows), so a pick
+// classifies every remaining member's window.
+func BenchmarkRunUniqueWindows(b *testing.B) {
+	for _, n := range []int{500, 2000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			ms := make([]Member, n)
+			for i := range ms {
+				ms[i] = member(fmt.Sprintf("member-%06d", i), "")
+				ms[i].AutoUpgradeWindow = dailyWindow(fmt.Sprintf("%02d:%02d", i/60%24, i%60), 4+i%5)
+			}
+			r, err := New("bench", Spec{ManagedClusterUpdate: full("1.30")}, ms, catalog())
+			if err != nil {
+				b.Fatal(err)
+			}
+			events := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				events += driveToEnd(b, r)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+		})
+	}
+}

@@ -9,7 +9,10 @@
 //
 // Step reads no clock, does no I/O and never changes the Run it is given;
 // versions share structure, so a step costs O(log members) plus the work the
-// event causes, however large the fleet. Time comes in on every event.
+// event causes, however large the fleet. A pick inside a group costs
+// O(distinct maintenance windows in the group): cheap when members share
+// windows, as they usually do, and linear in the group's size when every
+// member has a window of its own. Time comes in on every event.
 //
 // # Host contract
 //

@@ -10,25 +10,23 @@ import (
 	"github.com/fleetkit/fleetkit/internal/kversion"
 	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/planner"
-	"github.com/fleetkit/fleetkit/window"
 )
 
-// classify ranks a window at the step's time, once per schedule per step.
-// Groups hold few distinct windows, so a linear cache beats a map.
-func (b *stepper) classify(s *window.Schedule) planner.Key {
-	for _, c := range b.classes {
-		if c.sched == s {
-			return c.key
-		}
+// bucketKey ranks bucket bi of group g at the step's time. The bucket keeps
+// its window's current interval, so a pick costs a few comparisons per
+// window instead of a Next call, however many windows a group holds.
+func (b *stepper) bucketKey(g int32, bi int) planner.Key {
+	bk := b.group(g).buckets[bi]
+	if bk.sched == nil {
+		return planner.Key{Priority: planner.NoWindow}
 	}
-	k := planner.KeyOf("", s, b.s.clock)
-	b.classes = append(b.classes, classified{s, k})
-	return k
-}
-
-type classified struct {
-	sched *window.Schedule
-	key   planner.Key
+	if !bk.ivSeen || bk.ivOK && !bk.iv.Unbounded() && !b.s.clock.Before(bk.iv.End) {
+		iv, ok := bk.sched.Next(b.s.clock)
+		bk = b.mutBucket(g, bi)
+		bk.iv, bk.ivOK, bk.ivSeen = iv, ok, true
+	}
+	p, opening := planner.ClassifyInterval(bk.iv, bk.ivOK, b.s.clock)
+	return planner.Key{Priority: p, Opening: opening}
 }
 
 // eligible: the member waits in bucket bi for its turn.
@@ -82,7 +80,7 @@ func (b *stepper) pick(g int32) bool {
 		if !ok {
 			continue
 		}
-		k := b.classify(b.group(g).buckets[bi].sched)
+		k := b.bucketKey(g, bi)
 		k.Name = b.p.members[id].Name
 		if k.Priority == planner.OpenNow && b.group(g).buckets[bi].reached {
 			b.mutBucket(g, bi).reached = false // open again: its members are no longer held

@@ -123,6 +123,11 @@ type bucketRec struct {
 	xhead   int32            // extra[:xhead] have been taken
 	reached bool             // reached while closed: its NotStarted members show Pending
 	opening time.Time        // next opening when reached
+
+	// The window's Next at some past step, valid until the clock reaches
+	// iv.End; a cache, so not encoded (a decoded run recomputes it).
+	iv           window.Interval
+	ivOK, ivSeen bool
 }
 
 type memberRec struct {

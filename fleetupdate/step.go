@@ -73,8 +73,6 @@ type stepper struct {
 	cmds []Command
 
 	stagesOwned, inflightOwned, wakesOwned bool
-	classes                                []classified // windows classified at s.clock
-	classBuf                               [8]classified
 }
 
 func newStepper(r Run) *stepper {
@@ -82,7 +80,6 @@ func newStepper(r Run) *stepper {
 	*b.s = *r.s
 	b.s.gen++
 	b.gen = b.s.gen
-	b.classes = b.classBuf[:0]
 	return b
 }
 

@@ -61,6 +61,13 @@ func Classify(s *window.Schedule, at time.Time) (Priority, time.Time) {
 		return NoWindow, time.Time{}
 	}
 	iv, ok := s.Next(at)
+	return ClassifyInterval(iv, ok, at)
+}
+
+// ClassifyInterval is Classify for a caller that already has the window's
+// Next(t) for some t not after at, valid while at is before its End: a
+// caller picking often can keep that interval instead of recomputing it.
+func ClassifyInterval(iv window.Interval, ok bool, at time.Time) (Priority, time.Time) {
 	switch {
 	case !ok:
 		return Closed, time.Time{}

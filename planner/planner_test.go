@@ -143,3 +143,25 @@ func BenchmarkOrder(b *testing.B) {
 		Order(in, at)
 	}
 }
+
+// The cache premise of ClassifyInterval: Next taken at t0 classifies any
+// later time before the interval's end exactly as a fresh Classify does.
+func TestClassifyIntervalMatchesClassifyUntilTheIntervalEnds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := &window.Schedule{
+			Recurrence:    window.Recurrence{Weekly: &window.WeeklySchedule{IntervalWeeks: rapid.IntRange(1, 4).Draw(t, "weeks"), DayOfWeek: window.Tuesday}},
+			StartTime:     "21:30",
+			DurationHours: rapid.IntRange(4, 24).Draw(t, "hours"),
+			UTCOffset:     "+05:30",
+		}
+		t0 := at.Add(time.Duration(rapid.IntRange(0, 60*24*30).Draw(t, "t0")) * time.Minute)
+		iv, ok := s.Next(t0)
+		require.True(t, ok)
+		later := t0.Add(time.Duration(rapid.Int64Range(0, int64(iv.End.Sub(t0))-1).Draw(t, "later")))
+		p1, o1 := ClassifyInterval(iv, ok, later)
+		p2, o2 := Classify(s, later)
+		if p1 != p2 || !o1.Equal(o2) {
+			t.Fatalf("at %s with interval %v from %s: %s %s, fresh %s %s", later, iv, t0, p1, o1, p2, o2)
+		}
+	})
+}
