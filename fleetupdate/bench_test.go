@@ -89,6 +89,22 @@ func driveToEnd(b *testing.B, r Run) int {
 	return events
 }
 
+// benchRuns drives whole runs of the spec over ms and reports the cost per event.
+func benchRuns(b *testing.B, spec Spec, ms []Member) {
+	r, err := New("bench", spec, ms, catalog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		events += driveToEnd(b, r)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+	b.ReportMetric(float64(events)/float64(b.N), "events/run")
+}
+
 func BenchmarkRun(b *testing.B) {
 	for _, shape := range []struct {
 		name           string
@@ -97,18 +113,7 @@ func BenchmarkRun(b *testing.B) {
 		for _, n := range []int{1000, 10000, 100000} {
 			b.Run(fmt.Sprintf("%s/members=%d", shape.name, n), func(b *testing.B) {
 				spec, ms := benchFleet(n, shape.stages, shape.groups)
-				r, err := New("bench", spec, ms, catalog())
-				if err != nil {
-					b.Fatal(err)
-				}
-				events := 0
-				b.ReportAllocs()
-				b.ResetTimer()
-				for b.Loop() {
-					events += driveToEnd(b, r)
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
-				b.ReportMetric(float64(events)/float64(b.N), "events/run")
+				benchRuns(b, spec, ms)
 			})
 		}
 	}
@@ -125,17 +130,7 @@ func BenchmarkRunUniqueWindows(b *testing.B) {
 				ms[i] = member(fmt.Sprintf("member-%06d", i), "")
 				ms[i].AutoUpgradeWindow = dailyWindow(fmt.Sprintf("%02d:%02d", i/60%24, i%60), 4+i%5)
 			}
-			r, err := New("bench", Spec{ManagedClusterUpdate: full("1.30")}, ms, catalog())
-			if err != nil {
-				b.Fatal(err)
-			}
-			events := 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				events += driveToEnd(b, r)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+			benchRuns(b, Spec{ManagedClusterUpdate: full("1.30")}, ms)
 		})
 	}
 }
