@@ -397,3 +397,33 @@ func TestStatusJSONHasAzureShape(t *testing.T) {
 	  "nodeImageSelection": {"selectedNodeImageVersions": [{"version": "AKSUbuntu-2204gen2containerd-202405.27.0"}]}
 	}`, mustJSON(t, h.run.Status()))
 }
+
+// "skipping a group or stage skips everything in it not yet started; in-flight
+// members finish and are recorded" — and are not tried again afterwards.
+func TestInFlightMemberOfSkippedGroupIsNotTriedAgain(t *testing.T) {
+	h := newHost(t, twoStages(0), twoStageMembers(), catalog())
+	h.start()
+	h.step(Skip{At: h.now, Targets: []SkipTarget{{TargetGroup, "t1"}}})
+	h.failOp("t1-a", CodeNodeImageVersionNotAvailable, "not yet")
+	assert.Equal(t, Skipped, h.state("t1-a"), "it does not wait for the catalog")
+	assert.Equal(t, "skipped by user", h.member("t1-a").Message)
+
+	h.failOp("t1-b", "QuotaExceeded", "no cores")
+	assert.Equal(t, Failed, h.state("t1-b"), "the failure is recorded")
+	h.succeed("t2-a")
+	assert.Equal(t, Failed, h.run.State())
+	h.start()
+	assert.Equal(t, Skipped, h.state("t1-b"), "a restart does not retry it")
+	assert.Equal(t, []string{"p1-a"}, h.started())
+}
+
+// A member that left the fleet while in flight is not tried again either.
+func TestInFlightMemberThatLeftIsNotTriedAgain(t *testing.T) {
+	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("g", "a", "b"), catalog())
+	h.start()
+	h.step(MemberChanged{At: h.now, Member: member("a", "g"), Removed: true})
+	h.failOp("a", CodeNodeImageVersionNotAvailable, "not yet")
+	assert.Equal(t, Skipped, h.state("a"))
+	assert.Equal(t, "member left the fleet", h.member("a").Message)
+	assert.Equal(t, []string{"b"}, h.started())
+}

@@ -263,21 +263,18 @@ func (b *stepper) retryFailed() {
 		if b.group(g).failed == 0 {
 			continue
 		}
-		skipped := b.group(g).userSkipped
 		for _, id := range b.p.groups[g].members {
-			m := b.member(id)
-			switch {
-			case m.state != Failed:
-			case skipped: // the user skipped its group while it was in flight
-				b.skipMember(id, "skipped by user")
-			case m.removed:
-				b.skipMember(id, "member left the fleet")
-			default:
-				m = b.setState(id, NotStarted)
-				m.errCode, m.errMsg, m.message = "", "", ""
-				m.end = time.Time{}
-				b.requeue(g, id)
+			if b.member(id).state != Failed {
+				continue
 			}
+			if why, ok := b.abandoned(g, id); ok {
+				b.skipMember(id, why)
+				continue
+			}
+			m := b.setState(id, NotStarted)
+			m.errCode, m.errMsg, m.message = "", "", ""
+			m.end = time.Time{}
+			b.requeue(g, id)
 		}
 	}
 }
@@ -316,12 +313,11 @@ func (b *stepper) finished(op OpID, code, message string) error {
 		m.end = b.s.clock
 		m.message = m.note
 	case code == CodeNodeImageVersionNotAvailable:
-		b.waitForCatalog(g, id, message)
-		// Nothing waits in a group the user skipped, or for a member that left.
-		if b.group(g).userSkipped {
-			b.skipMember(id, "skipped by user")
-		} else if b.member(id).removed {
-			b.skipMember(id, "member left the fleet")
+		if why, ok := b.abandoned(g, id); ok {
+			m := b.setState(id, Skipped)
+			m.message, m.end = why, b.s.clock
+		} else {
+			b.waitForCatalog(g, id, message)
 		}
 	default:
 		m := b.setState(id, Failed)
@@ -358,6 +354,18 @@ func (b *stepper) opMember(op OpID) (int32, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// abandoned says why a member that was in flight must not be tried again:
+// its group (or stage) was skipped meanwhile, or it left the fleet.
+func (b *stepper) abandoned(g, id int32) (string, bool) {
+	switch {
+	case b.group(g).userSkipped:
+		return "skipped by user", true
+	case b.member(id).removed:
+		return "member left the fleet", true
+	}
+	return "", false
 }
 
 // fail applies fail-fast: the run stops starting work and ends Failed once
