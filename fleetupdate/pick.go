@@ -87,19 +87,19 @@ func (b *stepper) pick(g int32) bool {
 		}
 		cands = append(cands, candidate{bi, id, k})
 	}
+	// A window gates only the start: open now, or no window at all.
+	startable := func(c candidate) bool {
+		return c.key.Priority == planner.OpenNow || c.key.Priority == planner.NoWindow
+	}
 	best := -1
 	for i, c := range cands {
-		if (c.key.Priority == planner.OpenNow || c.key.Priority == planner.NoWindow) &&
-			(best < 0 || c.key.Compare(cands[best].key) < 0) {
+		if startable(c) && (best < 0 || c.key.Compare(cands[best].key) < 0) {
 			best = i
 		}
 	}
-	for i, c := range cands {
-		if c.key.Priority == planner.OpenNow || c.key.Priority == planner.NoWindow {
-			continue
-		}
-		if best < 0 || c.key.Compare(cands[best].key) < 0 {
-			b.reach(g, cands[i].bucket, c.key.Opening)
+	for _, c := range cands {
+		if !startable(c) && (best < 0 || c.key.Compare(cands[best].key) < 0) {
+			b.reach(g, c.bucket, c.key.Opening)
 		}
 	}
 	if best < 0 {
