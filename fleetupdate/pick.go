@@ -211,7 +211,8 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 	d := m.data
 	up := b.p.v.upType
 	cmd := UpgradeMember{Member: d.Name, Type: up}
-	var notes []string
+	var notes []string // pools left alone
+	cpNote := ""       // why the control plane needs nothing
 	needK8s := false
 	cat := b.s.catalog
 
@@ -253,13 +254,13 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 		} else if up == ControlPlaneOnly {
 			return verdict{kind: vSkip, note: fmt.Sprintf("control plane Kubernetes version %s is already at or ahead of target %s", cur, target)}
 		} else {
-			notes = append(notes, fmt.Sprintf("Kubernetes version %s is already at or ahead of target %s", cur, target))
+			cpNote = fmt.Sprintf("Kubernetes version %s is already at or ahead of target %s", cur, target)
 			cmd.KubernetesVersion = target.String()
 		}
 	}
 
 	if up != ControlPlaneOnly {
-		if why, ok := b.s.unresolved[id]; ok && b.p.v.selection == Consistent {
+		if why, ok := b.s.unresolved[id]; ok { // only Consistent resolves ahead
 			return verdict{kind: vSkip, note: why}
 		}
 		pools := slices.Clone(d.NodePools)
@@ -300,6 +301,9 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 
 	if !needK8s && len(cmd.NodeImages) == 0 {
 		why := "nothing to upgrade"
+		if cpNote != "" {
+			notes = append([]string{cpNote}, notes...)
+		}
 		if len(notes) > 0 {
 			why = "already at target: " + strings.Join(notes, "; ")
 		}

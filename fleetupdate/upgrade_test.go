@@ -172,6 +172,9 @@ func TestMemberAlreadyAtTargetIsSkipped(t *testing.T) {
 	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, behind, catalog())
 	h.start()
 	assert.Equal(t, "1.30.5", onlyUpgrade(t, h).KubernetesVersion)
+	h.succeed("a")
+	assert.Equal(t, Completed, h.state("a"))
+	assert.Empty(t, h.member("a").Message, "no pool was left alone; the control plane is no agent pool")
 }
 
 // "Version rules refused → Failed with code UpgradeNotAllowed" (no minor skip).
