@@ -207,7 +207,7 @@ func (r Run) groupStatus(g int32) GroupStatus {
 		case Failed:
 			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
 			if gs.Status.Error == nil {
-				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: "member " + quote(m.data.Name) + " failed: " + m.errMsg}
+				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
 			}
 		case NotStarted:
 			if bk := gr.buckets[m.bucket]; bk.reached {
@@ -223,5 +223,3 @@ func (r Run) groupStatus(g int32) GroupStatus {
 	}
 	return gs
 }
-
-func quote(s string) string { return `"` + s + `"` }

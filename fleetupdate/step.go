@@ -376,13 +376,18 @@ func (b *stepper) fail(id int32) {
 	if b.s.errCode == "" {
 		m := b.member(id)
 		b.s.errCode = m.errCode
-		b.s.errMsg = fmt.Sprintf("member %q failed: %s", m.data.Name, m.errMsg)
+		b.s.errMsg = failureSummary(m.data.Name, m.errMsg)
 	}
 	b.s.failing = true
 	if b.s.phase == Running || b.s.phase == Stopping {
 		b.s.phase = Stopping
 		b.settle()
 	}
+}
+
+// failureSummary is the error a failed member gives its group, stage and run.
+func failureSummary(member, message string) string {
+	return fmt.Sprintf("member %q failed: %s", member, message)
 }
 
 // settle ends a Stopping run once nothing is in flight.

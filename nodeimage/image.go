@@ -26,6 +26,7 @@
 package nodeimage
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -147,27 +148,17 @@ func (v Version) IsZero() bool { return v.grammar == 0 }
 func (v Version) Compare(w Version) int {
 	vw, ww := v.grammar == windows, w.grammar == windows
 	if v.IsZero() || w.IsZero() || vw != ww {
-		return cmpInt(int(v.grammar), int(w.grammar))
+		return cmp.Compare(int(v.grammar), int(w.grammar))
 	}
 	for i := range v.key {
-		if c := cmpInt(v.key[i], w.key[i]); c != 0 {
+		if c := cmp.Compare(v.key[i], w.key[i]); c != 0 {
 			return c
 		}
 	}
-	if c := cmpInt(int(v.grammar), int(w.grammar)); c != 0 {
+	if c := cmp.Compare(int(v.grammar), int(w.grammar)); c != 0 {
 		return c // same date: legacy before current
 	}
-	return cmpInt(v.patch, w.patch)
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(v.patch, w.patch)
 }
 
 // MarshalText encodes the version as its string.

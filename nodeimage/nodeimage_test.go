@@ -53,7 +53,7 @@ func TestParseRejectsGarbageNamingTheInput(t *testing.T) {
 	}
 }
 
-func cmp(t *testing.T, a, b string) int {
+func cmpImages(t *testing.T, a, b string) int {
 	c, err := mustParse(t, a).Compare(mustParse(t, b))
 	require.NoError(t, err)
 	return c
@@ -62,22 +62,22 @@ func cmp(t *testing.T, a, b string) int {
 func TestVersionsCompareNumericallyAcrossGrammars(t *testing.T) {
 	const f = "AKSUbuntu-2204gen2containerd-"
 	// Both grammars were published for this family in March 2023.
-	assert.Equal(t, 1, cmp(t, f+"2023.03.28", f+"202303.13.0"), "2023.03.28 is later than 202303.13.0")
-	assert.Equal(t, -1, cmp(t, f+"2023.03.22", f+"202303.22.0"), "same date: legacy first")
-	assert.Equal(t, -1, cmp(t, f+"202303.06.0", f+"2023.03.22"))
-	assert.Equal(t, -1, cmp(t, f+"202602.13.0", f+"202602.13.5"), "rebuild counter")
-	assert.Equal(t, 1, cmp(t, f+"202602.13.10", f+"202602.13.9"), "numeric, not lexical")
-	assert.Equal(t, 0, cmp(t, f+"202405.27.0", f+"202405.27.00"), "leading zeros")
+	assert.Equal(t, 1, cmpImages(t, f+"2023.03.28", f+"202303.13.0"), "2023.03.28 is later than 202303.13.0")
+	assert.Equal(t, -1, cmpImages(t, f+"2023.03.22", f+"202303.22.0"), "same date: legacy first")
+	assert.Equal(t, -1, cmpImages(t, f+"202303.06.0", f+"2023.03.22"))
+	assert.Equal(t, -1, cmpImages(t, f+"202602.13.0", f+"202602.13.5"), "rebuild counter")
+	assert.Equal(t, 1, cmpImages(t, f+"202602.13.10", f+"202602.13.9"), "numeric, not lexical")
+	assert.Equal(t, 0, cmpImages(t, f+"202405.27.0", f+"202405.27.00"), "leading zeros")
 	const w = "AKSWindows-2019-containerd-"
-	assert.Equal(t, -1, cmp(t, w+"17763.5329.240110", w+"17763.5329.240202"), "same revision, later rebuild")
-	assert.Equal(t, 1, cmp(t, w+"17763.5330.240101", w+"17763.5329.240202"), "revision before date")
+	assert.Equal(t, -1, cmpImages(t, w+"17763.5329.240110", w+"17763.5329.240202"), "same revision, later rebuild")
+	assert.Equal(t, 1, cmpImages(t, w+"17763.5330.240101", w+"17763.5329.240202"), "revision before date")
 }
 
 func TestSecurityPatchSuffixOrdersAfterItsBase(t *testing.T) {
 	const f = "AKSUbuntu-2204gen2containerd-"
-	assert.Equal(t, 1, cmp(t, f+"202410.27.0-2024.12.01", f+"202410.27.0"))
-	assert.Equal(t, -1, cmp(t, f+"202410.27.0-2024.12.01", f+"202410.27.0-2024.12.08"))
-	assert.Equal(t, -1, cmp(t, f+"202410.27.0-2024.12.01", f+"202411.03.0"), "a newer base wins over any patch")
+	assert.Equal(t, 1, cmpImages(t, f+"202410.27.0-2024.12.01", f+"202410.27.0"))
+	assert.Equal(t, -1, cmpImages(t, f+"202410.27.0-2024.12.01", f+"202410.27.0-2024.12.08"))
+	assert.Equal(t, -1, cmpImages(t, f+"202410.27.0-2024.12.01", f+"202411.03.0"), "a newer base wins over any patch")
 }
 
 func TestComparingFamiliesIsAnError(t *testing.T) {

@@ -3,6 +3,7 @@
 package kversion
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -69,15 +70,7 @@ func (v Version) String() string {
 // Compare orders by major, minor, then patch. A version without a patch
 // compares as patch 0.
 func (v Version) Compare(w Version) int {
-	for _, d := range [...]int{v.Major - w.Major, v.Minor - w.Minor, v.Patch - w.Patch} {
-		if d != 0 {
-			if d < 0 {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
+	return cmp.Or(cmp.Compare(v.Major, w.Major), cmp.Compare(v.Minor, w.Minor), cmp.Compare(v.Patch, w.Patch))
 }
 
 // Resolve picks the concrete version a target means in a region that offers
