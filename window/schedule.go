@@ -52,9 +52,11 @@ package window
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -225,15 +227,11 @@ func (fe *fieldErrors) add(field string, value any, rule string) {
 	*fe = append(*fe, fmt.Errorf("%w: %s %v: %s", ErrInvalidSchedule, field, quoteIfString(value), rule))
 }
 
+// quoteIfString quotes text values, so an empty or odd string shows in errors.
 func quoteIfString(v any) any {
-	if s, ok := v.(string); ok {
-		return fmt.Sprintf("%q", s)
-	}
-	if w, ok := v.(Weekday); ok {
-		return fmt.Sprintf("%q", string(w))
-	}
-	if w, ok := v.(WeekIndex); ok {
-		return fmt.Sprintf("%q", string(w))
+	switch v.(type) {
+	case string, Weekday, WeekIndex:
+		return fmt.Sprintf("%q", v)
 	}
 	return v
 }
@@ -412,13 +410,7 @@ func mergeSpans(in []span) []span {
 	if len(in) < 2 {
 		return in
 	}
-	// Insertion sort: lists are short, and this keeps the package free of sort's
-	// reflection-based helpers.
-	for i := 1; i < len(in); i++ {
-		for j := i; j > 0 && in[j].start < in[j-1].start; j-- {
-			in[j], in[j-1] = in[j-1], in[j]
-		}
-	}
+	slices.SortFunc(in, func(a, b span) int { return cmp.Compare(a.start, b.start) })
 	out := in[:1]
 	for _, sp := range in[1:] {
 		last := &out[len(out)-1]
