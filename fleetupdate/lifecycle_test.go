@@ -427,3 +427,25 @@ func TestInFlightMemberThatLeftIsNotTriedAgain(t *testing.T) {
 	assert.Equal(t, "member left the fleet", h.member("a").Message)
 	assert.Equal(t, []string{"b"}, h.started())
 }
+
+// "Skip (allowed while NotStarted, Running, Pending, Stopped or Failed)"; not while Stopping.
+func TestSkipAllowedWhilePendingOrStoppedNotWhileStopping(t *testing.T) {
+	ms := members("g", "a", "b", "c")
+	ms[0].AutoUpgradeWindow = dailyWindow("22:00", 4)
+	ms[1].AutoUpgradeWindow = dailyWindow("22:00", 4)
+	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
+	h.start()
+	h.succeed("c")
+	require.Equal(t, Pending, h.run.State())
+	assert.NoError(t, h.try(Skip{At: h.now, Targets: []SkipTarget{{TargetMember, "a"}}}), "Pending")
+	h.step(Stop{At: h.now})
+	require.Equal(t, Stopped, h.run.State())
+	assert.NoError(t, h.try(Skip{At: h.now, Targets: []SkipTarget{{TargetMember, "b"}}}), "Stopped")
+	assert.Equal(t, Skipped, h.state("b"))
+
+	h = newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("g", "a", "b"), catalog())
+	h.start()
+	h.step(Stop{At: h.now})
+	require.Equal(t, Stopping, h.run.State())
+	assert.ErrorIs(t, h.try(Skip{At: h.now, Targets: []SkipTarget{{TargetMember, "b"}}}), ErrInvalidTransition, "Stopping")
+}
