@@ -104,6 +104,23 @@ func (f *Fleet) Validate() error {
 	return nil
 }
 
+// available reports whether release r is offered in region i at t: it has
+// reached the region and not yet expired.
+func (f *Fleet) available(r Release, i int, t time.Time) bool {
+	return !t.Before(f.arrival(r, i, len(f.Regions))) && t.Before(r.Published.Add(ImageLifetime))
+}
+
+// offers reports whether region offers image at t.
+func (f *Fleet) offers(region, image string, t time.Time) bool {
+	i := slices.Index(f.Regions, region)
+	for _, r := range f.NodeImages {
+		if r.Image == image && i >= 0 && f.available(r, i, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // CatalogAt returns what each region offers at t: every Kubernetes version,
 // and every node image that has reached the region and not yet expired.
 func (f *Fleet) CatalogAt(t time.Time) fleetupdate.Catalog {
@@ -114,7 +131,7 @@ func (f *Fleet) CatalogAt(t time.Time) fleetupdate.Catalog {
 			rc.KubernetesVersions = []string{}
 		}
 		for _, r := range f.NodeImages {
-			if !t.Before(f.arrival(r, i, len(f.Regions))) && t.Before(r.Published.Add(ImageLifetime)) {
+			if f.available(r, i, t) {
 				rc.NodeImageVersions = append(rc.NodeImageVersions, r.Image)
 			}
 		}

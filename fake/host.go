@@ -3,7 +3,6 @@ package fake
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
@@ -43,8 +42,7 @@ type Host struct {
 	rng      *rand.Rand
 	attempts map[string]int
 	started  map[fleetupdate.OpID]Completion
-	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember
-	applied  map[fleetupdate.OpID]bool
+	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember // successes not yet delivered
 	// Upgrades counts upgrades that took effect, per member.
 	Upgrades map[string]int
 }
@@ -59,7 +57,6 @@ func NewHost(fleet *Fleet, seed uint64) *Host {
 		attempts: map[string]int{},
 		started:  map[fleetupdate.OpID]Completion{},
 		pending:  map[fleetupdate.OpID]fleetupdate.UpgradeMember{},
-		applied:  map[fleetupdate.OpID]bool{},
 		Upgrades: map[string]int{},
 	}
 }
@@ -101,9 +98,8 @@ func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
 }
 
 func (h *Host) offered(region string, c fleetupdate.UpgradeMember, now time.Time) bool {
-	rc := h.Fleet.CatalogAt(now).Regions[region]
 	for _, p := range c.NodeImages {
-		if !slices.Contains(rc.NodeImageVersions, p.NodeImageVersion) {
+		if !h.Fleet.offers(region, p.NodeImageVersion, now) {
 			return false
 		}
 	}
@@ -137,10 +133,10 @@ func (h *Host) outcome(member string) Outcome {
 // Call it when the success is delivered; it is idempotent per Op.
 func (h *Host) Finish(op fleetupdate.OpID) {
 	c, ok := h.pending[op]
-	if !ok || h.applied[op] {
+	if !ok {
 		return
 	}
-	h.applied[op] = true
+	delete(h.pending, op)
 	m := h.Fleet.member(c.Member)
 	if m == nil {
 		return
