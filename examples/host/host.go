@@ -60,11 +60,10 @@ type Host struct {
 //  5. after a restart, re-send the in-flight upgrades and re-arm the wake-up.
 func (h *Host) Run(ctx context.Context, create func() (fleetupdate.Run, error)) (fleetupdate.Run, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	events := make(chan fleetupdate.Event, 16)
 	var wg sync.WaitGroup
-	defer wg.Wait() // no goroutine outlives Run
-	defer cancel()
+	defer wg.Wait() // no goroutine outlives Run...
+	defer cancel()  // ...because cancelling first stops them
 
 	send := func(e fleetupdate.Event) {
 		select {
