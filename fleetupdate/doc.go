@@ -18,38 +18,47 @@
 //
 // A host owns every side effect. It must:
 //
-//  1. Persist the returned Run (json.Marshal) before performing the returned commands.
+//  1. Make each step durable before performing its commands: append the accepted
+//     event to a journal (a run is a deterministic function of its inputs and
+//     its events; package journal does this), or save the whole Run
+//     (json.Marshal). Journaling costs O(event); saving the whole run costs
+//     O(fleet) per event and does not scale. Refused events change nothing and
+//     need not be kept.
 //  2. Perform each command. UpgradeMember is idempotent per Op: after a crash it may be sent again.
 //  3. Report each outcome (UpgradeSucceeded, UpgradeFailed) as an event stamped with the host's
 //     current time, in the order observed.
-//  4. Deliver a Tick at (or after) each WakeAt. Extra or early ticks are harmless.
-//  5. After a restart, load the Run; everything still to do can be read from it: Run.InFlight
-//     lists the upgrades to re-send and Run.NextWake the timer to re-arm.
+//  4. Deliver a Tick at (or after) each WakeAt. Extra or early ticks are harmless, so a host may
+//     instead keep one timer and re-arm it at Run.NextWake after every step.
+//  5. After a restart, rebuild the Run (Replay of the journal, or the saved Run) and perform
+//     Run.Outstanding: every upgrade in flight and every wake-up still owed. A host that does
+//     finishes exactly as one that never stopped: the same statuses, the same upgrades with the
+//     same op ids.
 //
-// A complete host loop:
+// A complete host loop (performing and timers are the host's own):
 //
 //	run, err := fleetupdate.New("roll-1-30", spec, members, catalog)
 //	if err != nil { return err }
-//	events := []fleetupdate.Event{fleetupdate.Start{At: clock.Now()}}
-//	for len(events) > 0 {
-//		ev := events[0]
-//		events = events[1:]
+//	ev := fleetupdate.Event(fleetupdate.Start{At: clock.Now()})
+//	for {
 //		next, cmds, err := fleetupdate.Step(run, ev)
-//		if err != nil { log.Print(err); continue } // the run is unchanged
-//		run = next
-//		if err := save(run); err != nil { return err } // 1. persist first
-//		for _, c := range cmds {
-//			switch c := c.(type) {
-//			case fleetupdate.UpgradeMember: // 2. start the upgrade; report later
-//				go upgrade(c, results)
-//			case fleetupdate.WakeAt: // 4. ask for a tick
-//				timers.At(c.At, func() { results <- fleetupdate.Tick{At: clock.Now()} })
+//		if err != nil {
+//			log.Print(err) // refused: the run is unchanged; wait for the next event
+//		} else {
+//			run = next
+//			if err := journal.Append(ev); err != nil { return err } // 1. durable first
+//			for _, c := range cmds {
+//				switch c := c.(type) {
+//				case fleetupdate.UpgradeMember: // 2. start the upgrade; report later
+//					go upgrade(c, results)
+//				case fleetupdate.WakeAt: // 4. ask for a tick
+//					timers.At(c.At, func() { results <- fleetupdate.Tick{At: clock.Now()} })
+//				}
 //			}
 //		}
-//		if s := run.State(); s == fleetupdate.Completed || s == fleetupdate.Failed || s == fleetupdate.Skipped {
+//		if run.Done() { // Completed, Skipped, Failed or Stopped: nothing more will come
 //			break
 //		}
-//		events = append(events, <-results) // 3. outcomes and ticks, stamped with the host's time
+//		ev = <-results // 3. outcomes and ticks, stamped with the host's time
 //	}
 //
 // # Semantics

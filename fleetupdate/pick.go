@@ -163,9 +163,7 @@ func (b *stepper) act(g int32, id int32) {
 		m.waitCatalog = false
 		m.start = b.s.clock
 		m.end = time.Time{}
-		cmd := *m.pinned
-		cmd.Op = m.op
-		b.emit(cmd)
+		b.emit(m.command())
 	case vSkip:
 		m := b.setState(id, Skipped)
 		m.message = v.note

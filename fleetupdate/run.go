@@ -320,12 +320,26 @@ func (r Run) State() State {
 }
 
 // NextWake returns the earliest Tick the run has asked for and not yet
-// seen, so a restarted host can re-arm its timer.
+// seen. A host that keeps a single timer re-arms it here after every step.
 func (r Run) NextWake() (time.Time, bool) {
 	if r.s == nil || len(r.s.wakes) == 0 {
 		return time.Time{}, false
 	}
 	return r.s.wakes[0], true
+}
+
+// Done reports whether the run will do nothing more on its own: it is
+// Completed or Skipped (final), or Failed or Stopped (idle until a user's
+// Start). Nothing is in flight in any of them, so a host loop may stop.
+func (r Run) Done() bool {
+	if r.s == nil {
+		return true
+	}
+	switch r.s.phase {
+	case Completed, Skipped, Failed, Stopped:
+		return true
+	}
+	return false
 }
 
 // InFlight returns the upgrades the run is waiting on, sorted by member. A
@@ -336,10 +350,35 @@ func (r Run) InFlight() []UpgradeMember {
 	}
 	out := make([]UpgradeMember, 0, len(r.s.inflight))
 	for _, id := range r.s.inflight {
-		m := r.s.members.get(int(id))
-		c := *m.pinned
-		c.Op = m.op
-		out = append(out, c)
+		out = append(out, r.s.members.get(int(id)).command())
 	}
 	return out
+}
+
+// Outstanding returns every command the run is still owed, for a host that
+// restarts (host contract, rule 5): an UpgradeMember for each upgrade in
+// flight (sorted by member), then a WakeAt for each wake-up asked for and
+// not yet seen (sorted by time). A host that performs them finishes the run
+// exactly as one that never stopped.
+func (r Run) Outstanding() []Command {
+	if r.s == nil {
+		return nil
+	}
+	out := make([]Command, 0, len(r.s.inflight)+len(r.s.wakes))
+	for _, u := range r.InFlight() {
+		out = append(out, u)
+	}
+	for _, t := range r.s.wakes {
+		out = append(out, WakeAt{At: t})
+	}
+	return out
+}
+
+// command is the UpgradeMember for the member's op: its pinned inputs, with
+// a slice of its own so callers cannot reach the run's state.
+func (m *memberRec) command() UpgradeMember {
+	c := *m.pinned
+	c.Op = m.op
+	c.NodeImages = slices.Clone(c.NodeImages)
+	return c
 }

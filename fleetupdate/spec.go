@@ -22,6 +22,7 @@ var (
 	ErrUnknownTarget      = errors.New("fleetupdate: unknown skip target")
 	ErrStaleOperation     = errors.New("fleetupdate: operation is not in flight")
 	ErrUnsupportedVersion = errors.New("fleetupdate: unsupported encoding version")
+	ErrInvalidEncoding    = errors.New("fleetupdate: invalid encoding")
 )
 
 // UpgradeType is Azure's ManagedClusterUpgradeType.

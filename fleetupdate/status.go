@@ -191,35 +191,53 @@ func (r Run) groupStatus(g int32) GroupStatus {
 	pg := r.p.groups[g]
 	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end}, Members: []MemberStatus{}}
 	for _, id := range pg.members {
-		m := r.s.members.get(int(id))
-		ms := MemberStatus{
-			Name:              m.data.Name,
-			ClusterResourceID: m.data.ClusterResourceID,
-			OperationID:       m.op,
-			Status:            UpdateStatus{State: m.state, StartTime: m.start, CompletedTime: m.end},
-			Message:           m.message,
-		}
-		switch m.state {
-		case Running:
-			if r.s.phase == Stopping {
-				ms.Status.State = Stopping
-			}
-		case Failed:
-			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
-			if gs.Status.Error == nil {
-				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
-			}
-		case NotStarted:
-			if bk := gr.buckets[m.bucket]; bk.reached {
-				ms.Status.State = Pending
-				if bk.opening.IsZero() {
-					ms.Message = "maintenance window is not open and does not open again"
-				} else {
-					ms.Message = "maintenance window is not open; next opening " + bk.opening.Format(time.RFC3339)
-				}
-			}
+		ms := r.memberStatus(id)
+		if m := r.s.members.get(int(id)); m.state == Failed && gs.Status.Error == nil {
+			gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
 		}
 		gs.Members = append(gs.Members, ms)
 	}
 	return gs
+}
+
+// Member returns one member's status as Status shows it, without building
+// the whole tree: O(log members). ok is false for a name not in the run.
+func (r Run) Member(name string) (MemberStatus, bool) {
+	if r.p == nil || r.s == nil {
+		return MemberStatus{}, false
+	}
+	id, ok := r.p.byName[name]
+	if !ok {
+		return MemberStatus{}, false
+	}
+	return r.memberStatus(id), true
+}
+
+func (r Run) memberStatus(id int32) MemberStatus {
+	m := r.s.members.get(int(id))
+	ms := MemberStatus{
+		Name:              m.data.Name,
+		ClusterResourceID: m.data.ClusterResourceID,
+		OperationID:       m.op,
+		Status:            UpdateStatus{State: m.state, StartTime: m.start, CompletedTime: m.end},
+		Message:           m.message,
+	}
+	switch m.state {
+	case Running:
+		if r.s.phase == Stopping {
+			ms.Status.State = Stopping
+		}
+	case Failed:
+		ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	case NotStarted:
+		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets[m.bucket]; bk.reached {
+			ms.Status.State = Pending
+			if bk.opening.IsZero() {
+				ms.Message = "maintenance window is not open and does not open again"
+			} else {
+				ms.Message = "maintenance window is not open; next opening " + bk.opening.Format(time.RFC3339)
+			}
+		}
+	}
+	return ms
 }
