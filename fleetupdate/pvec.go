@@ -4,13 +4,13 @@ package fleetupdate
 // only the path to the changed slot, so versions of a run share everything
 // else. A node created during step gen may be updated in place by later sets
 // of the same step, because no earlier version can reach it.
-type pvec[T any] struct {
+type pvec[T comparable] struct {
 	root  *pnode[T]
 	n     int
 	shift uint // bits above the leaf level
 }
 
-type pnode[T any] struct {
+type pnode[T comparable] struct {
 	gen  uint64
 	kids []*pnode[T] // interior nodes
 	vals []T         // leaves
@@ -19,7 +19,7 @@ type pnode[T any] struct {
 const pbits = 5
 const pwidth = 1 << pbits
 
-func newPvec[T any](vals []T) pvec[T] {
+func newPvec[T comparable](vals []T) pvec[T] {
 	v := pvec[T]{n: len(vals)}
 	level := make([]*pnode[T], 0, (len(vals)+pwidth-1)/pwidth)
 	for i := 0; i < len(vals); i += pwidth {
@@ -90,4 +90,34 @@ func (v pvec[T]) each(f func(i int, x T)) {
 		}
 	}
 	walk(v.root)
+}
+
+// diff calls f with the index of every slot whose value may differ between
+// v and w, two versions of one vector: subtrees they share are skipped, so
+// the cost is O(changed slots × depth) for versions a few steps apart.
+func (v pvec[T]) diff(w pvec[T], f func(i int)) {
+	if v.n != w.n || v.shift != w.shift {
+		for i := range w.n {
+			f(i)
+		}
+		return
+	}
+	var walk func(a, b *pnode[T], base int, shift uint)
+	walk = func(a, b *pnode[T], base int, shift uint) {
+		if a == b {
+			return
+		}
+		if b.kids == nil {
+			for i := range b.vals {
+				if a.vals[i] != b.vals[i] {
+					f(base + i)
+				}
+			}
+			return
+		}
+		for k := range b.kids {
+			walk(a.kids[k], b.kids[k], base+k<<shift, shift-pbits)
+		}
+	}
+	walk(v.root, w.root, 0, v.shift)
 }

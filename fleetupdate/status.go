@@ -1,6 +1,7 @@
 package fleetupdate
 
 import (
+	"slices"
 	"time"
 )
 
@@ -240,4 +241,51 @@ func (r Run) memberStatus(id int32) MemberStatus {
 		}
 	}
 	return ms
+}
+
+// Changed returns the names of the members whose MemberStatus may differ
+// between prev and r, sorted: a host learns what a step did without diffing
+// Status. prev should be an earlier version of r (the run given to Step);
+// versions share structure, so the cost is O(changes × log members). For
+// runs that share nothing, every member is named.
+func (r Run) Changed(prev Run) []string {
+	if r.p == nil || r.s == nil {
+		return nil
+	}
+	changed := map[int32]bool{}
+	if prev.p != r.p || prev.s == nil {
+		r.s.members.each(func(i int, _ *memberRec) { changed[int32(i)] = true })
+	} else {
+		prev.s.members.diff(r.s.members, func(i int) { changed[int32(i)] = true })
+		// A NotStarted member shows Pending while its bucket is reached.
+		prev.s.groups.diff(r.s.groups, func(g int) {
+			was, now := prev.s.groups.get(g), r.s.groups.get(g)
+			for bi, bk := range now.buckets {
+				if bi < len(was.buckets) && (was.buckets[bi] == bk || was.buckets[bi].reached == bk.reached && was.buckets[bi].opening.Equal(bk.opening)) {
+					continue
+				}
+				for _, id := range r.p.groups[g].members {
+					if r.s.members.get(int(id)).bucket == int32(bi) {
+						changed[id] = true
+					}
+				}
+			}
+		})
+		// Members in flight show Stopping while the run is.
+		if (prev.s.phase == Stopping) != (r.s.phase == Stopping) {
+			for _, id := range r.s.inflight {
+				changed[id] = true
+			}
+		}
+	}
+	ids := make([]int32, 0, len(changed))
+	for id := range changed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // ids are in name order
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = r.p.members[id].Name
+	}
+	return out
 }
