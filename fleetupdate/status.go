@@ -62,7 +62,14 @@ type NodeImageSelectionStatus struct {
 }
 
 // Status returns the run's status tree. It costs O(members).
-func (r Run) Status() Status {
+func (r Run) Status() Status { return r.status(true) }
+
+// Overview returns the status tree without its members (every group's
+// Members is nil): O(stages + groups), for hosts that poll a large run and
+// read members one at a time with Member.
+func (r Run) Overview() Status { return r.status(false) }
+
+func (r Run) status(withMembers bool) Status {
 	if r.p == nil || r.s == nil {
 		return Status{}
 	}
@@ -74,7 +81,7 @@ func (r Run) Status() Status {
 		sr := r.s.stages[i]
 		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end}}
 		for _, g := range ps.groups {
-			gs := r.groupStatus(g)
+			gs := r.groupStatus(g, withMembers)
 			if gs.Status.State == Failed && ss.Status.Error == nil {
 				ss.Status.Error = gs.Status.Error
 			}
@@ -187,16 +194,24 @@ func (r Run) groupState(g int32) State {
 	return Pending
 }
 
-func (r Run) groupStatus(g int32) GroupStatus {
+func (r Run) groupStatus(g int32, withMembers bool) GroupStatus {
 	gr := r.s.groups.get(int(g))
 	pg := r.p.groups[g]
-	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end}, Members: []MemberStatus{}}
-	for _, id := range pg.members {
-		ms := r.memberStatus(id)
-		if m := r.s.members.get(int(id)); m.state == Failed && gs.Status.Error == nil {
-			gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
+	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end}}
+	if withMembers {
+		gs.Members = make([]MemberStatus, 0, len(pg.members))
+		for _, id := range pg.members {
+			gs.Members = append(gs.Members, r.memberStatus(id))
 		}
-		gs.Members = append(gs.Members, ms)
+	}
+	if gr.failed > 0 {
+		// The group's error names its first failed member.
+		for _, id := range pg.members {
+			if m := r.s.members.get(int(id)); m.state == Failed {
+				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
+				break
+			}
+		}
 	}
 	return gs
 }
