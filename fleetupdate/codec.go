@@ -3,215 +3,327 @@ package fleetupdate
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/window"
 )
 
-// The JSON form of a Run: the inputs of New, then the state. Counters and
-// the in-flight set are derived again on decode rather than trusted.
+// schemaVersion is the persisted form's version; see the package doc,
+// "Persisted form".
+const schemaVersion = 2
+
+// The persisted form of a Run (schema version 2): the inputs of New, then
+// the state, by name. It holds no derived data: counters, the stage index,
+// the in-flight set, op ids and each member's queue are computed again on
+// decode, so they cannot disagree with what they derive from.
 type runJSON struct {
 	SchemaVersion int       `json:"schemaVersion"`
 	Name          string    `json:"name"`
 	Spec          Spec      `json:"spec"`
-	Members       []Member  `json:"members"` // as given to New, run members only, sorted by name
+	Members       []Member  `json:"members"` // as given to New: the run's members, sorted by name
 	Catalog       Catalog   `json:"catalog"` // the current catalog
 	State         stateJSON `json:"state"`
 }
 
 type stateJSON struct {
-	Clock      time.Time         `json:"clock"`
-	Phase      State             `json:"phase"`
-	Failing    bool              `json:"failing,omitempty"`
-	Started    bool              `json:"started,omitempty"`
-	Start      time.Time         `json:"start,omitzero"`
-	End        time.Time         `json:"end,omitzero"`
-	ErrCode    string            `json:"errCode,omitempty"`
-	ErrMsg     string            `json:"errMsg,omitempty"`
-	Stage      int               `json:"stage"`
-	Stages     []stageJSON       `json:"stages"`
-	Groups     []groupJSON       `json:"groups"`
-	Members    []memberJSON      `json:"members"`
-	Wakes      []time.Time       `json:"wakes,omitempty"`
-	Selection  []string          `json:"selection,omitempty"`
-	Unresolved map[string]string `json:"unresolved,omitempty"` // member name → reason
+	Clock      time.Time        `json:"clock"`
+	Phase      State            `json:"phase"`
+	StartTime  time.Time        `json:"startTime,omitzero"`
+	EndTime    time.Time        `json:"endTime,omitzero"`
+	Error      *ErrorDetail     `json:"error,omitempty"`
+	Wakes      []time.Time      `json:"wakes,omitempty"`
+	Selection  []string         `json:"selection,omitempty"`  // Consistent: the resolved (after Start, pinned) images
+	Unresolved []unresolvedJSON `json:"unresolved,omitempty"` // Consistent: members with a pool that has no target
+	Stages     []stageJSON      `json:"stages"`
+	Groups     []groupJSON      `json:"groups"`
+	Members    []memberJSON     `json:"members"`
+}
+
+type unresolvedJSON struct {
+	Member string `json:"member"`
+	Reason string `json:"reason"`
 }
 
 type stageJSON struct {
-	Phase       int       `json:"phase"`
+	Name        string    `json:"name"`
+	Phase       string    `json:"phase"` // NotStarted, Groups, Waiting, Done
 	Starved     bool      `json:"starved,omitempty"`
 	Skipped     bool      `json:"skipped,omitempty"`
 	WaitSkipped bool      `json:"waitSkipped,omitempty"`
-	Start       time.Time `json:"start,omitzero"`
-	End         time.Time `json:"end,omitzero"`
+	StartTime   time.Time `json:"startTime,omitzero"`
+	EndTime     time.Time `json:"endTime,omitzero"`
 	WaitEnd     time.Time `json:"waitEnd,omitzero"`
 }
 
 type groupJSON struct {
-	UserSkipped bool         `json:"userSkipped,omitempty"`
-	Start       time.Time    `json:"start,omitzero"`
-	End         time.Time    `json:"end,omitzero"`
-	Buckets     []bucketJSON `json:"buckets"`
-	CatalogWait []int32      `json:"catalogWait,omitempty"`
+	Name      string       `json:"name"`
+	Skipped   bool         `json:"skipped,omitempty"`
+	StartTime time.Time    `json:"startTime,omitzero"`
+	EndTime   time.Time    `json:"endTime,omitzero"`
+	Windows   []windowJSON `json:"windows"` // the group's distinct windows, in the order the run met them
 }
 
-type bucketJSON struct {
-	Window  *window.Schedule `json:"window,omitempty"`
-	Base    []int32          `json:"base"`
-	Cursor  int32            `json:"cursor"`
-	Extra   []int32          `json:"extra,omitempty"`
+type windowJSON struct {
+	Window  *window.Schedule `json:"window"` // null: members with no window
 	Reached bool             `json:"reached,omitempty"`
 	Opening time.Time        `json:"opening,omitzero"`
 }
 
 type memberJSON struct {
-	Data        *Member        `json:"data,omitempty"` // only when changed since New
-	Bucket      int32          `json:"bucket"`
-	State       State          `json:"state"`
-	WaitCatalog bool           `json:"waitCatalog,omitempty"`
-	Removed     bool           `json:"removed,omitempty"`
-	Attempt     int32          `json:"attempt,omitempty"`
-	Op          OpID           `json:"op,omitempty"`
-	Pinned      *UpgradeMember `json:"pinned,omitempty"`
-	Note        string         `json:"note,omitempty"`
-	Message     string         `json:"message,omitempty"`
-	Start       time.Time      `json:"start,omitzero"`
-	End         time.Time      `json:"end,omitzero"`
-	ErrCode     string         `json:"errCode,omitempty"`
-	ErrMsg      string         `json:"errMsg,omitempty"`
+	Name        string       `json:"name"`
+	State       State        `json:"state"`
+	Data        *Member      `json:"data,omitempty"` // only when changed since New
+	WaitCatalog bool         `json:"waitCatalog,omitempty"`
+	Removed     bool         `json:"removed,omitempty"`
+	Attempt     int32        `json:"attempt,omitempty"`
+	Pinned      *pinnedJSON  `json:"pinned,omitempty"` // inputs of the first attempt
+	Note        string       `json:"note,omitempty"`
+	Message     string       `json:"message,omitempty"`
+	StartTime   time.Time    `json:"startTime,omitzero"`
+	EndTime     time.Time    `json:"endTime,omitzero"`
+	Error       *ErrorDetail `json:"error,omitempty"`
 }
 
-// MarshalJSON encodes the run with a schema version; UnmarshalJSON of the
-// result gives a run that behaves identically.
+type pinnedJSON struct {
+	KubernetesVersion string      `json:"kubernetesVersion,omitempty"`
+	NodeImages        []PoolImage `json:"nodeImages,omitempty"`
+}
+
+var stagePhaseNames = [...]string{stageNotStarted: "NotStarted", stageGroups: "Groups", stageWaiting: "Waiting", stageDone: "Done"}
+
+// MarshalJSON encodes the run in the persisted form (see the package doc);
+// UnmarshalJSON of the result gives a run that behaves identically.
 func (r Run) MarshalJSON() ([]byte, error) {
 	if r.p == nil || r.s == nil {
-		return nil, fmt.Errorf("%w: cannot encode a run not made by New", ErrInvalidTransition)
+		return nil, fmt.Errorf("%w: cannot encode a run not made by New", ErrInvalidEncoding)
 	}
-	s := r.s
-	out := runJSON{SchemaVersion: schemaVersion, Name: r.p.name, Spec: r.p.spec, Members: r.p.members, Catalog: s.catalog.src}
+	p, s := r.p, r.s
+	out := runJSON{SchemaVersion: schemaVersion, Name: p.name, Spec: p.spec, Members: p.members, Catalog: s.catalog.src}
 	if out.Members == nil {
 		out.Members = []Member{}
 	}
 	st := &out.State
-	*st = stateJSON{Clock: s.clock, Phase: s.phase, Failing: s.failing, Started: s.started, Start: s.start, End: s.end,
-		ErrCode: s.errCode, ErrMsg: s.errMsg, Stage: s.stage, Wakes: s.wakes}
-	for _, sr := range s.stages {
-		st.Stages = append(st.Stages, stageJSON{sr.phase, sr.starved, sr.skipped, sr.waitSkipped, sr.start, sr.end, sr.waitEnd})
+	st.Clock, st.Phase, st.StartTime, st.EndTime, st.Wakes = s.clock, s.phase, s.start, s.end, s.wakes
+	if s.errCode != "" {
+		st.Error = &ErrorDetail{Code: s.errCode, Message: s.errMsg}
 	}
-	s.groups.each(func(_ int, g *groupRec) {
-		gj := groupJSON{UserSkipped: g.userSkipped, Start: g.start, End: g.end, CatalogWait: g.catalogWait}
-		for _, bk := range g.buckets {
-			gj.Buckets = append(gj.Buckets, bucketJSON{bk.sched, bk.base, bk.cursor, bk.extra[bk.xhead:], bk.reached, bk.opening})
-		}
-		st.Groups = append(st.Groups, gj)
-	})
-	s.members.each(func(i int, m *memberRec) {
-		mj := memberJSON{Bucket: m.bucket, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
-			Op: m.op, Pinned: m.pinned, Note: m.note, Message: m.message, Start: m.start, End: m.end, ErrCode: m.errCode, ErrMsg: m.errMsg}
-		if m.data != &r.p.members[i] {
-			mj.Data = m.data
-		}
-		st.Members = append(st.Members, mj)
-	})
 	for _, img := range s.selection {
 		st.Selection = append(st.Selection, img.String())
 	}
 	for id, why := range s.unresolved {
-		if st.Unresolved == nil {
-			st.Unresolved = map[string]string{}
-		}
-		st.Unresolved[r.p.members[id].Name] = why
+		st.Unresolved = append(st.Unresolved, unresolvedJSON{p.members[id].Name, why})
 	}
+	slices.SortFunc(st.Unresolved, func(a, b unresolvedJSON) int { return strings.Compare(a.Member, b.Member) })
+	st.Stages = make([]stageJSON, len(s.stages))
+	for i, sr := range s.stages {
+		st.Stages[i] = stageJSON{p.stages[i].name, stagePhaseNames[sr.phase], sr.starved, sr.skipped, sr.waitSkipped, sr.start, sr.end, sr.waitEnd}
+	}
+	st.Groups = make([]groupJSON, 0, len(p.groups))
+	s.groups.each(func(g int, gr *groupRec) {
+		gj := groupJSON{Name: p.groups[g].name, Skipped: gr.userSkipped, StartTime: gr.start, EndTime: gr.end, Windows: make([]windowJSON, len(gr.buckets))}
+		for i, bk := range gr.buckets {
+			gj.Windows[i] = windowJSON{bk.sched, bk.reached, bk.opening}
+		}
+		st.Groups = append(st.Groups, gj)
+	})
+	st.Members = make([]memberJSON, 0, len(p.members))
+	s.members.each(func(i int, m *memberRec) {
+		mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
+			Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
+		if m.data != &p.members[i] {
+			mj.Data = m.data
+		}
+		if m.pinned != nil {
+			mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+		}
+		if m.errCode != "" {
+			mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		}
+		st.Members = append(st.Members, mj)
+	})
 	return json.Marshal(out)
 }
 
-// UnmarshalJSON decodes a run written by MarshalJSON. It rejects schema
-// versions it does not know and encodings that do not fit their plan.
+// UnmarshalJSON decodes a run in the persisted form. It checks what it reads
+// as strictly as New checks its inputs, and refuses, with an error naming the
+// field, anything no sequence of events could produce. Schema version 1
+// (fleetkit's first release) is read and checked the same way.
 func (r *Run) UnmarshalJSON(b []byte) error {
+	var head struct {
+		SchemaVersion int `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return fmt.Errorf("%w: run: %v", ErrInvalidEncoding, err)
+	}
 	var in runJSON
-	if err := json.Unmarshal(b, &in); err != nil {
-		return fmt.Errorf("%w: run: %v", ErrInvalidSpec, err)
+	switch head.SchemaVersion {
+	case schemaVersion:
+		if err := decodeWire(b, &in, "run"); err != nil {
+			return err
+		}
+	case 1:
+		var err error
+		if in, err = fromV1(b); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: schemaVersion %d: this version of fleetkit reads 1 and %d", ErrUnsupportedVersion, head.SchemaVersion, schemaVersion)
 	}
-	if in.SchemaVersion != schemaVersion {
-		return fmt.Errorf("%w: schemaVersion %d (this version reads %d)", ErrUnsupportedVersion, in.SchemaVersion, schemaVersion)
-	}
-	fresh, err := New(in.Name, in.Spec, in.Members, in.Catalog)
+	run, err := decodeRun(in)
 	if err != nil {
 		return err
 	}
-	p := fresh.p
+	*r = run
+	return nil
+}
+
+// corruptf reports a persisted run that no sequence of events could produce.
+func corruptf(field, format string, a ...any) error {
+	return fmt.Errorf("%w: run: %s: %s", ErrInvalidEncoding, field, fmt.Sprintf(format, a...))
+}
+
+func decodeRun(in runJSON) (Run, error) {
+	fresh, err := New(in.Name, in.Spec, in.Members, in.Catalog)
+	if err != nil {
+		return Run{}, fmt.Errorf("%w: run inputs: %w", ErrInvalidEncoding, err)
+	}
+	p, s := fresh.p, fresh.s
 	if len(p.members) != len(in.Members) {
-		return fmt.Errorf("%w: run members are not the run's own", ErrInvalidSpec)
+		for _, m := range in.Members {
+			if _, ok := p.byName[m.Name]; !ok {
+				return Run{}, corruptf("members", "member %q is in no group of the strategy", m.Name)
+			}
+		}
+	}
+	if !slices.IsSortedFunc(in.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) }) {
+		return Run{}, corruptf("members", "not sorted by name")
 	}
 	js := in.State
-	corrupt := func(what string) error { return fmt.Errorf("%w: corrupt run encoding: %s", ErrInvalidSpec, what) }
-	if len(js.Stages) != len(p.stages) || len(js.Groups) != len(p.groups) || len(js.Members) != len(p.members) || js.Stage < 0 || js.Stage > len(p.stages) {
-		return corrupt("sizes do not match the plan")
+	switch {
+	case len(js.Stages) != len(p.stages):
+		return Run{}, corruptf("state.stages", "%d entries; the strategy has %d stages", len(js.Stages), len(p.stages))
+	case len(js.Groups) != len(p.groups):
+		return Run{}, corruptf("state.groups", "%d entries; the strategy has %d groups", len(js.Groups), len(p.groups))
+	case len(js.Members) != len(p.members):
+		return Run{}, corruptf("state.members", "%d entries; the run has %d members", len(js.Members), len(p.members))
 	}
-	s := fresh.s
-	s.clock, s.phase, s.failing, s.started, s.start, s.end = js.Clock, js.Phase, js.Failing, js.Started, js.Start, js.End
-	s.errCode, s.errMsg, s.stage, s.wakes = js.ErrCode, js.ErrMsg, js.Stage, js.Wakes
+	switch js.Phase {
+	case NotStarted, Running, Stopping, Stopped, Failed, Completed, Skipped:
+	default:
+		return Run{}, corruptf("state.phase", "%q is not a run phase", js.Phase)
+	}
+	s.clock, s.phase, s.start, s.end, s.wakes = js.Clock, js.Phase, js.StartTime, js.EndTime, js.Wakes
+	s.started = js.Phase != NotStarted
+	if js.Error != nil {
+		if js.Error.Code == "" {
+			return Run{}, corruptf("state.error.code", "required")
+		}
+		s.errCode, s.errMsg = js.Error.Code, js.Error.Message
+		s.failing = true
+	}
+
 	s.stages = make([]stageRec, len(p.stages))
+	s.stage = len(p.stages)
 	for i, sj := range js.Stages {
-		s.stages[i] = stageRec{phase: sj.Phase, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.Start, end: sj.End, waitEnd: sj.WaitEnd}
+		f := fmt.Sprintf("state.stages[%d]", i)
+		if sj.Name != p.stages[i].name {
+			return Run{}, corruptf(f+".name", "%q; the strategy's stage %d is %q", sj.Name, i, p.stages[i].name)
+		}
+		ph := slices.Index(stagePhaseNames[:], sj.Phase)
+		if ph < 0 {
+			return Run{}, corruptf(f+".phase", "%q: want NotStarted, Groups, Waiting or Done", sj.Phase)
+		}
+		if ph != stageDone && s.stage == len(p.stages) {
+			s.stage = i // the active stage is the first not done
+		}
+		s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
 	}
+
+	upType := p.v.upType
 	recs := make([]*memberRec, len(p.members))
 	for i, mj := range js.Members {
-		data := &p.members[i]
+		f := fmt.Sprintf("state.members[%d]", i)
+		orig := &p.members[i]
+		if mj.Name != orig.Name {
+			return Run{}, corruptf(f+".name", "%q; member %d of the run is %q", mj.Name, i, orig.Name)
+		}
+		data := orig
 		if mj.Data != nil {
-			if mj.Data.Name != data.Name {
-				return corrupt("member data out of order")
+			if mj.Data.Name != orig.Name || mj.Data.Group != orig.Group {
+				return Run{}, corruptf(f+".data", "name and group must stay %q and %q", orig.Name, orig.Group)
 			}
-			data = mj.Data
-		}
-		recs[i] = &memberRec{data: data, bucket: mj.Bucket, state: mj.State, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
-			op: mj.Op, pinned: mj.Pinned, note: mj.Note, message: mj.Message, start: mj.Start, end: mj.End, errCode: mj.ErrCode, errMsg: mj.ErrMsg}
-		if mj.State == Running {
-			if mj.Pinned == nil {
-				return corrupt("running member without inputs")
+			if errs := validateMember(f+".data", *mj.Data, upType); len(errs) > 0 {
+				return Run{}, fmt.Errorf("%w: run: %w", ErrInvalidEncoding, errs[0])
 			}
-			s.inflight = append(s.inflight, int32(i))
+			d := cloneMember(*mj.Data)
+			data = &d
 		}
+		m := &memberRec{data: data, state: mj.State, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
+			note: mj.Note, message: mj.Message, start: mj.StartTime, end: mj.EndTime}
+		if mj.Error != nil {
+			m.errCode, m.errMsg = mj.Error.Code, mj.Error.Message
+		}
+		if mj.Attempt < 0 {
+			return Run{}, corruptf(f+".attempt", "%d is negative", mj.Attempt)
+		}
+		if mj.Attempt > 0 {
+			m.op = opID(p.name, orig.Name, int(mj.Attempt))
+		}
+		if mj.Pinned != nil {
+			m.pinned = &UpgradeMember{Member: orig.Name, Type: upType, KubernetesVersion: mj.Pinned.KubernetesVersion, NodeImages: mj.Pinned.NodeImages}
+		}
+		recs[i] = m
 	}
-	inRange := func(ids []int32) bool {
-		for _, id := range ids {
-			if id < 0 || int(id) >= len(p.members) {
-				return false
-			}
-		}
-		return true
-	}
+
 	groups := make([]*groupRec, len(p.groups))
 	for gi, gj := range js.Groups {
-		g := &groupRec{userSkipped: gj.UserSkipped, start: gj.Start, end: gj.End, catalogWait: gj.CatalogWait}
-		if !inRange(gj.CatalogWait) {
-			return corrupt("member id out of range")
+		f := fmt.Sprintf("state.groups[%d]", gi)
+		if gj.Name != p.groups[gi].name {
+			return Run{}, corruptf(f+".name", "%q; the strategy's group %d is %q", gj.Name, gi, p.groups[gi].name)
 		}
-		for _, bj := range gj.Buckets {
-			if !inRange(bj.Base) || !inRange(bj.Extra) || bj.Cursor < 0 || int(bj.Cursor) > len(bj.Base) {
-				return corrupt("bucket out of range")
+		g := &groupRec{userSkipped: gj.Skipped, start: gj.StartTime, end: gj.EndTime}
+		byKey := make(map[string]int32, len(gj.Windows))
+		for wi, wj := range gj.Windows {
+			k := scheduleKey(wj.Window)
+			if _, dup := byKey[k]; dup {
+				return Run{}, corruptf(fmt.Sprintf("%s.windows[%d]", f, wi), "listed twice")
 			}
-			g.buckets = append(g.buckets, &bucketRec{key: scheduleKey(bj.Window), sched: bj.Window, base: bj.Base, cursor: bj.Cursor, extra: bj.Extra, reached: bj.Reached, opening: bj.Opening})
+			if wj.Window != nil {
+				if err := wj.Window.Validate(); err != nil {
+					return Run{}, corruptf(fmt.Sprintf("%s.windows[%d].window", f, wi), "%v", err)
+				}
+			}
+			byKey[k] = int32(wi)
+			g.buckets = append(g.buckets, &bucketRec{key: k, sched: wj.Window, reached: wj.Reached, opening: wj.Opening})
 		}
 		for _, id := range p.groups[gi].members {
 			m := recs[id]
-			if m.bucket < 0 || int(m.bucket) >= len(g.buckets) {
-				return corrupt("member bucket out of range")
+			bi, ok := byKey[scheduleKey(windowFor(m.data, upType))]
+			if !ok {
+				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
+			}
+			m.bucket = bi
+			if m.eligible() {
+				bk := g.buckets[bi]
+				bk.base = append(bk.base, id) // ids ascend: each queue stays sorted
 			}
 			switch m.state {
 			case Running:
 				g.running++
 				s.stages[p.groups[gi].stage].running++
+				s.inflight = append(s.inflight, id)
 			case Completed:
 				g.completed++
 			case Skipped:
 				g.skipped++
 			case Failed:
 				g.failed++
-			case Pending, NotStarted:
-			default:
-				return corrupt("member state " + string(m.state))
+			}
+			if m.waitCatalog {
+				g.catalogWait = append(g.catalogWait, id)
 			}
 		}
 		if s.stages[p.groups[gi].stage].phase != stageNotStarted && g.unfinished(len(p.groups[gi].members)) > 0 {
@@ -219,27 +331,179 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 		}
 		groups[gi] = g
 	}
+	slices.Sort(s.inflight)
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
-	s.selection = nil
-	for _, v := range js.Selection {
+
+	s.selection, s.unresolved = nil, nil
+	consistent := p.v.selection == Consistent && upType != ControlPlaneOnly
+	if !consistent && (len(js.Selection) > 0 || len(js.Unresolved) > 0) {
+		return Run{}, corruptf("state.selection", "only a Consistent node image selection has one")
+	}
+	for i, v := range js.Selection {
 		img, err := nodeimage.Parse(v)
 		if err != nil {
-			return corrupt(err.Error())
+			return Run{}, corruptf(fmt.Sprintf("state.selection[%d]", i), "%v", err)
+		}
+		if i > 0 && img.Family <= s.selection[i-1].Family {
+			return Run{}, corruptf(fmt.Sprintf("state.selection[%d]", i), "families must be unique and sorted")
 		}
 		s.selection = append(s.selection, img)
 	}
-	s.unresolved = nil
-	for name, why := range js.Unresolved {
-		id, ok := p.byName[name]
-		if !ok {
-			return corrupt("unresolved member " + name)
+	for i, u := range js.Unresolved {
+		id, ok := p.byName[u.Member]
+		if !ok || (i > 0 && u.Member <= js.Unresolved[i-1].Member) {
+			return Run{}, corruptf(fmt.Sprintf("state.unresolved[%d]", i), "member %q: not in the run, or not sorted and unique", u.Member)
 		}
 		if s.unresolved == nil {
 			s.unresolved = map[int32]string{}
 		}
-		s.unresolved[id] = why
+		s.unresolved[id] = u.Reason
 	}
-	*r = Run{p: p, s: s}
-	return nil
+	run := Run{p: p, s: s}
+	if err := check(run); err != nil {
+		return Run{}, err
+	}
+	return run, nil
+}
+
+// eligible: the member waits in its bucket's queue for its turn.
+func (m *memberRec) eligible() bool {
+	return !m.waitCatalog && (m.state == NotStarted || m.state == Pending)
+}
+
+// fromV1 reads schema version 1, the first release's dump of its memory
+// layout, into version 2; decodeRun then checks it like any other.
+func fromV1(b []byte) (runJSON, error) {
+	var v1 struct {
+		Name    string   `json:"name"`
+		Spec    Spec     `json:"spec"`
+		Members []Member `json:"members"`
+		Catalog Catalog  `json:"catalog"`
+		State   struct {
+			Clock      time.Time         `json:"clock"`
+			Phase      State             `json:"phase"`
+			Failing    bool              `json:"failing"`
+			Started    bool              `json:"started"`
+			Start      time.Time         `json:"start"`
+			End        time.Time         `json:"end"`
+			ErrCode    string            `json:"errCode"`
+			ErrMsg     string            `json:"errMsg"`
+			Stage      int               `json:"stage"`
+			Wakes      []time.Time       `json:"wakes"`
+			Selection  []string          `json:"selection"`
+			Unresolved map[string]string `json:"unresolved"`
+			Stages     []struct {
+				Phase       int       `json:"phase"`
+				Starved     bool      `json:"starved"`
+				Skipped     bool      `json:"skipped"`
+				WaitSkipped bool      `json:"waitSkipped"`
+				Start       time.Time `json:"start"`
+				End         time.Time `json:"end"`
+				WaitEnd     time.Time `json:"waitEnd"`
+			} `json:"stages"`
+			Groups []struct {
+				UserSkipped bool      `json:"userSkipped"`
+				Start       time.Time `json:"start"`
+				End         time.Time `json:"end"`
+				Buckets     []struct {
+					Window  *window.Schedule `json:"window"`
+					Base    []int32          `json:"base"`
+					Cursor  int32            `json:"cursor"`
+					Extra   []int32          `json:"extra"`
+					Reached bool             `json:"reached"`
+					Opening time.Time        `json:"opening"`
+				} `json:"buckets"`
+				CatalogWait []int32 `json:"catalogWait"`
+			} `json:"groups"`
+			Members []struct {
+				Data        *Member        `json:"data"`
+				Bucket      int32          `json:"bucket"`
+				State       State          `json:"state"`
+				WaitCatalog bool           `json:"waitCatalog"`
+				Removed     bool           `json:"removed"`
+				Attempt     int32          `json:"attempt"`
+				Op          OpID           `json:"op"`
+				Pinned      *UpgradeMember `json:"pinned"`
+				Note        string         `json:"note"`
+				Message     string         `json:"message"`
+				Start       time.Time      `json:"start"`
+				End         time.Time      `json:"end"`
+				ErrCode     string         `json:"errCode"`
+				ErrMsg      string         `json:"errMsg"`
+			} `json:"members"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(b, &v1); err != nil {
+		return runJSON{}, fmt.Errorf("%w: run (schema version 1): %v", ErrInvalidEncoding, err)
+	}
+	st := v1.State
+	out := runJSON{SchemaVersion: schemaVersion, Name: v1.Name, Spec: v1.Spec, Members: v1.Members, Catalog: v1.Catalog}
+	js := &out.State
+	js.Clock, js.Phase, js.StartTime, js.EndTime, js.Wakes, js.Selection = st.Clock, st.Phase, st.Start, st.End, st.Wakes, st.Selection
+	if st.ErrCode != "" {
+		js.Error = &ErrorDetail{Code: st.ErrCode, Message: st.ErrMsg}
+	}
+	for name, why := range st.Unresolved {
+		js.Unresolved = append(js.Unresolved, unresolvedJSON{name, why})
+	}
+	slices.SortFunc(js.Unresolved, func(a, b unresolvedJSON) int { return strings.Compare(a.Member, b.Member) })
+	// Names come from the strategy: v1 did not store them, so take them by
+	// position and let decodeRun match sizes.
+	stageNames, groupNames := strategyNames(v1.Spec)
+	for i, sj := range st.Stages {
+		if sj.Phase < 0 || sj.Phase >= len(stagePhaseNames) || i >= len(stageNames) {
+			return runJSON{}, corruptf(fmt.Sprintf("state.stages[%d]", i), "phase %d or position out of range (schema version 1)", sj.Phase)
+		}
+		js.Stages = append(js.Stages, stageJSON{stageNames[i], stagePhaseNames[sj.Phase], sj.Starved, sj.Skipped, sj.WaitSkipped, sj.Start, sj.End, sj.WaitEnd})
+	}
+	for i, gj := range st.Groups {
+		if i >= len(groupNames) {
+			return runJSON{}, corruptf(fmt.Sprintf("state.groups[%d]", i), "more groups than the strategy has (schema version 1)")
+		}
+		g := groupJSON{Name: groupNames[i], Skipped: gj.UserSkipped, StartTime: gj.Start, EndTime: gj.End, Windows: []windowJSON{}}
+		for _, bk := range gj.Buckets {
+			g.Windows = append(g.Windows, windowJSON{bk.Window, bk.Reached, bk.Opening})
+		}
+		js.Groups = append(js.Groups, g)
+	}
+	sorted := slices.Clone(v1.Members)
+	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	for i, mj := range st.Members {
+		if i >= len(sorted) {
+			return runJSON{}, corruptf(fmt.Sprintf("state.members[%d]", i), "more members than the run has (schema version 1)")
+		}
+		name := sorted[i].Name
+		f := fmt.Sprintf("state.members[%d]", i)
+		if mj.Attempt > 0 && mj.Op != opID(v1.Name, name, int(mj.Attempt)) {
+			return runJSON{}, corruptf(f+".op", "%q is not member %q's attempt %d (schema version 1)", mj.Op, name, mj.Attempt)
+		}
+		m := memberJSON{Name: name, State: mj.State, Data: mj.Data, WaitCatalog: mj.WaitCatalog, Removed: mj.Removed, Attempt: mj.Attempt,
+			Note: mj.Note, Message: mj.Message, StartTime: mj.Start, EndTime: mj.End}
+		if mj.Pinned != nil {
+			if mj.Pinned.Member != name || mj.Pinned.Op != "" {
+				return runJSON{}, corruptf(f+".pinned", "names member %q, not %q (schema version 1)", mj.Pinned.Member, name)
+			}
+			m.Pinned = &pinnedJSON{mj.Pinned.KubernetesVersion, mj.Pinned.NodeImages}
+		}
+		if mj.ErrCode != "" {
+			m.Error = &ErrorDetail{Code: mj.ErrCode, Message: mj.ErrMsg}
+		}
+		js.Members = append(js.Members, m)
+	}
+	return out, nil
+}
+
+// strategyNames lists the stage and group names of a spec in plan order.
+func strategyNames(spec Spec) (stages, groups []string) {
+	if spec.Strategy == nil {
+		return []string{defaultStageName}, []string{defaultGroupName}
+	}
+	for _, st := range spec.Strategy.Stages {
+		stages = append(stages, st.Name)
+		for _, g := range st.Groups {
+			groups = append(groups, g.Name)
+		}
+	}
+	return stages, groups
 }

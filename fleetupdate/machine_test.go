@@ -282,6 +282,9 @@ func (m *machine) apply(t *rapid.T, e Event) {
 	m.outputs = append(m.outputs, cmds)
 	m.run = next
 	checkInvariants(t, next, cmds, failingBefore, e)
+	if err := check(next); err != nil {
+		t.Fatalf("after %#v: %v", e, err)
+	}
 	for _, c := range cmds {
 		if u, ok := c.(UpgradeMember); ok {
 			m.ops = append(m.ops, u)

@@ -32,7 +32,7 @@ func (b *stepper) bucketKey(g int32, bi int) planner.Key {
 // eligible: the member waits in bucket bi for its turn.
 func (b *stepper) eligible(id int32, bi int) bool {
 	m := b.member(id)
-	return int(m.bucket) == bi && !m.waitCatalog && (m.state == NotStarted || m.state == Pending)
+	return int(m.bucket) == bi && m.eligible()
 }
 
 // head returns bucket bi's next member, persisting any advance past members
@@ -451,6 +451,7 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 		return errors.Join(errs...)
 	}
 	m := b.mutMember(id)
+	nm = cloneMember(nm)
 	nm.Group = m.data.Group
 	m.data = &nm
 	// The bucket follows the window whatever the state, so a later retry

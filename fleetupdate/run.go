@@ -192,7 +192,7 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 }
 
 func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
-	p := &plan{name: name, spec: spec, v: v, byName: map[string]int32{}}
+	p := &plan{name: name, spec: cloneSpec(spec), v: v, byName: map[string]int32{}}
 	groupIdx := map[string]int32{}
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
@@ -205,6 +205,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 	}
 	sorted := slices.Clone(members)
 	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	windows := map[string]*window.Schedule{}
 	for _, m := range sorted {
 		g := int32(0)
 		if spec.Strategy != nil {
@@ -214,7 +215,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 			}
 		}
 		id := int32(len(p.members))
-		p.members = append(p.members, m)
+		p.members = append(p.members, cloneMemberShared(m, windows))
 		p.byName[m.Name] = id
 		p.groups[g].members = append(p.groups[g].members, id)
 		p.groupOf = append(p.groupOf, g)

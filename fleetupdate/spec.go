@@ -283,7 +283,6 @@ const (
 	defaultGroupLimit     = 1
 	defaultStageName      = "default"
 	defaultGroupName      = "default"
-	schemaVersion         = 1
 	codeUpgradeNotAllowed = "UpgradeNotAllowed"
 )
 
@@ -525,5 +524,5 @@ func compileCatalog(c Catalog) (compiledCatalog, error) {
 	if err != nil {
 		return compiledCatalog{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	return compiledCatalog{src: c, images: ic, k8s: k8s}, nil
+	return compiledCatalog{src: cloneCatalog(c), images: ic, k8s: k8s}, nil
 }

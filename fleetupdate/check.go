@@ -1,0 +1,273 @@
+package fleetupdate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fleetkit/fleetkit/internal/kversion"
+	"github.com/fleetkit/fleetkit/nodeimage"
+)
+
+// check verifies the invariants of a run's state: what every sequence of
+// events keeps true. The decoder refuses a run that breaks one; the rapid
+// state machine and the fuzzers call it after every step. It costs
+// O(members) and is never called by Step. Errors name the field of the
+// persisted form.
+func check(r Run) error {
+	if r.p == nil || r.s == nil {
+		return fmt.Errorf("%w: the run was not made by New", ErrInvalidEncoding)
+	}
+	p, s := r.p, r.s
+	bad := corruptf
+
+	switch s.phase {
+	case NotStarted, Running, Stopping, Stopped, Failed, Completed, Skipped:
+	default:
+		return bad("state.phase", "%q is not a run phase", s.phase)
+	}
+	if s.started != (s.phase != NotStarted) {
+		return bad("state.phase", "%s does not agree with whether the run was started (%t)", s.phase, s.started)
+	}
+	final := s.phase == Completed || s.phase == Skipped
+	if (s.stage == len(p.stages)) != final {
+		return bad("state.phase", "%s with %d of %d stages done", s.phase, s.stage, len(p.stages))
+	}
+	if s.phase == Skipped && !r.allStagesSkippedState() || s.phase == Completed && r.allStagesSkippedState() && len(p.stages) > 0 {
+		return bad("state.phase", "%s does not match its stages (Skipped exactly when every stage is)", s.phase)
+	}
+	if (s.errCode != "") != (s.phase == Failed || s.phase == Stopping && s.failing) || (s.errCode != "") != s.failing {
+		return bad("state.error", "present exactly when the run is Failed or Stopping after a failure (phase %s)", s.phase)
+	}
+	if s.phase == Stopping && len(s.inflight) == 0 {
+		return bad("state.phase", "Stopping with nothing in flight")
+	}
+	if len(s.inflight) > 0 && s.phase != Running && s.phase != Stopping {
+		return bad("state.phase", "%s with %d upgrades in flight", s.phase, len(s.inflight))
+	}
+	if !s.end.IsZero() && s.phase != Completed && s.phase != Skipped && s.phase != Failed {
+		return bad("state.endTime", "set on a run that is %s", s.phase)
+	}
+	if err := checkTimes("state", s.clock, s.start, s.end); err != nil {
+		return err
+	}
+	for i, w := range s.wakes {
+		if !w.After(s.clock) || i > 0 && !w.After(s.wakes[i-1]) {
+			return bad(fmt.Sprintf("state.wakes[%d]", i), "%s: wake-ups are after the clock, sorted and unique", w)
+		}
+	}
+
+	for i := range p.stages {
+		if err := r.checkStage(i); err != nil {
+			return err
+		}
+	}
+	inflight := 0
+	for g := range p.groups {
+		n, err := r.checkGroup(int32(g))
+		if err != nil {
+			return err
+		}
+		inflight += n
+	}
+	if inflight != len(s.inflight) {
+		return bad("state.members", "%d Running members, %d in flight", inflight, len(s.inflight))
+	}
+	consistent := p.v.selection == Consistent && p.v.upType != ControlPlaneOnly
+	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
+		return bad("state.selection", "only a Consistent node image selection has one")
+	}
+	return nil
+}
+
+func (r Run) allStagesSkippedState() bool {
+	for i := range r.p.stages {
+		if r.stageState(i) != Skipped {
+			return false
+		}
+	}
+	return true
+}
+
+// checkTimes: a scope's times are not after the run's clock, and it ends
+// no earlier than it starts.
+func checkTimes(field string, clock, start, end time.Time) error {
+	switch {
+	case start.After(clock) || end.After(clock):
+		return corruptf(field, "startTime %s or endTime %s is after the run's clock %s", start, end, clock)
+	case !start.IsZero() && !end.IsZero() && end.Before(start):
+		return corruptf(field+".endTime", "%s is before startTime %s", end, start)
+	}
+	return nil
+}
+
+func (r Run) checkStage(i int) error {
+	p, s := r.p, r.s
+	ps, sr := &p.stages[i], &s.stages[i]
+	f := fmt.Sprintf("state.stages[%d]", i)
+	switch {
+	case sr.phase < stageNotStarted || sr.phase > stageDone:
+		return corruptf(f+".phase", "%d is not a stage phase", sr.phase)
+	case i < s.stage && sr.phase != stageDone:
+		return corruptf(f+".phase", "%s before the active stage", stagePhaseNames[sr.phase])
+	case i > s.stage && sr.phase != stageNotStarted:
+		return corruptf(f+".phase", "%s after the active stage", stagePhaseNames[sr.phase])
+	case sr.phase == stageWaiting && ps.wait == 0:
+		return corruptf(f+".phase", "Waiting, but the stage has no after-stage wait")
+	case sr.phase != stageNotStarted && s.phase == NotStarted:
+		return corruptf(f+".phase", "%s in a run that has not started", stagePhaseNames[sr.phase])
+	case sr.starved && sr.phase != stageGroups:
+		return corruptf(f+".starved", "set on a stage that is not running its groups")
+	}
+	running, open := 0, 0
+	for _, g := range ps.groups {
+		gr := s.groups.get(int(g))
+		if sr.skipped && !gr.userSkipped {
+			return corruptf(f+".skipped", "stage skipped but its group %q is not", p.groups[g].name)
+		}
+		running += int(gr.running)
+		if gr.unfinished(len(p.groups[g].members)) > 0 {
+			open++
+		}
+	}
+	if sr.skipped && !sr.waitSkipped {
+		return corruptf(f+".waitSkipped", "a skipped stage skips its wait")
+	}
+	if (sr.phase == stageWaiting || sr.phase == stageDone) && open > 0 {
+		return corruptf(f+".phase", "%s with %d groups unfinished", stagePhaseNames[sr.phase], open)
+	}
+	if sr.phase == stageNotStarted {
+		open = 0 // counted once the stage starts
+	}
+	if running != sr.running || open != sr.openGroups {
+		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
+	}
+	return nil
+}
+
+// checkGroup checks a group and its members; it returns how many are Running.
+func (r Run) checkGroup(g int32) (int, error) {
+	p, s := r.p, r.s
+	pg := &p.groups[g]
+	gr := s.groups.get(int(g))
+	sr := &s.stages[pg.stage]
+	f := fmt.Sprintf("state.groups[%d]", g)
+	keys := map[string]bool{}
+	for bi, bk := range gr.buckets {
+		if keys[bk.key] {
+			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "listed twice")
+		}
+		keys[bk.key] = true
+		if !slices.IsSorted(bk.base) || !slices.IsSorted(bk.extra[bk.xhead:]) {
+			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "queue not sorted")
+		}
+	}
+	var n [6]int32 // running, completed, skipped, failed
+	for _, id := range pg.members {
+		m := s.members.get(int(id))
+		mf := fmt.Sprintf("state.members[%d]", id)
+		if err := r.checkMember(mf, m, sr.phase); err != nil {
+			return 0, err
+		}
+		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
+			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
+		}
+		if int(m.bucket) >= len(gr.buckets) || gr.buckets[m.bucket].key != scheduleKey(windowFor(m.data, p.v.upType)) {
+			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
+		}
+		if m.eligible() {
+			bk := gr.buckets[m.bucket]
+			_, inBase := slices.BinarySearch(bk.base[bk.cursor:], id)
+			_, inExtra := slices.BinarySearch(bk.extra[bk.xhead:], id)
+			if !inBase && !inExtra {
+				return 0, corruptf(mf, "%q waits for its turn but is in no queue", m.data.Name)
+			}
+		}
+		switch m.state {
+		case Running:
+			n[0]++
+		case Completed:
+			n[1]++
+		case Skipped:
+			n[2]++
+		case Failed:
+			n[3]++
+		}
+	}
+	if n[0] != gr.running || n[1] != gr.completed || n[2] != gr.skipped || n[3] != gr.failed {
+		return 0, corruptf(f, "counters do not match the members")
+	}
+	if err := checkTimes(f, s.clock, gr.start, gr.end); err != nil {
+		return 0, err
+	}
+	return int(n[0]), nil
+}
+
+func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
+	p, s := r.p, r.s
+	name := m.data.Name
+	switch m.state {
+	case NotStarted, Pending, Running, Completed, Skipped, Failed:
+	default:
+		return corruptf(f+".state", "%q is not a member state", m.state)
+	}
+	switch {
+	case m.waitCatalog && m.state != Pending:
+		return corruptf(f+".waitCatalog", "%q is %s; only a Pending member waits for the catalog", name, m.state)
+	case (m.attempt > 0) != (m.pinned != nil):
+		return corruptf(f+".pinned", "%q: a member has pinned inputs exactly when it has been attempted (attempt %d)", name, m.attempt)
+	case m.attempt > 0 && m.op != opID(p.name, name, int(m.attempt)) || m.attempt == 0 && m.op != "":
+		return corruptf(f+".attempt", "%q: operation %q is not attempt %d", name, m.op, m.attempt)
+	case (m.state == Running || m.state == Completed) && m.attempt == 0:
+		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state)
+	case (m.state == Failed) != (m.errCode != ""):
+		return corruptf(f+".error", "%q: an error is present exactly when the member is Failed (it is %s)", name, m.state)
+	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
+		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
+	case m.removed && (m.state == NotStarted || m.state == Pending):
+		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)
+	case stagePhase == stageNotStarted && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):
+		return corruptf(f+".state", "%q is %s (attempt %d) in a stage that has not started", name, m.state, m.attempt)
+	case stagePhase == stageDone && m.state != Completed && m.state != Skipped && m.state != Failed:
+		return corruptf(f+".state", "%q is %s in a stage that is done", name, m.state)
+	case m.state == Running && stagePhase != stageGroups:
+		return corruptf(f+".state", "%q is Running outside its stage's groups phase", name)
+	}
+	if err := checkTimes(f, s.clock, m.start, m.end); err != nil {
+		return err
+	}
+	if m.pinned != nil {
+		return checkPinned(f+".pinned", name, m.pinned, p.v.upType)
+	}
+	return nil
+}
+
+// checkPinned checks an upgrade's inputs as prepare makes them.
+func checkPinned(f, member string, c *UpgradeMember, up UpgradeType) error {
+	if c.Member != member || c.Type != up || c.Op != "" {
+		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
+	}
+	if up == NodeImageOnly {
+		if c.KubernetesVersion != "" {
+			return corruptf(f+".kubernetesVersion", "a NodeImageOnly upgrade has none")
+		}
+		if len(c.NodeImages) == 0 {
+			return corruptf(f+".nodeImages", "a NodeImageOnly upgrade moves at least one pool")
+		}
+	} else if _, err := kversion.Parse(c.KubernetesVersion); err != nil {
+		return corruptf(f+".kubernetesVersion", "%q: want 1.30.5", c.KubernetesVersion)
+	}
+	if up == ControlPlaneOnly && len(c.NodeImages) > 0 {
+		return corruptf(f+".nodeImages", "a ControlPlaneOnly upgrade moves no pool")
+	}
+	for i, pi := range c.NodeImages {
+		if pi.Pool == "" || i > 0 && strings.Compare(pi.Pool, c.NodeImages[i-1].Pool) <= 0 {
+			return corruptf(fmt.Sprintf("%s.nodeImages[%d].pool", f, i), "%q: pools are named, unique and sorted", pi.Pool)
+		}
+		if _, err := nodeimage.Parse(pi.NodeImageVersion); err != nil {
+			return corruptf(fmt.Sprintf("%s.nodeImages[%d].nodeImageVersion", f, i), "%v", err)
+		}
+	}
+	return nil
+}

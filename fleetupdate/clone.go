@@ -1,0 +1,69 @@
+package fleetupdate
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// A Run is a value: it keeps deep copies of what it is given, so a caller
+// that changes its members, spec or catalog afterwards changes nothing.
+
+// cloneMember deep-copies a member.
+func cloneMember(m Member) Member { return cloneMemberShared(m, nil) }
+
+// cloneMemberShared deep-copies a member; windows with equal JSON share one
+// copy through shared (which may be nil). The run never changes a window.
+func cloneMemberShared(m Member, shared map[string]*window.Schedule) Member {
+	m.NodePools = slices.Clone(m.NodePools)
+	m.AutoUpgradeWindow = cloneSchedule(m.AutoUpgradeWindow, shared)
+	m.NodeOSUpgradeWindow = cloneSchedule(m.NodeOSUpgradeWindow, shared)
+	return m
+}
+
+// cloneSchedule deep-copies a window through its JSON, which is its
+// definition (a schedule is small; Validate has already accepted it).
+func cloneSchedule(s *window.Schedule, shared map[string]*window.Schedule) *window.Schedule {
+	if s == nil {
+		return nil
+	}
+	k := scheduleKey(s)
+	if c, ok := shared[k]; ok {
+		return c
+	}
+	c := new(window.Schedule)
+	if err := json.Unmarshal([]byte(k), c); err != nil {
+		panic("fleetupdate: a validated window does not decode: " + err.Error())
+	}
+	if shared != nil {
+		shared[k] = c
+	}
+	return c
+}
+
+// cloneSpec deep-copies a spec through its JSON.
+func cloneSpec(s Spec) Spec {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic("fleetupdate: a validated spec does not encode: " + err.Error())
+	}
+	var c Spec
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic("fleetupdate: a validated spec does not decode: " + err.Error())
+	}
+	return c
+}
+
+// cloneCatalog deep-copies a catalog.
+func cloneCatalog(c Catalog) Catalog {
+	if c.Regions == nil {
+		return Catalog{}
+	}
+	out := Catalog{Regions: make(map[string]RegionCatalog, len(c.Regions))}
+	for r, rc := range maps.All(c.Regions) {
+		out.Regions[r] = RegionCatalog{KubernetesVersions: slices.Clone(rc.KubernetesVersions), NodeImageVersions: slices.Clone(rc.NodeImageVersions)}
+	}
+	return out
+}
