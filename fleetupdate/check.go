@@ -30,6 +30,11 @@ func check(r Run) error {
 	if s.started != (s.phase != NotStarted) {
 		return bad("state.phase", "%s does not agree with whether the run was started (%t)", s.phase, s.started)
 	}
+	for i := range p.stages {
+		if err := r.checkStage(i); err != nil {
+			return err
+		}
+	}
 	final := s.phase == Completed || s.phase == Skipped
 	if (s.stage == len(p.stages)) != final {
 		return bad("state.phase", "%s with %d of %d stages done", s.phase, s.stage, len(p.stages))
@@ -58,11 +63,6 @@ func check(r Run) error {
 		}
 	}
 
-	for i := range p.stages {
-		if err := r.checkStage(i); err != nil {
-			return err
-		}
-	}
 	inflight := 0
 	for g := range p.groups {
 		n, err := r.checkGroup(int32(g))
