@@ -449,3 +449,42 @@ func TestSkipAllowedWhilePendingOrStoppedNotWhileStopping(t *testing.T) {
 	require.Equal(t, Stopping, h.run.State())
 	assert.ErrorIs(t, h.try(Skip{At: h.now, Targets: []SkipTarget{{TargetMember, "b"}}}), ErrInvalidTransition, "Stopping")
 }
+
+// "Skipping an after-stage wait that already Completed is refused (today it
+// turns Completed into Skipped)"; so is skipping a stage that finished.
+func TestSkipOfAFinishedWaitOrStageRefused(t *testing.T) {
+	h := newHost(t, twoStages(600), twoStageMembers(), catalog())
+	h.start()
+	for _, m := range []string{"t1-a", "t1-b", "t2-a", "t1-c"} {
+		h.succeed(m)
+	}
+	h.advance(10 * time.Minute)
+	h.step(Tick{At: h.now})
+	require.Equal(t, Completed, h.stage("test").AfterStageWaitStatus.Status.State)
+	before := mustJSON(t, h.run)
+	err := h.try(Skip{At: h.now, Targets: []SkipTarget{{TargetAfterStageWait, "test"}}})
+	assert.ErrorIs(t, err, ErrInvalidTransition)
+	assert.ErrorContains(t, err, `after-stage wait of stage "test" has already finished`)
+	err = h.try(Skip{At: h.now, Targets: []SkipTarget{{TargetStage, "test"}}})
+	assert.ErrorContains(t, err, `stage "test" has already finished`)
+	assert.Equal(t, before, mustJSON(t, h.run))
+	assert.Equal(t, Completed, h.stage("test").AfterStageWaitStatus.Status.State)
+}
+
+// "A window or startDate that makes a time past year 9999 is refused ...
+// (today the run can no longer be saved after Start)": event times are
+// bounded, so every time a run computes stays encodable.
+func TestEventsPastMaxEventTimeRefused(t *testing.T) {
+	h := newHost(t, twoStages(int(^uint32(0)>>1)), twoStageMembers(), catalog())
+	err := h.try(Start{At: MaxEventTime})
+	assert.ErrorIs(t, err, ErrInvalidTransition)
+	assert.ErrorContains(t, err, "9900-01-01T00:00:00Z")
+	h.now = MaxEventTime.Add(-time.Second)
+	h.start()
+	for _, m := range []string{"t1-a", "t1-b", "t2-a", "t1-c"} {
+		h.succeed(m)
+	}
+	require.Equal(t, Running, h.stage("test").AfterStageWaitStatus.Status.State, "the longest wait starts")
+	_, err = json.Marshal(h.run)
+	require.NoError(t, err, "and the run still encodes")
+}

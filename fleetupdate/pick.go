@@ -373,8 +373,12 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 			return fmt.Errorf("%w: group %q is not in this run's strategy", ErrUnknownTarget, t.Name)
 		}
 	case TargetStage:
-		if b.p.stageIndex(t.Name) < 0 {
+		i := b.p.stageIndex(t.Name)
+		if i < 0 {
 			return fmt.Errorf("%w: stage %q is not in this run's strategy", ErrUnknownTarget, t.Name)
+		}
+		if b.s.stages[i].phase == stageDone {
+			return fmt.Errorf("%w: stage %q has already finished", ErrInvalidTransition, t.Name)
 		}
 	case TargetAfterStageWait:
 		i := b.p.stageIndex(t.Name)
@@ -383,6 +387,10 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 		}
 		if b.p.stages[i].wait == 0 {
 			return fmt.Errorf("%w: stage %q has no after-stage wait", ErrUnknownTarget, t.Name)
+		}
+		// A wait that has run its course stays Completed, not Skipped.
+		if b.s.stages[i].phase == stageDone {
+			return fmt.Errorf("%w: the after-stage wait of stage %q has already finished", ErrInvalidTransition, t.Name)
 		}
 	default:
 		return fmt.Errorf("%w: target type %q: must be Member, Group, Stage or AfterStageWait", ErrUnknownTarget, t.Type)

@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// MaxEventTime bounds the time of events: Step refuses an event stamped at
+// or after it. Every time a run computes from an event's (a wait of up to
+// 68 years, the next window opening) then stays before year 10000, so the
+// run can always be encoded in RFC 3339.
+var MaxEventTime = time.Date(9900, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Step applies one event to a run and returns the next run and the commands
 // the host must perform. It is pure: it reads no clock, does no I/O, and
 // never changes r. An event that is not allowed now returns r itself, no
@@ -20,6 +26,9 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	}
 	if e == nil {
 		return r, nil, fmt.Errorf("%w: nil event", ErrInvalidTransition)
+	}
+	if t := e.when(); !t.Before(MaxEventTime) {
+		return r, nil, fmt.Errorf("%w: event time %s is not before %s", ErrInvalidTransition, t.Format(time.RFC3339), MaxEventTime.Format(time.RFC3339))
 	}
 	switch e.(type) {
 	case Tick, MemberChanged, CatalogChanged:
