@@ -34,32 +34,71 @@
 //     finishes exactly as one that never stopped: the same statuses, the same upgrades with the
 //     same op ids.
 //
-// A complete host loop (performing and timers are the host's own):
+// A complete host loop; persist, upgrade, timers and results are the
+// host's own:
 //
-//	run, err := fleetupdate.New("roll-1-30", spec, members, catalog)
+//	run, err := fleetupdate.New("roll-1-30", spec, members, catalog) // validates; all NotStarted
 //	if err != nil { return err }
 //	ev := fleetupdate.Event(fleetupdate.Start{At: clock.Now()})
 //	for {
-//		next, cmds, err := fleetupdate.Step(run, ev)
+//		next, cmds, err := fleetupdate.Step(run, ev) // pure; an error leaves run unchanged
 //		if err != nil {
-//			log.Print(err) // refused: the run is unchanged; wait for the next event
+//			log.Print(err) // refused (a stale op, a bad skip): wait for the next event
 //		} else {
 //			run = next
-//			if err := journal.Append(ev); err != nil { return err } // 1. durable first
+//			if err := persist(ev); err != nil { return err } // 1. durable before acting
 //			for _, c := range cmds {
 //				switch c := c.(type) {
-//				case fleetupdate.UpgradeMember: // 2. start the upgrade; report later
-//					go upgrade(c, results)
-//				case fleetupdate.WakeAt: // 4. ask for a tick
-//					timers.At(c.At, func() { results <- fleetupdate.Tick{At: clock.Now()} })
+//				case fleetupdate.UpgradeMember:
+//					go upgrade(c, results) // 2. idempotent per c.Op; reports on results
+//				case fleetupdate.WakeAt:
+//					timers.At(c.At, results) // 4. a Tick at c.At, on results
 //				}
 //			}
 //		}
-//		if run.Done() { // Completed, Skipped, Failed or Stopped: nothing more will come
-//			break
-//		}
+//		if run.Done() { break } // Completed, Skipped, Failed or Stopped: nothing more will come
 //		ev = <-results // 3. outcomes and ticks, stamped with the host's time
 //	}
+//
+// # Persisted form
+//
+// json.Marshal of a Run writes a versioned public format (schemaVersion 2)
+// that outlives the code that wrote it; json.Unmarshal reads it back into a
+// run that behaves identically. It holds the inputs of New, then the state:
+//
+//	{"schemaVersion": 2, "name": …, "spec": {…Azure JSON…},
+//	 "members": [the run's members as given to New, sorted by name],
+//	 "catalog": {the current catalog},
+//	 "state": {
+//	   "clock", "phase" (the run's phase: NotStarted, Running, Stopping, Stopped,
+//	     Failed, Completed, Skipped — Running shows as Pending in Status),
+//	   "startTime", "endTime", "error": {"code", "message"} (while failing),
+//	   "wakes": [every wake-up asked for and not yet seen],
+//	   "selection": [Consistent images], "unresolved": [{"member", "reason"}],
+//	   "stages": [{"name", "phase": NotStarted|Groups|Waiting|Done, "starved",
+//	     "skipped", "waitSkipped", "startTime", "endTime", "waitEnd"}],
+//	   "groups": [{"name", "skipped", "startTime", "endTime",
+//	     "windows": [{"window", "reached", "opening"}] (the group's distinct
+//	     maintenance windows in the order the run met them)}],
+//	   "members": [{"name", "state", "data" (only when changed since New),
+//	     "waitCatalog", "removed", "attempt", "pinned": {"kubernetesVersion",
+//	     "nodeImages"} (the inputs of the first attempt), "note", "message",
+//	     "startTime", "endTime", "error"}]}}
+//
+// Nothing derived is stored: counters, the active stage, the upgrades in
+// flight, op ids ("<run>/<member>/<attempt>") and each member's place in its
+// window's queue are computed again. Decoding checks everything as strictly
+// as New checks its inputs — unknown fields, references, names in plan order,
+// member data, each member's state against its stage's and the run's — and
+// refuses, with an error wrapping ErrInvalidEncoding that names the field,
+// any state no sequence of events could produce. Schema version 1 (the first
+// release) is still read, converted and checked the same way; an unknown
+// version is refused with ErrUnsupportedVersion.
+//
+// Events and commands have a wire format of their own for journals, queues
+// and workflow engines: MarshalEvent, UnmarshalEvent, MarshalCommand and
+// UnmarshalCommand write and read one JSON object tagged by "type", and Replay
+// rebuilds a run from its start and its journal.
 //
 // # Semantics
 //
