@@ -1,6 +1,7 @@
 package fleetupdate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -96,9 +97,12 @@ var stagePhaseNames = [...]string{stageNotStarted: "NotStarted", stageGroups: "G
 
 // MarshalJSON encodes the run in the persisted form (see the package doc);
 // UnmarshalJSON of the result gives a run that behaves identically.
+//
+// The zero Run encodes as null and decodes from it, so a Run can sit in any
+// struct that is encoded before it holds one.
 func (r Run) MarshalJSON() ([]byte, error) {
 	if r.p == nil || r.s == nil {
-		return nil, fmt.Errorf("%w: cannot encode a run not made by New", ErrInvalidEncoding)
+		return []byte("null"), nil
 	}
 	p, s := r.p, r.s
 	out := runJSON{SchemaVersion: schemaVersion, Name: p.name, Spec: p.spec, Members: p.members, Catalog: s.catalog.src}
@@ -152,6 +156,10 @@ func (r Run) MarshalJSON() ([]byte, error) {
 // field, anything no sequence of events could produce. Schema version 1
 // (fleetkit's first release) is read and checked the same way.
 func (r *Run) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "null" {
+		*r = Run{}
+		return nil
+	}
 	var head struct {
 		SchemaVersion int `json:"schemaVersion"`
 	}

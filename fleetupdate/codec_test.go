@@ -419,3 +419,18 @@ func TestRunIsAValue(t *testing.T) {
 	assert.Contains(t, mustJSON(t, changed), `"startTime":"03:00"`)
 	assert.True(t, reflect.DeepEqual(next.InFlight(), next.InFlight()))
 }
+
+// "The zero Run cannot be marshalled or passed as input": it encodes as
+// null and decodes back to the zero Run, inside a struct too.
+func TestZeroRunEncodesAsNull(t *testing.T) {
+	type holder struct {
+		Run Run `json:"run"`
+	}
+	b, err := json.Marshal(holder{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"run":null}`, string(b))
+	h := holder{Run: newHost(t, twoStages(0), twoStageMembers(), catalog()).run}
+	require.NoError(t, json.Unmarshal(b, &h))
+	assert.Nil(t, h.Run.p)
+	assert.True(t, h.Run.Done())
+}

@@ -8,6 +8,16 @@ import (
 	"time"
 )
 
+// SemanticsVersion identifies what Step does: it changes whenever Step's
+// result (the next run, its commands, or whether the event is refused) for
+// the same run and event changes. Workflow engines that replay histories key
+// their versioning on it (Temporal's GetVersion or worker versioning);
+// journals need not, since a run's inputs and events stay valid across it.
+//
+// Version 1 was fleetkit's first release; version 2 refuses skips of
+// finished stages and waits, and events at or after MaxEventTime.
+const SemanticsVersion = 2
+
 // MaxEventTime bounds the time of events: Step refuses an event stamped at
 // or after it. Every time a run computes from an event's (a wait of up to
 // 68 years, the next window opening) then stays before year 10000, so the
