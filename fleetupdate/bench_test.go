@@ -134,3 +134,19 @@ func BenchmarkRunUniqueWindows(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNew measures building a run: validation, the plan, deep copies
+// of the inputs and the initial state.
+func BenchmarkNew(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			spec, ms := benchFleet(n, 10, 50)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := New("bench", spec, ms, catalog()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -43,19 +43,6 @@ func cloneSchedule(s *window.Schedule, shared map[string]*window.Schedule) *wind
 	return c
 }
 
-// cloneSpec deep-copies a spec through its JSON.
-func cloneSpec(s Spec) Spec {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic("fleetupdate: a validated spec does not encode: " + err.Error())
-	}
-	var c Spec
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic("fleetupdate: a validated spec does not decode: " + err.Error())
-	}
-	return c
-}
-
 // cloneCatalog deep-copies a catalog.
 func cloneCatalog(c Catalog) Catalog {
 	if c.Regions == nil {

@@ -21,12 +21,12 @@ const schemaVersion = 2
 // the in-flight set, op ids and each member's queue are computed again on
 // decode, so they cannot disagree with what they derive from.
 type runJSON struct {
-	SchemaVersion int       `json:"schemaVersion"`
-	Name          string    `json:"name"`
-	Spec          Spec      `json:"spec"`
-	Members       []Member  `json:"members"` // as given to New: the run's members, sorted by name
-	Catalog       Catalog   `json:"catalog"` // the current catalog
-	State         stateJSON `json:"state"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Name          string          `json:"name"`
+	Spec          json.RawMessage `json:"spec"`    // decoded as a Spec, strictly
+	Members       []Member        `json:"members"` // as given to New: the run's members, sorted by name
+	Catalog       Catalog         `json:"catalog"` // the current catalog
+	State         stateJSON       `json:"state"`
 }
 
 type stateJSON struct {
@@ -194,7 +194,11 @@ func corruptf(field, format string, a ...any) error {
 }
 
 func decodeRun(in runJSON) (Run, error) {
-	fresh, err := New(in.Name, in.Spec, in.Members, in.Catalog)
+	var spec Spec
+	if err := json.Unmarshal(in.Spec, &spec); err != nil {
+		return Run{}, fmt.Errorf("%w: run: spec: %w", ErrInvalidEncoding, err)
+	}
+	fresh, err := New(in.Name, spec, in.Members, in.Catalog)
 	if err != nil {
 		return Run{}, fmt.Errorf("%w: run inputs: %w", ErrInvalidEncoding, err)
 	}
@@ -446,7 +450,11 @@ func fromV1(b []byte) (runJSON, error) {
 		return runJSON{}, fmt.Errorf("%w: run (schema version 1): %v", ErrInvalidEncoding, err)
 	}
 	st := v1.State
-	out := runJSON{SchemaVersion: schemaVersion, Name: v1.Name, Spec: v1.Spec, Members: v1.Members, Catalog: v1.Catalog}
+	spec, err := json.Marshal(v1.Spec)
+	if err != nil {
+		return runJSON{}, fmt.Errorf("%w: run (schema version 1): spec: %v", ErrInvalidEncoding, err)
+	}
+	out := runJSON{SchemaVersion: schemaVersion, Name: v1.Name, Spec: spec, Members: v1.Members, Catalog: v1.Catalog}
 	js := &out.State
 	js.Clock, js.Phase, js.StartTime, js.EndTime, js.Wakes, js.Selection = st.Clock, st.Phase, st.Start, st.End, st.Wakes, st.Selection
 	if st.ErrCode != "" {

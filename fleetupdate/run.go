@@ -24,7 +24,7 @@ type Run struct {
 // plan is everything fixed at New.
 type plan struct {
 	name    string
-	spec    Spec
+	spec    json.RawMessage // the Spec as given to New, encoded: a deep copy that is cheap to make
 	v       validated
 	members []Member         // the run's members as given to New, sorted by name; index = member id
 	byName  map[string]int32 // member name → id
@@ -192,7 +192,11 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 }
 
 func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
-	p := &plan{name: name, spec: cloneSpec(spec), v: v, byName: map[string]int32{}}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		panic("fleetupdate: a validated spec does not encode: " + err.Error())
+	}
+	p := &plan{name: name, spec: specJSON, v: v, byName: map[string]int32{}}
 	groupIdx := map[string]int32{}
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
@@ -205,7 +209,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 	}
 	sorted := slices.Clone(members)
 	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	windows := map[string]*window.Schedule{}
+	windows := map[string]*window.Schedule{} // a window's JSON → the run's one copy of it
 	for _, m := range sorted {
 		g := int32(0)
 		if spec.Strategy != nil {
@@ -243,12 +247,17 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		recs[i] = &memberRec{data: &p.members[i], state: NotStarted}
 	}
 	groups := make([]*groupRec, len(p.groups))
+	keys := map[*window.Schedule]string{} // members share window copies (cloneMemberShared)
 	for gi, g := range p.groups {
 		gr := &groupRec{}
 		byKey := map[string]int{}
 		for _, id := range g.members {
 			w := windowFor(recs[id].data, p.v.upgradeType())
-			k := scheduleKey(w)
+			k, ok := keys[w]
+			if !ok {
+				k = scheduleKey(w)
+				keys[w] = k
+			}
 			bi, ok := byKey[k]
 			if !ok {
 				bi = len(gr.buckets)
