@@ -117,6 +117,10 @@ func (r Run) checkStage(i int) error {
 		return corruptf(f+".phase", "Waiting, but the stage has no after-stage wait")
 	case sr.phase != stageNotStarted && s.phase == NotStarted:
 		return corruptf(f+".phase", "%s in a run that has not started", stagePhaseNames[sr.phase])
+	case sr.phase == stageWaiting && sr.waitEnd.Add(-ps.wait).After(s.clock):
+		return corruptf(f+".waitEnd", "%s: the wait cannot have started after the run's clock %s", sr.waitEnd, s.clock)
+	case i == s.stage && sr.phase == stageNotStarted && s.phase != NotStarted:
+		return corruptf(f+".phase", "the active stage of a run that is %s has not started", s.phase)
 	case sr.starved && sr.phase != stageGroups:
 		return corruptf(f+".starved", "set on a stage that is not running its groups")
 	}
