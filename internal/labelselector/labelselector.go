@@ -12,14 +12,19 @@
 //	key                     the label is present
 //	!key                    the label is absent
 //
+// A key is a name, optionally after a prefix and "/": the prefix a
+// lowercase DNS subdomain of at most 253 characters, the name 1 to 63
+// letters, digits, '-', '_' or '.', starting and ending with a letter or
+// digit. A value is empty or like a name; "env=" and "env in ()" test for
+// the empty value. Spaces, tabs, CR and LF may stand between tokens. An
+// empty or all-blank selector has no requirements and matches every label
+// set, as in Kubernetes.
+//
 // Parse accepts exactly what k8s.io/apimachinery/pkg/labels.Parse accepts,
-// with its key and value validation, except for two things Fleet does not
-// take: the operators > and < (Azure lists only the ones above), and NUL
-// bytes (Kubernetes' lexer reads byte 0 as the end of the input and ignores
-// what follows a NUL at the start of a token). A value may be empty ("env=",
-// "env in (,a)"); "in ()" means the empty value. An empty or all-blank
-// selector has no requirements and matches every label set, as in
-// Kubernetes. The nested module k8sdiff tests this against Kubernetes itself.
+// except for two things Fleet does not take: the operators > and < (Azure
+// lists only the ones above), and NUL bytes (Kubernetes' lexer takes byte 0
+// for the end of the input, so it reads "a \x00 (((" as "a"). The nested
+// module k8sdiff tests this against Kubernetes itself.
 package labelselector
 
 import (

@@ -14,6 +14,8 @@ type Error struct {
 	Reason   string // what is wrong and, for syntax, what was expected
 }
 
+// Error quotes the selector, then names the token and its offset, then says
+// what is wrong.
 func (e *Error) Error() string {
 	where := fmt.Sprintf("%q at offset %d", e.Token, e.Offset)
 	if e.Token == "" {
