@@ -196,7 +196,7 @@ func seeds() []string {
 		"a\u00a0=b", "a\v=b", "a\f=b", "a =b", "a= b", "a != b", "a ! = b", "a in ( b , c )",
 		// keys
 		"A/b", "-a", "a-", "a_", "_a", "a.", ".a", "a/b/c", "/a", "a/", "/", "a//b", "a..b/c", ".a/b", "a./b",
-		"a-.b/c", "UPPER.io/x", "a.b-c/d", "xn--a.b/c", "a*b", "ä=b", "a%b", "a:b", "a@b", "a\"b", "a'b",
+		"a_b.io/c", "_/0", "a-.b/c", "UPPER.io/x", "a.b-c/d", "xn--a.b/c", "a*b", "ä=b", "a%b", "a:b", "a@b", "a\"b", "a'b",
 		"example.com/a", "a/b", "1.2.3/x", "k8s.io/name", "k8s.io/Name_1.x-Y", "9=9", "Z", "a-b_c.d",
 		p253 + "/x", p253 + "p/x", strings.Repeat("a", 64) + ".com/x", "x/" + n63, "x/" + n64,
 		n63, n64, n63 + "=v", n64 + "=v", "a=" + n63, "a=" + n64, "a in (" + n63 + "," + n64 + ")",
