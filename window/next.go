@@ -1,6 +1,9 @@
 package window
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 const secondsPerDay = 86400
 
@@ -34,9 +37,10 @@ func (s Schedule) IsOpen(t time.Time) bool {
 // when the schedule is invalid or never opens again.
 //
 // Cost: O(1) in the distance to the next window (it jumps straight to the
-// candidate occurrence, whatever the interval), plus O(len(NotAllowedDates))
-// to parse and skip blocked days; it allocates only when NotAllowedDates is
-// not empty.
+// candidate occurrence, whatever the interval), plus O(n log n) in n =
+// len(NotAllowedDates) to read and sort the blocked days, plus O(k) for k
+// blocked spans it passes; it allocates only when NotAllowedDates is not
+// empty.
 func (s Schedule) Next(t time.Time) (Interval, bool) {
 	c, err := s.compile()
 	if err != nil {
@@ -51,33 +55,68 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 		return c.nextContinuous(l), true
 	}
 	d := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
-	// Each pass either returns or moves past a window; a blocked run is
-	// jumped over whole, so the loop is bounded by the number of blocked spans.
-	for range 2*len(c.blocked) + 8 {
+	// Blocked spans are merged, so they are whole days at least a day apart,
+	// and a window is at most a day long: at most one span meets a window,
+	// and it cuts off the window's head or its tail, or all of it. Windows
+	// only move forward, so the span that may meet the next one is found by
+	// moving one cursor forward, once over the whole call.
+	i := c.firstBlockEndingAfter(d*secondsPerDay + c.st)
+	// Each pass returns or moves past a window; at most two windows end before
+	// l and at most two start inside each blocked span, so this bound is
+	// never reached.
+	for range 2*(len(c.blocked)-i) + 8 {
 		if d < 0 {
 			return Interval{}, false
 		}
 		s0 := d*secondsPerDay + c.st
 		e0 := s0 + c.dur
-		s1, e1 := c.clip(s0, e0)
+		for i < len(c.blocked) && c.blocked[i].end <= s0 {
+			i++
+		}
+		s1, e1 := s0, e0
+		next := d + 1
+		if i < len(c.blocked) && c.blocked[i].start < e0 {
+			b := c.blocked[i]
+			if b.start <= s0 {
+				s1 = b.end // empty when the block covers the whole window
+				// Skip the whole span: the first window that can reach past
+				// it starts on its last day.
+				next = max(next, floorDiv(b.end, secondsPerDay)-1)
+			} else {
+				e1 = b.start
+			}
+		}
 		if s1 < e1 && e1 > l {
 			return c.toUTC(s1, e1), true
-		}
-		next := d + 1
-		if b, ok := c.blockedEnd(s0); ok {
-			// Windows starting before the block ends minus a day lie inside it.
-			next = max(next, floorDiv(b, secondsPerDay)-1)
 		}
 		d = c.firstOnOrAfter(next)
 	}
 	return Interval{}, false
 }
 
+// firstBlockEndingAfter returns the index of the first blocked span that ends
+// after local second x, or len(c.blocked).
+func (c *compiled) firstBlockEndingAfter(x int64) int {
+	i, _ := slices.BinarySearchFunc(c.blocked, x, func(b span, x int64) int {
+		if b.end <= x {
+			return -1
+		}
+		return 1
+	})
+	return i
+}
+
 // nextContinuous handles the schedule that is open all the time from its
 // first window on, except on blocked days.
 func (c *compiled) nextContinuous(l int64) Interval {
 	cur := c.startDay*secondsPerDay + c.st
-	for _, b := range c.blocked {
+	// Spans that end by l are behind it; the last of them may be where the
+	// open period holding l begins.
+	i := c.firstBlockEndingAfter(l)
+	if i > 0 {
+		cur = max(cur, c.blocked[i-1].end)
+	}
+	for _, b := range c.blocked[i:] {
 		if b.end <= cur {
 			continue
 		}
@@ -89,31 +128,6 @@ func (c *compiled) nextContinuous(l int64) Interval {
 	iv := c.toUTC(cur, cur)
 	iv.End = time.Time{}
 	return iv
-}
-
-// clip removes blocked days from the window [s, e). A window is at most 24
-// hours and a block at least one whole day, so a block can only cut off the
-// window's head or tail, never split it.
-func (c *compiled) clip(s, e int64) (int64, int64) {
-	for _, b := range c.blocked {
-		if b.start <= s && s < b.end {
-			s = b.end
-		}
-		if b.start < e && e <= b.end {
-			e = b.start
-		}
-	}
-	return s, e
-}
-
-// blockedEnd returns the end of the blocked span containing x.
-func (c *compiled) blockedEnd(x int64) (int64, bool) {
-	for _, b := range c.blocked {
-		if b.start <= x && x < b.end {
-			return b.end, true
-		}
-	}
-	return 0, false
 }
 
 func (c *compiled) toUTC(s, e int64) Interval {

@@ -316,6 +316,9 @@ func (s Schedule) compile() (compiled, error) {
 		}
 		c.startDay = d
 	}
+	if len(s.NotAllowedDates) > 0 {
+		c.blocked = make([]span, 0, len(s.NotAllowedDates))
+	}
 	for i, sp := range s.NotAllowedDates {
 		a, okA := parseDate(sp.Start)
 		b, okB := parseDate(sp.End)
