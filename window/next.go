@@ -201,19 +201,50 @@ func (c *compiled) target(mi int64) (int64, bool) {
 	return first + int64((c.dow-weekday(first)+7)%7) + 7*int64(c.widx), true
 }
 
-// dayNumber is the number of days from 1970-01-01 to y-m-d.
+// dayNumber is the number of days from 1970-01-01 to y-m-d in the proleptic
+// Gregorian calendar. It is plain arithmetic (H. Hinnant's days_from_civil)
+// rather than time.Date, which made reading 10,000 notAllowedDates cost
+// milliseconds.
 func dayNumber(y, m, d int) int64 {
-	return floorDiv(time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix(), secondsPerDay)
+	yy := int64(y)
+	if m <= 2 {
+		yy--
+	}
+	era := floorDiv(yy, 400)
+	yoe := yy - era*400                           // [0, 399]
+	doy := (153*int64((m+9)%12)+2)/5 + int64(d-1) // [0, 365], from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy        // [0, 146096]
+	return era*146097 + doe - 719468
 }
 
-// civil is the inverse of dayNumber.
+// civil is the inverse of dayNumber (H. Hinnant's civil_from_days).
 func civil(day int64) (y, m, d int) {
-	yy, mm, dd := time.Unix(day*secondsPerDay, 0).UTC().Date()
-	return yy, int(mm), dd
+	z := day + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365]
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int((mp+2)%12) + 1
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
 }
 
 func daysIn(y, m int) int {
-	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // weekday of a day number, 0 = Sunday (1970-01-01 was a Thursday).
