@@ -54,7 +54,7 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 	if c.kind == kindDaily && c.interval == 1 && c.dur == secondsPerDay {
 		return c.nextContinuous(l), true
 	}
-	d := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
+	d, ok := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
 	// Blocked spans are merged, so they are whole days at least a day apart,
 	// and a window is at most a day long: at most one span meets a window,
 	// and it cuts off the window's head or its tail, or all of it. Windows
@@ -65,7 +65,7 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 	// l and at most two start inside each blocked span, so this bound is
 	// never reached.
 	for range 2*(len(c.blocked)-i) + 8 {
-		if d < 0 {
+		if !ok {
 			return Interval{}, false
 		}
 		s0 := d*secondsPerDay + c.st
@@ -89,7 +89,7 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 		if s1 < e1 && e1 > l {
 			return c.toUTC(s1, e1), true
 		}
-		d = c.firstOnOrAfter(next)
+		d, ok = c.firstOnOrAfter(next)
 	}
 	return Interval{}, false
 }
@@ -155,14 +155,15 @@ func (c *compiled) firstAnchor() int64 {
 }
 
 // firstOnOrAfter returns the first window day on or after day x (x must be
-// at least startDay), or -1 if there is none within a sane search.
-func (c *compiled) firstOnOrAfter(x int64) int64 {
+// at least startDay), or false if there is none within a sane search. Day
+// numbers before 1970 are negative, so "none" cannot be a negative day.
+func (c *compiled) firstOnOrAfter(x int64) (int64, bool) {
 	switch c.kind {
 	case kindDaily, kindWeekly:
 		if x <= c.anchor {
-			return c.anchor
+			return c.anchor, true
 		}
-		return c.anchor + ceilDiv(x-c.anchor, c.interval)*c.interval
+		return c.anchor + ceilDiv(x-c.anchor, c.interval)*c.interval, true
 	}
 	y, m, _ := civil(x)
 	mi := int64(y*12 + m - 1)
@@ -175,11 +176,11 @@ func (c *compiled) firstOnOrAfter(x int64) int64 {
 	// sequence repeats within a year, so a few steps always suffice.
 	for range 16 {
 		if d, ok := c.target(mi); ok && d >= x {
-			return d
+			return d, true
 		}
 		mi += c.interval
 	}
-	return -1
+	return 0, false
 }
 
 // target returns the window day of month index mi (y·12+m-1), if that month

@@ -194,9 +194,8 @@ func dateGen(from, to time.Time) *rapid.Generator[string] {
 
 // scheduleGen draws valid schedules concentrated on the edge cases: days
 // 28–31, large intervals, offsets moving the date, long blocked spans.
-func scheduleGen() *rapid.Generator[Schedule] {
-	lo := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
-	hi := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+// startDate and notAllowedDates fall between lo and hi.
+func scheduleGen(lo, hi time.Time) *rapid.Generator[Schedule] {
 	return rapid.Custom(func(t *rapid.T) Schedule {
 		var s Schedule
 		switch rapid.IntRange(0, 3).Draw(t, "kind") {
@@ -246,10 +245,25 @@ func twoDigits(n int) string {
 }
 
 func TestNextMatchesMinuteScanOracle(t *testing.T) {
-	lo := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC).Unix()
-	hi := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	checkAgainstOracle(t,
+		time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// "A startDate before 1970 works" (issue 8): day numbers are negative there,
+// and without a startDate counting still starts at 1970-01-01.
+func TestNextMatchesMinuteScanOracleAcrossTheEpoch(t *testing.T) {
+	checkAgainstOracle(t,
+		time.Date(1963, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1971, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(1963, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(1972, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// checkAgainstOracle compares IsOpen and Next with the oracle for schedules
+// whose dates fall in [dateLo, dateHi], at times in [atLo, atHi].
+func checkAgainstOracle(t *testing.T, dateLo, dateHi, atLo, atHi time.Time) {
+	lo, hi := atLo.Unix(), atHi.Unix()
 	rapid.Check(t, func(t *rapid.T) {
-		s := scheduleGen().Draw(t, "schedule")
+		s := scheduleGen(dateLo, dateHi).Draw(t, "schedule")
 		if err := s.Validate(); err != nil {
 			t.Fatalf("generator made an invalid schedule: %v", err)
 		}

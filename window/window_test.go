@@ -148,6 +148,32 @@ func TestNoStartDateAnchorsAt1970(t *testing.T) {
 	})
 }
 
+// "A startDate before 1970 works" (issue 8): intervals count from a startDate
+// before the Unix epoch, before it and across it.
+func TestStartDateBefore1970AnchorsIntervals(t *testing.T) {
+	d := daily(3, "04:00", 4)
+	d.StartDate = "1965-03-01" // 1970-01-01 is 1,767 = 3·589 days later: a window day
+	w := weekly(Monday, 2, "04:00", 4)
+	w.StartDate = "1965-03-03" // a Wednesday: counting starts Monday 1965-03-08
+	m := absMonthly(5, 15, "04:00", 4)
+	m.StartDate = "1965-03-20" // March 15 is before it: April 1965 is the first month
+	r := relMonthly(2, First, Monday, "04:00", 4)
+	r.StartDate = "1965-03-01" // itself the first Monday of March 1965
+	runNext(t, []nextCase{
+		{"daily: startDate is the first window", d, "1965-01-01 00:00", "1965-03-01 04:00", "1965-03-01 08:00"},
+		{"daily: every 3 days from startDate", d, "1965-03-05 00:00", "1965-03-07 04:00", "1965-03-07 08:00"},
+		{"daily: across the epoch", d, "1969-12-31 09:00", "1970-01-01 04:00", "1970-01-01 08:00"},
+		{"daily: after the epoch", d, "1970-01-02 00:00", "1970-01-04 04:00", "1970-01-04 08:00"},
+		{"weekly: first Monday on or after startDate, then every 2 weeks", w, "1965-03-09 00:00", "1965-03-22 04:00", "1965-03-22 08:00"},
+		{"absoluteMonthly: first target on or after startDate", m, "1965-03-01 00:00", "1965-04-15 04:00", "1965-04-15 08:00"},
+		{"absoluteMonthly: then every 5 months", m, "1965-04-16 00:00", "1965-09-15 04:00", "1965-09-15 08:00"},
+		{"absoluteMonthly: across the epoch (Nov 1969 + 5 months)", m, "1969-12-01 00:00", "1970-04-15 04:00", "1970-04-15 08:00"},
+		{"relativeMonthly: every 2 months from March 1965", r, "1965-03-02 00:00", "1965-05-03 04:00", "1965-05-03 08:00"},
+	})
+	assert.True(t, d.IsOpen(utc("1965-03-04 05:00")))
+	assert.False(t, d.IsOpen(utc("1965-03-05 05:00")))
+}
+
 // "startDate in the future means inactive until then".
 func TestFutureStartDateIsInactiveUntilThen(t *testing.T) {
 	s := daily(1, "02:00", 4)
