@@ -15,15 +15,16 @@ import (
 const oracleHorizonDays = 1200 // > the longest gap: day 31 every 5 months skips 5 months in a row
 
 type oracle struct {
-	s        Schedule
-	off      int64 // minutes
-	st, dur  int64 // minutes
-	start    time.Time
-	occCache map[int64]bool
+	s          Schedule
+	off        int64 // minutes
+	st, dur    int64 // minutes
+	start      time.Time
+	occCache   map[int64]bool
+	blockCache map[int64]bool
 }
 
 func newOracle(s Schedule) *oracle {
-	o := &oracle{s: s, occCache: map[int64]bool{}}
+	o := &oracle{s: s, occCache: map[int64]bool{}, blockCache: map[int64]bool{}}
 	if s.UTCOffset != "" {
 		h, _ := strconv.Atoi(s.UTCOffset[1:3])
 		m, _ := strconv.Atoi(s.UTCOffset[4:6])
@@ -46,16 +47,25 @@ func newOracle(s Schedule) *oracle {
 func dateOf(day int64) time.Time { return time.Unix(day*86400, 0).UTC() }
 
 func (o *oracle) blocked(day int64) bool {
+	if v, ok := o.blockCache[day]; ok {
+		return v
+	}
+	v := false
 	d := dateOf(day)
 	for _, sp := range o.s.NotAllowedDates {
 		a, _ := time.Parse("2006-01-02", sp.Start)
 		b, _ := time.Parse("2006-01-02", sp.End)
 		if !d.Before(a) && !d.After(b) {
-			return true
+			v = true
 		}
 	}
-	return false
+	o.blockCache[day] = v
+	return v
 }
+
+// daysBetween counts whole days from a to b, both UTC midnights. A
+// time.Duration would overflow past 292 years.
+func daysBetween(a, b time.Time) int { return int((b.Unix() - a.Unix()) / 86400) }
 
 func (o *oracle) occurs(day int64) bool {
 	if v, ok := o.occCache[day]; ok {
@@ -77,7 +87,7 @@ func (o *oracle) occursUncached(d time.Time) bool {
 	r := o.s.Recurrence
 	switch {
 	case r.Daily != nil:
-		return int(d.Sub(o.start).Hours()/24)%r.Daily.IntervalDays == 0
+		return daysBetween(o.start, d)%r.Daily.IntervalDays == 0
 	case r.Weekly != nil:
 		if string(r.Weekly.DayOfWeek) != d.Weekday().String() {
 			return false
@@ -86,7 +96,7 @@ func (o *oracle) occursUncached(d time.Time) bool {
 		for anchor.Weekday().String() != string(r.Weekly.DayOfWeek) {
 			anchor = anchor.AddDate(0, 0, 1)
 		}
-		return int(d.Sub(anchor).Hours()/24/7)%r.Weekly.IntervalWeeks == 0
+		return daysBetween(anchor, d)/7%r.Weekly.IntervalWeeks == 0
 	case r.AbsoluteMonthly != nil:
 		if d.Day() != r.AbsoluteMonthly.DayOfMonth {
 			return false
