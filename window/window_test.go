@@ -197,6 +197,11 @@ func TestNotAllowedDatesClipWindows(t *testing.T) {
 	})
 	assert.False(t, s.IsOpen(utc("2026-03-11 02:00")))
 	assert.False(t, s.IsOpen(utc("2026-03-11 23:00")))
+	long := s
+	long.NotAllowedDates = []DateSpan{{Start: "2026-03-11", End: "2026-03-13"}}
+	runNext(t, []nextCase{
+		{"a window starting on a span's last day keeps what follows the span", long, "2026-03-11 01:00", "2026-03-14 00:00", "2026-03-14 06:00"},
+	})
 
 	off := daily(1, "02:00", 4)
 	off.UTCOffset = "+02:00"
