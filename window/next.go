@@ -50,7 +50,9 @@ func (s Schedule) Next(t time.Time) (Interval, bool) {
 }
 
 func (c *compiled) next(t time.Time) (Interval, bool) {
-	l := t.Unix() + c.off // local seconds, floored: window bounds are whole minutes
+	// Clamping t changes no answer: no window starts before minClock, and
+	// none ending at endOfTime or later is returned.
+	l := min(max(t.Unix(), minClock), endOfTime) + c.off // local seconds, floored: window bounds are whole minutes
 	if c.kind == kindDaily && c.interval == 1 && c.dur == secondsPerDay {
 		return c.nextContinuous(l), true
 	}
@@ -87,6 +89,10 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 			}
 		}
 		if s1 < e1 && e1 > l {
+			if e1-c.off >= endOfTime {
+				// RFC 3339 cannot write it, and later windows end later.
+				return Interval{}, false
+			}
 			return c.toUTC(s1, e1), true
 		}
 		d, ok = c.firstOnOrAfter(next)

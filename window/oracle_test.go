@@ -240,7 +240,11 @@ func scheduleGen(lo, hi time.Time) *rapid.Generator[Schedule] {
 		for i := rapid.IntRange(0, 3).Draw(t, "blocks"); i > 0; i-- {
 			a := dateGen(lo, hi).Draw(t, "blockStart")
 			at, _ := time.Parse("2006-01-02", a)
-			b := at.AddDate(0, 0, rapid.IntRange(0, 40).Draw(t, "blockDays")).Format("2006-01-02")
+			bt := at.AddDate(0, 0, rapid.IntRange(0, 40).Draw(t, "blockDays"))
+			if bt.Year() > 9998 {
+				bt = time.Date(9998, 12, 31, 0, 0, 0, 0, time.UTC) // the last date Validate accepts
+			}
+			b := bt.Format("2006-01-02")
 			s.NotAllowedDates = append(s.NotAllowedDates, DateSpan{Start: a, End: b})
 		}
 		return s
@@ -268,6 +272,15 @@ func TestNextMatchesMinuteScanOracleAcrossTheEpoch(t *testing.T) {
 		time.Date(1963, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(1972, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
+// "RFC 3339 cannot represent years past 9999" (issue 8): near the end of the
+// dates Validate accepts, Next agrees with the oracle, except that a window
+// ending in year 10000 or later is reported as none.
+func TestNextMatchesMinuteScanOracleNearYear10000(t *testing.T) {
+	checkAgainstOracle(t,
+		time.Date(9995, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(9998, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(9997, 1, 1, 0, 0, 0, 0, time.UTC), MaxTime.Add(-time.Second))
+}
+
 // checkAgainstOracle compares IsOpen and Next with the oracle for schedules
 // whose dates fall in [dateLo, dateHi], at times in [atLo, atHi].
 func checkAgainstOracle(t *testing.T, dateLo, dateHi, atLo, atHi time.Time) {
@@ -288,6 +301,12 @@ func checkAgainstOracle(t *testing.T, dateLo, dateHi, atLo, atHi time.Time) {
 		if !wok {
 			if ok && iv.Start.Unix() < at.Unix()+oracleHorizonDays*86400 {
 				t.Fatalf("Next(%s) = %v, oracle found nothing within the horizon", at, iv)
+			}
+			return
+		}
+		if !unbounded && we >= endOfTime {
+			if ok {
+				t.Fatalf("Next(%s) = %v, but the oracle's [%s, %s) ends past year 9999: want none", at, iv, time.Unix(ws, 0).UTC(), time.Unix(we, 0).UTC())
 			}
 			return
 		}

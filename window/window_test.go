@@ -3,6 +3,7 @@ package window
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -274,6 +275,12 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"startDate", func(s *Schedule) { s.StartDate = "2026-02-30" }, `startDate "2026-02-30"`},
 		{"notAllowedDates order", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"2026-03-02", "2026-03-01"}} }, "notAllowedDates[0]"},
 		{"notAllowedDates form", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"2026-3-1", "2026-03-01"}} }, `notAllowedDates[0].start "2026-3-1"`},
+		{"startDate after 9998", func(s *Schedule) { s.StartDate = "9999-01-01" }, `startDate "9999-01-01": must be on or before 9998-12-31`},
+		{"startDate year 0", func(s *Schedule) { s.StartDate = "0000-12-31" }, `startDate "0000-12-31": must be on or after 0001-01-01`},
+		{"startDate five-digit year", func(s *Schedule) { s.StartDate = "10000-01-01" }, `startDate "10000-01-01": must be a date`},
+		{"startDate negative year", func(s *Schedule) { s.StartDate = "-001-01-01" }, `startDate "-001-01-01": must be a date`},
+		{"notAllowedDates start after 9998", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"9999-06-01", "9998-12-31"}} }, `notAllowedDates[0].start "9999-06-01": must be on or before 9998-12-31`},
+		{"notAllowedDates end after 9998", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"9998-12-31", "9999-01-01"}} }, `notAllowedDates[0].end "9999-01-01": must be on or before 9998-12-31`},
 	}
 	require.NoError(t, base.Validate())
 	for _, c := range cases {
@@ -291,6 +298,78 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 			assert.False(t, ok)
 		})
 	}
+}
+
+func TestMaxTimeIsTheStartOf9999(t *testing.T) {
+	assert.Equal(t, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), MaxTime)
+	assert.Equal(t, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), int64(endOfTime))
+	s := daily(1, "00:00", 4)
+	s.StartDate = "9998-12-31"
+	s.NotAllowedDates = []DateSpan{{"0001-01-01", "9998-12-30"}}
+	require.NoError(t, s.Validate(), "the last accepted date")
+}
+
+// "RFC 3339 cannot represent years past 9999" (issue 8), the MaxTime claim:
+// for a valid schedule and any t before MaxTime, Next returns an interval
+// whose Start and End RFC 3339 can write, and finds it whenever the next
+// window is less than a year away. For other times Next never returns such a
+// time either.
+func TestNextBeforeMaxTimeReturnsTimesRFC3339CanWrite(t *testing.T) {
+	kinds := []struct {
+		name  string
+		s     Schedule
+		found bool // Next before MaxTime always finds a window
+	}{
+		{"daily every 7 days", daily(7, "23:59", 24), true},
+		{"daily continuous", daily(1, "00:00", 24), true},
+		{"weekly every 4 weeks", weekly(Sunday, 4, "23:59", 24), true},
+		{"absoluteMonthly every 6 months on the 28th", absMonthly(6, 28, "23:59", 24), true},
+		{"absoluteMonthly every 6 months on the 31st", absMonthly(6, 31, "23:59", 24), false},
+		{"absoluteMonthly every 5 months on the 31st", absMonthly(5, 31, "23:59", 24), false},
+		{"relativeMonthly every 6 months on the last Saturday", relMonthly(6, Last, Saturday, "23:59", 24), true},
+		{"relativeMonthly every 6 months on the first Sunday", relMonthly(6, First, Sunday, "00:00", 4), true},
+	}
+	ats := []time.Time{
+		MaxTime.Add(-time.Nanosecond), MaxTime.Add(-time.Minute), MaxTime.Add(-24 * time.Hour), MaxTime.Add(-200 * 24 * time.Hour),
+		MaxTime, MaxTime.Add(364 * 24 * time.Hour), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1_000_000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(1<<62, 0), time.Unix(-1<<62, 0), {}, time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(math.MaxInt64-62135596800, 0), time.Unix(math.MinInt64+1, 0), // the ends of time.Time's range
+	}
+	for _, k := range kinds {
+		for _, off := range []string{"-14:00", "+14:00", ""} {
+			for _, start := range []string{"", "9998-12-31", "9998-01-01", "0001-01-01"} {
+				for _, blocked := range [][]DateSpan{nil, {{"9998-01-01", "9998-12-31"}}, {{"0001-01-01", "0001-01-01"}}} {
+					s := k.s
+					s.UTCOffset, s.StartDate, s.NotAllowedDates = off, start, blocked
+					require.NoError(t, s.Validate(), s.String())
+					for _, at := range ats {
+						iv, ok := s.Next(at)
+						if !ok {
+							assert.False(t, k.found && at.Before(MaxTime), "%s: Next(%s) found nothing", s, at)
+							continue
+						}
+						_, err := iv.Start.MarshalText()
+						assert.NoError(t, err, "%s: Next(%s).Start", s, at)
+						if !iv.Unbounded() {
+							_, err = iv.End.MarshalText()
+							assert.NoError(t, err, "%s: Next(%s).End", s, at)
+							assert.True(t, iv.End.Year() < 10000 && iv.End.After(at) && iv.Start.Before(iv.End), "%s: Next(%s) = %v", s, at, iv)
+						}
+						assert.Equal(t, iv.Contains(at), s.IsOpen(at), "%s at %s", s, at)
+					}
+				}
+			}
+		}
+	}
+
+	// The 31st every 5 months from January 9998 skips to July 10000: none.
+	s := absMonthly(5, 31, "00:00", 4)
+	s.StartDate = "9998-01-01"
+	iv, ok := s.Next(MaxTime.Add(-time.Nanosecond))
+	assert.False(t, ok, "got %v", iv)
+	iv, ok = s.Next(time.Date(9998, 1, 1, 0, 0, 0, 0, time.UTC))
+	assert.True(t, ok)
+	assert.Equal(t, time.Date(9998, 1, 31, 0, 0, 0, 0, time.UTC), iv.Start)
 }
 
 // The maintenanceWindow object as the AKS API returns it.
