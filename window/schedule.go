@@ -173,7 +173,7 @@ type DateSpan struct {
 // is never open and never opens.
 type Schedule struct {
 	Recurrence      Recurrence `json:"schedule"`
-	DurationHours   int        `json:"durationHours"`             // 4–24
+	DurationHours   int        `json:"durationHours"`             // 4–24; omitted in JSON: 24, see UnmarshalJSON
 	UTCOffset       string     `json:"utcOffset,omitempty"`       // "±HH:mm"; empty means +00:00
 	StartDate       string     `json:"startDate,omitempty"`       // "YYYY-MM-DD", local; empty: always active
 	StartTime       string     `json:"startTime"`                 // "HH:mm", local
@@ -183,9 +183,19 @@ type Schedule struct {
 // UnmarshalJSON decodes the AKS maintenanceWindow object strictly: unknown
 // fields are errors, and the legacy `default` form is rejected with
 // [ErrLegacyForm]. It does not validate values; call [Schedule.Validate].
+//
+// An omitted (or null) durationHours decodes as AKS's default, 24
+// (MaintenanceConfiguration.tsp: "durationHours ... default 24"). The default
+// is applied here, where the field can be absent, and nowhere else: a Go
+// value with DurationHours 0 is invalid rather than read as 24, so a
+// Schedule's fields always mean what they say, equal schedules behave alike,
+// and encoding writes the 24 out, so decode, encode, decode gives the same
+// value. An empty notAllowedDates decodes as nil for the same reason.
+// (AKS's newer maintenanceWindows resource defaults to 4; a Schedule is the
+// maintenance configuration's object.)
 func (s *Schedule) UnmarshalJSON(b []byte) error {
 	type plain Schedule // no methods: avoids recursion
-	var p plain
+	p := plain{DurationHours: defaultDurationHours}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
@@ -203,9 +213,16 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 		}
 		return fmt.Errorf("window: maintenanceWindow: %w", err)
 	}
+	if len(p.NotAllowedDates) == 0 {
+		p.NotAllowedDates = nil // omitempty drops it on encoding
+	}
 	*s = Schedule(p)
 	return nil
 }
+
+// defaultDurationHours is AKS's default for an omitted durationHours
+// (MaintenanceConfiguration.tsp).
+const defaultDurationHours = 24
 
 // Validate reports every way s breaks the AKS rules, each error naming the
 // field and the bad value and wrapping [ErrInvalidSchedule]. A nil result
@@ -320,7 +337,10 @@ func (s Schedule) compile() (compiled, error) {
 	if n != 1 {
 		errs.add("schedule", fmt.Sprintf("%d kinds set", n), "exactly one of daily, weekly, absoluteMonthly, relativeMonthly must be set")
 	}
-	if s.DurationHours < 4 || s.DurationHours > 24 {
+	switch {
+	case s.DurationHours == 0:
+		errs.add("durationHours", s.DurationHours, "must be 4–24 (AKS's default of 24 applies only to JSON that omits it)")
+	case s.DurationHours < 4 || s.DurationHours > 24:
 		errs.add("durationHours", s.DurationHours, "must be 4–24")
 	}
 	c.dur = int64(s.DurationHours) * 3600

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -406,6 +407,40 @@ func TestScheduleJSONRoundTripsAKSShape(t *testing.T) {
 	}
 }
 
+// MaintenanceConfiguration.tsp: "durationHours ... default 24" (reference
+// aks-windows-and-images.md §1.2; issue 9). Only JSON can omit a field, so
+// only decoding applies the default.
+func TestOmittedDurationHoursDefaultsTo24(t *testing.T) {
+	for _, in := range []string{
+		`{"schedule": {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}, "startTime": "00:00"}`,
+		`{"schedule": {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}, "startTime": "00:00", "durationHours": null}`,
+	} {
+		var s Schedule
+		require.NoError(t, json.Unmarshal([]byte(in), &s), in)
+		assert.Equal(t, 24, s.DurationHours, in)
+		require.NoError(t, s.Validate())
+		iv, ok := s.Next(utc("2026-03-02 00:00"))
+		require.True(t, ok)
+		assert.Equal(t, utc("2026-03-08 00:00"), iv.Start)
+		assert.Equal(t, utc("2026-03-09 00:00"), iv.End)
+
+		out, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.Contains(t, string(out), `"durationHours":24`, "the default is written out")
+		var back Schedule
+		require.NoError(t, json.Unmarshal(out, &back))
+		assert.Equal(t, s, back, "decode, encode, decode gives the same value")
+	}
+
+	var zero Schedule
+	require.NoError(t, json.Unmarshal([]byte(`{"schedule": {"daily": {"intervalDays": 1}}, "startTime": "00:00", "durationHours": 0}`), &zero))
+	assert.Equal(t, 0, zero.DurationHours, "an explicit 0 is not omitted")
+	assert.ErrorContains(t, zero.Validate(), "durationHours 0: must be 4–24")
+
+	literal := daily(1, "00:00", 0)
+	assert.ErrorContains(t, literal.Validate(), "durationHours 0", "a Go value is not defaulted")
+}
+
 func TestUnmarshalRejectsLegacyAndUnknownFields(t *testing.T) {
 	var s Schedule
 	err := json.Unmarshal([]byte(`{"timeInWeek": [{"day": "Monday", "hourSlots": [1, 2]}]}`), &s)
@@ -455,10 +490,23 @@ func FuzzUnmarshalValidate(f *testing.F) {
 	f.Add([]byte(`{"schedule":{"daily":{"intervalDays":1}},"durationHours":24,"startTime":"00:00"}`), int64(0))
 	f.Add([]byte(`{"schedule":{"absoluteMonthly":{"intervalMonths":5,"dayOfMonth":31}},"durationHours":4,"startTime":"23:59","utcOffset":"-14:00"}`), int64(-86400*400))
 	f.Add([]byte(`{"timeInWeek":[]}`), int64(5))
+	f.Add([]byte(`{"schedule":{"weekly":{"intervalWeeks":1,"dayOfWeek":"Sunday"}},"startTime":"00:00","notAllowedDates":[]}`), int64(0))
+	f.Add([]byte(`{"schedule":{"absoluteMonthly":{"intervalMonths":5,"dayOfMonth":31}},"durationHours":24,"startTime":"23:59","utcOffset":"-14:00","startDate":"9998-01-01"}`), int64(253370764799))
 	f.Fuzz(func(t *testing.T, data []byte, sec int64) {
 		var s Schedule
 		if json.Unmarshal(data, &s) != nil {
 			return
+		}
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Schedule
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("re-unmarshal of %s: %v", out, err)
+		}
+		if !reflect.DeepEqual(s, back) {
+			t.Fatalf("decode, encode, decode changed the value: %#v, then %#v", s, back)
 		}
 		at := time.Unix(sec%(1<<40), 0)
 		open := s.IsOpen(at)
@@ -478,16 +526,13 @@ func FuzzUnmarshalValidate(f *testing.F) {
 		if open != (ok && iv.Contains(at)) {
 			t.Fatalf("IsOpen and Next disagree at %s for %s", at, s)
 		}
-		out, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back Schedule
-		if err := json.Unmarshal(out, &back); err != nil {
-			t.Fatalf("re-unmarshal of %s: %v", out, err)
-		}
-		if back.Validate() != nil {
-			t.Fatalf("round trip broke %s", out)
+		if ok {
+			if _, err := iv.Start.MarshalText(); err != nil {
+				t.Fatalf("Next(%s) for %s: start: %v", at, s, err)
+			}
+			if _, err := iv.End.MarshalText(); err != nil {
+				t.Fatalf("Next(%s) for %s: end: %v", at, s, err)
+			}
 		}
 	})
 }
