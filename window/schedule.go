@@ -76,9 +76,9 @@ var ErrInvalidSchedule = errors.New("window: invalid schedule")
 // [Schedule.Next] never returns a time in year 10000 or later, for any t: a
 // window that would end there counts as never opening. For a schedule that
 // passes Validate and any t before MaxTime, Next(t) therefore returns an
-// interval whose Start and End are before year 10000; it finds one unless
+// interval whose Start and End are before year 10000. It finds one unless
 // the next window is more than about a year away, which only dayOfMonth 29–31
-// can cause (the 31st every 5 months skips up to 29 months).
+// can cause (the 31st every 5 months can go 30 months without a window).
 var MaxTime = time.Unix(maxClock, 0).UTC()
 
 const (
