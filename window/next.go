@@ -1,6 +1,9 @@
 package window
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 const secondsPerDay = 86400
 
@@ -34,9 +37,10 @@ func (s Schedule) IsOpen(t time.Time) bool {
 // when the schedule is invalid or never opens again.
 //
 // Cost: O(1) in the distance to the next window (it jumps straight to the
-// candidate occurrence, whatever the interval), plus O(len(NotAllowedDates))
-// to parse and skip blocked days; it allocates only when NotAllowedDates is
-// not empty.
+// candidate occurrence, whatever the interval), plus O(n log n) in n =
+// len(NotAllowedDates) to read and sort the blocked days, plus O(k) for k
+// blocked spans it passes; it allocates only when NotAllowedDates is not
+// empty.
 func (s Schedule) Next(t time.Time) (Interval, bool) {
 	c, err := s.compile()
 	if err != nil {
@@ -46,38 +50,79 @@ func (s Schedule) Next(t time.Time) (Interval, bool) {
 }
 
 func (c *compiled) next(t time.Time) (Interval, bool) {
-	l := t.Unix() + c.off // local seconds, floored: window bounds are whole minutes
+	// Clamping t changes no answer: no window starts before minClock, and
+	// none ending at endOfTime or later is returned.
+	l := min(max(t.Unix(), minClock), endOfTime) + c.off // local seconds, floored: window bounds are whole minutes
 	if c.kind == kindDaily && c.interval == 1 && c.dur == secondsPerDay {
 		return c.nextContinuous(l), true
 	}
-	d := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
-	// Each pass either returns or moves past a window; a blocked run is
-	// jumped over whole, so the loop is bounded by the number of blocked spans.
-	for range 2*len(c.blocked) + 8 {
-		if d < 0 {
+	d, ok := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
+	// Blocked spans are merged, so they are whole days at least a day apart,
+	// and a window is at most a day long: at most one span meets a window,
+	// and it cuts off the window's head or its tail, or all of it. Windows
+	// only move forward, so the span that may meet the next one is found by
+	// moving one cursor forward, once over the whole call.
+	i := c.firstBlockEndingAfter(d*secondsPerDay + c.st)
+	// Each pass returns or moves past a window; at most two windows end before
+	// l and at most two start inside each blocked span, so this bound is
+	// never reached.
+	for range 2*(len(c.blocked)-i) + 8 {
+		if !ok {
 			return Interval{}, false
 		}
 		s0 := d*secondsPerDay + c.st
 		e0 := s0 + c.dur
-		s1, e1 := c.clip(s0, e0)
+		for i < len(c.blocked) && c.blocked[i].end <= s0 {
+			i++
+		}
+		s1, e1 := s0, e0
+		next := d + 1
+		if i < len(c.blocked) && c.blocked[i].start < e0 {
+			b := c.blocked[i]
+			if b.start <= s0 {
+				s1 = b.end // empty when the block covers the whole window
+				// Skip the whole span: the first window that can reach past
+				// it starts on its last day.
+				next = max(next, floorDiv(b.end, secondsPerDay)-1)
+			} else {
+				e1 = b.start
+			}
+		}
 		if s1 < e1 && e1 > l {
+			if e1-c.off >= endOfTime {
+				// RFC 3339 cannot write it, and later windows end later.
+				return Interval{}, false
+			}
 			return c.toUTC(s1, e1), true
 		}
-		next := d + 1
-		if b, ok := c.blockedEnd(s0); ok {
-			// Windows starting before the block ends minus a day lie inside it.
-			next = max(next, floorDiv(b, secondsPerDay)-1)
-		}
-		d = c.firstOnOrAfter(next)
+		d, ok = c.firstOnOrAfter(next)
 	}
 	return Interval{}, false
+}
+
+// firstBlockEndingAfter returns the index of the first blocked span that ends
+// after local second x, or len(c.blocked).
+func (c *compiled) firstBlockEndingAfter(x int64) int {
+	i, _ := slices.BinarySearchFunc(c.blocked, x, func(b span, x int64) int {
+		if b.end <= x {
+			return -1
+		}
+		return 1
+	})
+	return i
 }
 
 // nextContinuous handles the schedule that is open all the time from its
 // first window on, except on blocked days.
 func (c *compiled) nextContinuous(l int64) Interval {
 	cur := c.startDay*secondsPerDay + c.st
-	for _, b := range c.blocked {
+	// Spans that end by l are behind it; the last of them may be where the
+	// open period holding l begins.
+	i := c.firstBlockEndingAfter(l)
+	if i > 0 {
+		cur = max(cur, c.blocked[i-1].end)
+	}
+	for _, b := range c.blocked[i:] {
 		if b.end <= cur {
 			continue
 		}
@@ -89,31 +134,6 @@ func (c *compiled) nextContinuous(l int64) Interval {
 	iv := c.toUTC(cur, cur)
 	iv.End = time.Time{}
 	return iv
-}
-
-// clip removes blocked days from the window [s, e). A window is at most 24
-// hours and a block at least one whole day, so a block can only cut off the
-// window's head or tail, never split it.
-func (c *compiled) clip(s, e int64) (int64, int64) {
-	for _, b := range c.blocked {
-		if b.start <= s && s < b.end {
-			s = b.end
-		}
-		if b.start < e && e <= b.end {
-			e = b.start
-		}
-	}
-	return s, e
-}
-
-// blockedEnd returns the end of the blocked span containing x.
-func (c *compiled) blockedEnd(x int64) (int64, bool) {
-	for _, b := range c.blocked {
-		if b.start <= x && x < b.end {
-			return b.end, true
-		}
-	}
-	return 0, false
 }
 
 func (c *compiled) toUTC(s, e int64) Interval {
@@ -141,14 +161,15 @@ func (c *compiled) firstAnchor() int64 {
 }
 
 // firstOnOrAfter returns the first window day on or after day x (x must be
-// at least startDay), or -1 if there is none within a sane search.
-func (c *compiled) firstOnOrAfter(x int64) int64 {
+// at least startDay), or false if there is none within a sane search. Day
+// numbers before 1970 are negative, so "none" cannot be a negative day.
+func (c *compiled) firstOnOrAfter(x int64) (int64, bool) {
 	switch c.kind {
 	case kindDaily, kindWeekly:
 		if x <= c.anchor {
-			return c.anchor
+			return c.anchor, true
 		}
-		return c.anchor + ceilDiv(x-c.anchor, c.interval)*c.interval
+		return c.anchor + ceilDiv(x-c.anchor, c.interval)*c.interval, true
 	}
 	y, m, _ := civil(x)
 	mi := int64(y*12 + m - 1)
@@ -161,11 +182,11 @@ func (c *compiled) firstOnOrAfter(x int64) int64 {
 	// sequence repeats within a year, so a few steps always suffice.
 	for range 16 {
 		if d, ok := c.target(mi); ok && d >= x {
-			return d
+			return d, true
 		}
 		mi += c.interval
 	}
-	return -1
+	return 0, false
 }
 
 // target returns the window day of month index mi (y·12+m-1), if that month
@@ -187,19 +208,50 @@ func (c *compiled) target(mi int64) (int64, bool) {
 	return first + int64((c.dow-weekday(first)+7)%7) + 7*int64(c.widx), true
 }
 
-// dayNumber is the number of days from 1970-01-01 to y-m-d.
+// dayNumber is the number of days from 1970-01-01 to y-m-d in the proleptic
+// Gregorian calendar. It is plain arithmetic (H. Hinnant's days_from_civil)
+// rather than time.Date, which made reading 10,000 notAllowedDates cost
+// milliseconds.
 func dayNumber(y, m, d int) int64 {
-	return floorDiv(time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix(), secondsPerDay)
+	yy := int64(y)
+	if m <= 2 {
+		yy--
+	}
+	era := floorDiv(yy, 400)
+	yoe := yy - era*400                           // [0, 399]
+	doy := (153*int64((m+9)%12)+2)/5 + int64(d-1) // [0, 365], from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy        // [0, 146096]
+	return era*146097 + doe - 719468
 }
 
-// civil is the inverse of dayNumber.
+// civil is the inverse of dayNumber (H. Hinnant's civil_from_days).
 func civil(day int64) (y, m, d int) {
-	yy, mm, dd := time.Unix(day*secondsPerDay, 0).UTC().Date()
-	return yy, int(mm), dd
+	z := day + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365]
+	mp := (5*doy + 2) / 153                                // [0, 11], from March
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int((mp+2)%12) + 1
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
 }
 
 func daysIn(y, m int) int {
-	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // weekday of a day number, 0 = Sunday (1970-01-01 was a Thursday).

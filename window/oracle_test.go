@@ -15,15 +15,16 @@ import (
 const oracleHorizonDays = 1200 // > the longest gap: day 31 every 5 months skips 5 months in a row
 
 type oracle struct {
-	s        Schedule
-	off      int64 // minutes
-	st, dur  int64 // minutes
-	start    time.Time
-	occCache map[int64]bool
+	s          Schedule
+	off        int64 // minutes
+	st, dur    int64 // minutes
+	start      time.Time
+	occCache   map[int64]bool
+	blockCache map[int64]bool
 }
 
 func newOracle(s Schedule) *oracle {
-	o := &oracle{s: s, occCache: map[int64]bool{}}
+	o := &oracle{s: s, occCache: map[int64]bool{}, blockCache: map[int64]bool{}}
 	if s.UTCOffset != "" {
 		h, _ := strconv.Atoi(s.UTCOffset[1:3])
 		m, _ := strconv.Atoi(s.UTCOffset[4:6])
@@ -46,16 +47,25 @@ func newOracle(s Schedule) *oracle {
 func dateOf(day int64) time.Time { return time.Unix(day*86400, 0).UTC() }
 
 func (o *oracle) blocked(day int64) bool {
+	if v, ok := o.blockCache[day]; ok {
+		return v
+	}
+	v := false
 	d := dateOf(day)
 	for _, sp := range o.s.NotAllowedDates {
 		a, _ := time.Parse("2006-01-02", sp.Start)
 		b, _ := time.Parse("2006-01-02", sp.End)
 		if !d.Before(a) && !d.After(b) {
-			return true
+			v = true
 		}
 	}
-	return false
+	o.blockCache[day] = v
+	return v
 }
+
+// daysBetween counts whole days from a to b, both UTC midnights. A
+// time.Duration would overflow past 292 years.
+func daysBetween(a, b time.Time) int { return int((b.Unix() - a.Unix()) / 86400) }
 
 func (o *oracle) occurs(day int64) bool {
 	if v, ok := o.occCache[day]; ok {
@@ -77,7 +87,7 @@ func (o *oracle) occursUncached(d time.Time) bool {
 	r := o.s.Recurrence
 	switch {
 	case r.Daily != nil:
-		return int(d.Sub(o.start).Hours()/24)%r.Daily.IntervalDays == 0
+		return daysBetween(o.start, d)%r.Daily.IntervalDays == 0
 	case r.Weekly != nil:
 		if string(r.Weekly.DayOfWeek) != d.Weekday().String() {
 			return false
@@ -86,7 +96,7 @@ func (o *oracle) occursUncached(d time.Time) bool {
 		for anchor.Weekday().String() != string(r.Weekly.DayOfWeek) {
 			anchor = anchor.AddDate(0, 0, 1)
 		}
-		return int(d.Sub(anchor).Hours()/24/7)%r.Weekly.IntervalWeeks == 0
+		return daysBetween(anchor, d)/7%r.Weekly.IntervalWeeks == 0
 	case r.AbsoluteMonthly != nil:
 		if d.Day() != r.AbsoluteMonthly.DayOfMonth {
 			return false
@@ -194,9 +204,8 @@ func dateGen(from, to time.Time) *rapid.Generator[string] {
 
 // scheduleGen draws valid schedules concentrated on the edge cases: days
 // 28–31, large intervals, offsets moving the date, long blocked spans.
-func scheduleGen() *rapid.Generator[Schedule] {
-	lo := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
-	hi := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
+// startDate and notAllowedDates fall between lo and hi.
+func scheduleGen(lo, hi time.Time) *rapid.Generator[Schedule] {
 	return rapid.Custom(func(t *rapid.T) Schedule {
 		var s Schedule
 		switch rapid.IntRange(0, 3).Draw(t, "kind") {
@@ -231,7 +240,11 @@ func scheduleGen() *rapid.Generator[Schedule] {
 		for i := rapid.IntRange(0, 3).Draw(t, "blocks"); i > 0; i-- {
 			a := dateGen(lo, hi).Draw(t, "blockStart")
 			at, _ := time.Parse("2006-01-02", a)
-			b := at.AddDate(0, 0, rapid.IntRange(0, 40).Draw(t, "blockDays")).Format("2006-01-02")
+			bt := at.AddDate(0, 0, rapid.IntRange(0, 40).Draw(t, "blockDays"))
+			if bt.Year() > 9998 {
+				bt = time.Date(9998, 12, 31, 0, 0, 0, 0, time.UTC) // the last date Validate accepts
+			}
+			b := bt.Format("2006-01-02")
 			s.NotAllowedDates = append(s.NotAllowedDates, DateSpan{Start: a, End: b})
 		}
 		return s
@@ -246,10 +259,34 @@ func twoDigits(n int) string {
 }
 
 func TestNextMatchesMinuteScanOracle(t *testing.T) {
-	lo := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC).Unix()
-	hi := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	checkAgainstOracle(t,
+		time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// "A startDate before 1970 works" (issue 8): day numbers are negative there,
+// and without a startDate counting still starts at 1970-01-01.
+func TestNextMatchesMinuteScanOracleAcrossTheEpoch(t *testing.T) {
+	checkAgainstOracle(t,
+		time.Date(1963, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1971, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(1963, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(1972, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// "RFC 3339 cannot represent years past 9999" (issue 8): near the end of the
+// dates Validate accepts, Next agrees with the oracle, except that a window
+// ending in year 10000 or later is reported as none.
+func TestNextMatchesMinuteScanOracleNearYear10000(t *testing.T) {
+	checkAgainstOracle(t,
+		time.Date(9995, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(9998, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(9997, 1, 1, 0, 0, 0, 0, time.UTC), MaxTime.Add(-time.Second))
+}
+
+// checkAgainstOracle compares IsOpen and Next with the oracle for schedules
+// whose dates fall in [dateLo, dateHi], at times in [atLo, atHi].
+func checkAgainstOracle(t *testing.T, dateLo, dateHi, atLo, atHi time.Time) {
+	lo, hi := atLo.Unix(), atHi.Unix()
 	rapid.Check(t, func(t *rapid.T) {
-		s := scheduleGen().Draw(t, "schedule")
+		s := scheduleGen(dateLo, dateHi).Draw(t, "schedule")
 		if err := s.Validate(); err != nil {
 			t.Fatalf("generator made an invalid schedule: %v", err)
 		}
@@ -264,6 +301,12 @@ func TestNextMatchesMinuteScanOracle(t *testing.T) {
 		if !wok {
 			if ok && iv.Start.Unix() < at.Unix()+oracleHorizonDays*86400 {
 				t.Fatalf("Next(%s) = %v, oracle found nothing within the horizon", at, iv)
+			}
+			return
+		}
+		if !unbounded && we >= endOfTime {
+			if ok {
+				t.Fatalf("Next(%s) = %v, but the oracle's [%s, %s) ends past year 9999: want none", at, iv, time.Unix(ws, 0).UTC(), time.Unix(we, 0).UTC())
 			}
 			return
 		}

@@ -44,6 +44,9 @@
 //     notAllowedDates. Such an open period may never end; see [Interval].
 //   - A window gates only the start of an operation; that is the caller's
 //     rule, and nothing here models completion.
+//   - Dates (startDate, notAllowedDates) run from 0001-01-01 to 9998-12-31,
+//     and no returned time reaches year 10000, which RFC 3339 cannot write;
+//     see [MaxTime]. Dates before 1970 work like any other.
 //
 // The legacy `default` configuration form (timeInWeek, notAllowedTime)
 // governs AKS's weekly platform releases, not Kubernetes or node-image
@@ -58,10 +61,34 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrInvalidSchedule is wrapped by every error [Schedule.Validate] returns.
 var ErrInvalidSchedule = errors.New("window: invalid schedule")
+
+// MaxTime, 9999-01-01T00:00:00Z, is the end of the clock range a caller
+// should accept, such as a reducer bounding event times. Go has no time.Time
+// constants, so it is a variable; never change it.
+//
+// A run is persisted in RFC 3339, which cannot write years past 9999, so
+// [Schedule.Validate] refuses every date after 9998-12-31 and
+// [Schedule.Next] never returns a time in year 10000 or later, for any t: a
+// window that would end there counts as never opening. For a schedule that
+// passes Validate and any t before MaxTime, Next(t) therefore returns an
+// interval whose Start and End are before year 10000. It finds one unless
+// the next window is more than about a year away, which only dayOfMonth 29–31
+// can cause (the 31st every 5 months can go 30 months without a window).
+var MaxTime = time.Unix(maxClock, 0).UTC()
+
+const (
+	maxClock = 253370764800 // MaxTime in Unix seconds
+	// endOfTime, 10000-01-01T00:00:00Z: no returned time reaches it.
+	endOfTime = 253402300800
+	// minClock is two days before 0001-01-01T00:00:00Z; no window starts
+	// earlier (the first date, at +14:00, starts 14 hours before it).
+	minClock = -62135596800 - 2*secondsPerDay
+)
 
 // ErrLegacyForm is returned when JSON in the legacy `default` maintenance
 // configuration form (timeInWeek / notAllowedTime) is unmarshalled as a
@@ -146,7 +173,7 @@ type DateSpan struct {
 // is never open and never opens.
 type Schedule struct {
 	Recurrence      Recurrence `json:"schedule"`
-	DurationHours   int        `json:"durationHours"`             // 4–24
+	DurationHours   int        `json:"durationHours"`             // 4–24; omitted in JSON: 24, see UnmarshalJSON
 	UTCOffset       string     `json:"utcOffset,omitempty"`       // "±HH:mm"; empty means +00:00
 	StartDate       string     `json:"startDate,omitempty"`       // "YYYY-MM-DD", local; empty: always active
 	StartTime       string     `json:"startTime"`                 // "HH:mm", local
@@ -156,9 +183,19 @@ type Schedule struct {
 // UnmarshalJSON decodes the AKS maintenanceWindow object strictly: unknown
 // fields are errors, and the legacy `default` form is rejected with
 // [ErrLegacyForm]. It does not validate values; call [Schedule.Validate].
+//
+// An omitted (or null) durationHours decodes as AKS's default, 24
+// (MaintenanceConfiguration.tsp: "durationHours ... default 24"). The default
+// is applied here, where the field can be absent, and nowhere else: a Go
+// value with DurationHours 0 is invalid rather than read as 24, so a
+// Schedule's fields always mean what they say, equal schedules behave alike,
+// and encoding writes the 24 out, so decode, encode, decode gives the same
+// value. An empty notAllowedDates decodes as nil for the same reason.
+// (AKS's newer maintenanceWindows resource defaults to 4; a Schedule is the
+// maintenance configuration's object.)
 func (s *Schedule) UnmarshalJSON(b []byte) error {
 	type plain Schedule // no methods: avoids recursion
-	var p plain
+	p := plain{DurationHours: defaultDurationHours}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
@@ -176,9 +213,16 @@ func (s *Schedule) UnmarshalJSON(b []byte) error {
 		}
 		return fmt.Errorf("window: maintenanceWindow: %w", err)
 	}
+	if len(p.NotAllowedDates) == 0 {
+		p.NotAllowedDates = nil // omitempty drops it on encoding
+	}
 	*s = Schedule(p)
 	return nil
 }
+
+// defaultDurationHours is AKS's default for an omitted durationHours
+// (MaintenanceConfiguration.tsp).
+const defaultDurationHours = 24
 
 // Validate reports every way s breaks the AKS rules, each error naming the
 // field and the bad value and wrapping [ErrInvalidSchedule]. A nil result
@@ -293,7 +337,10 @@ func (s Schedule) compile() (compiled, error) {
 	if n != 1 {
 		errs.add("schedule", fmt.Sprintf("%d kinds set", n), "exactly one of daily, weekly, absoluteMonthly, relativeMonthly must be set")
 	}
-	if s.DurationHours < 4 || s.DurationHours > 24 {
+	switch {
+	case s.DurationHours == 0:
+		errs.add("durationHours", s.DurationHours, "must be 4–24 (AKS's default of 24 applies only to JSON that omits it)")
+	case s.DurationHours < 4 || s.DurationHours > 24:
 		errs.add("durationHours", s.DurationHours, "must be 4–24")
 	}
 	c.dur = int64(s.DurationHours) * 3600
@@ -310,20 +357,24 @@ func (s Schedule) compile() (compiled, error) {
 	}
 	c.st = st
 	if s.StartDate != "" {
-		d, ok := parseDate(s.StartDate)
-		if !ok {
-			errs.add("startDate", s.StartDate, "must be a date YYYY-MM-DD")
+		d, bad := parseDate(s.StartDate)
+		if bad != "" {
+			errs.add("startDate", s.StartDate, bad)
 		}
 		c.startDay = d
 	}
+	if len(s.NotAllowedDates) > 0 {
+		c.blocked = make([]span, 0, len(s.NotAllowedDates))
+	}
 	for i, sp := range s.NotAllowedDates {
-		a, okA := parseDate(sp.Start)
-		b, okB := parseDate(sp.End)
+		a, badA := parseDate(sp.Start)
+		b, badB := parseDate(sp.End)
+		okA, okB := badA == "", badB == ""
 		if !okA {
-			errs.add(fmt.Sprintf("notAllowedDates[%d].start", i), sp.Start, "must be a date YYYY-MM-DD")
+			errs.add(fmt.Sprintf("notAllowedDates[%d].start", i), sp.Start, badA)
 		}
 		if !okB {
-			errs.add(fmt.Sprintf("notAllowedDates[%d].end", i), sp.End, "must be a date YYYY-MM-DD")
+			errs.add(fmt.Sprintf("notAllowedDates[%d].end", i), sp.End, badB)
 		}
 		if okA && okB && a > b {
 			errs.add(fmt.Sprintf("notAllowedDates[%d]", i), sp.Start+".."+sp.End, "start must not be after end")
@@ -380,18 +431,25 @@ func parseClock(s string) (int64, bool) {
 	return int64(h*3600 + m*60), true
 }
 
-// parseDate parses "YYYY-MM-DD" (years 0001–9999) into a day number.
-func parseDate(s string) (int64, bool) {
+// parseDate parses "YYYY-MM-DD", 0001-01-01 to 9998-12-31, into a day
+// number. If s is not such a date it returns the rule s breaks.
+func parseDate(s string) (int64, string) {
+	const form = "must be a date YYYY-MM-DD"
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
-		return 0, false
+		return 0, form
 	}
 	y, ok1 := digits(s[0:4])
 	m, ok2 := digits(s[5:7])
 	d, ok3 := digits(s[8:10])
-	if !ok1 || !ok2 || !ok3 || y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return 0, false
+	switch {
+	case !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m):
+		return 0, form
+	case y < 1:
+		return 0, "must be on or after 0001-01-01"
+	case y > 9998:
+		return 0, "must be on or before 9998-12-31, so that windows end before year 10000 (see MaxTime)"
 	}
-	return dayNumber(y, m, d), true
+	return dayNumber(y, m, d), ""
 }
 
 func digits(s string) (int, bool) {

@@ -3,6 +3,8 @@ package window
 import (
 	"encoding/json"
 	"errors"
+	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -148,6 +150,32 @@ func TestNoStartDateAnchorsAt1970(t *testing.T) {
 	})
 }
 
+// "A startDate before 1970 works" (issue 8): intervals count from a startDate
+// before the Unix epoch, before it and across it.
+func TestStartDateBefore1970AnchorsIntervals(t *testing.T) {
+	d := daily(3, "04:00", 4)
+	d.StartDate = "1965-03-01" // 1970-01-01 is 1,767 = 3·589 days later: a window day
+	w := weekly(Monday, 2, "04:00", 4)
+	w.StartDate = "1965-03-03" // a Wednesday: counting starts Monday 1965-03-08
+	m := absMonthly(5, 15, "04:00", 4)
+	m.StartDate = "1965-03-20" // March 15 is before it: April 1965 is the first month
+	r := relMonthly(2, First, Monday, "04:00", 4)
+	r.StartDate = "1965-03-01" // itself the first Monday of March 1965
+	runNext(t, []nextCase{
+		{"daily: startDate is the first window", d, "1965-01-01 00:00", "1965-03-01 04:00", "1965-03-01 08:00"},
+		{"daily: every 3 days from startDate", d, "1965-03-05 00:00", "1965-03-07 04:00", "1965-03-07 08:00"},
+		{"daily: across the epoch", d, "1969-12-31 09:00", "1970-01-01 04:00", "1970-01-01 08:00"},
+		{"daily: after the epoch", d, "1970-01-02 00:00", "1970-01-04 04:00", "1970-01-04 08:00"},
+		{"weekly: first Monday on or after startDate, then every 2 weeks", w, "1965-03-09 00:00", "1965-03-22 04:00", "1965-03-22 08:00"},
+		{"absoluteMonthly: first target on or after startDate", m, "1965-03-01 00:00", "1965-04-15 04:00", "1965-04-15 08:00"},
+		{"absoluteMonthly: then every 5 months", m, "1965-04-16 00:00", "1965-09-15 04:00", "1965-09-15 08:00"},
+		{"absoluteMonthly: across the epoch (Nov 1969 + 5 months)", m, "1969-12-01 00:00", "1970-04-15 04:00", "1970-04-15 08:00"},
+		{"relativeMonthly: every 2 months from March 1965", r, "1965-03-02 00:00", "1965-05-03 04:00", "1965-05-03 08:00"},
+	})
+	assert.True(t, d.IsOpen(utc("1965-03-04 05:00")))
+	assert.False(t, d.IsOpen(utc("1965-03-05 05:00")))
+}
+
 // "startDate in the future means inactive until then".
 func TestFutureStartDateIsInactiveUntilThen(t *testing.T) {
 	s := daily(1, "02:00", 4)
@@ -171,6 +199,11 @@ func TestNotAllowedDatesClipWindows(t *testing.T) {
 	})
 	assert.False(t, s.IsOpen(utc("2026-03-11 02:00")))
 	assert.False(t, s.IsOpen(utc("2026-03-11 23:00")))
+	long := s
+	long.NotAllowedDates = []DateSpan{{Start: "2026-03-11", End: "2026-03-13"}}
+	runNext(t, []nextCase{
+		{"a window starting on a span's last day keeps what follows the span", long, "2026-03-11 01:00", "2026-03-14 00:00", "2026-03-14 06:00"},
+	})
 
 	off := daily(1, "02:00", 4)
 	off.UTCOffset = "+02:00"
@@ -243,6 +276,12 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"startDate", func(s *Schedule) { s.StartDate = "2026-02-30" }, `startDate "2026-02-30"`},
 		{"notAllowedDates order", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"2026-03-02", "2026-03-01"}} }, "notAllowedDates[0]"},
 		{"notAllowedDates form", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"2026-3-1", "2026-03-01"}} }, `notAllowedDates[0].start "2026-3-1"`},
+		{"startDate after 9998", func(s *Schedule) { s.StartDate = "9999-01-01" }, `startDate "9999-01-01": must be on or before 9998-12-31`},
+		{"startDate year 0", func(s *Schedule) { s.StartDate = "0000-12-31" }, `startDate "0000-12-31": must be on or after 0001-01-01`},
+		{"startDate five-digit year", func(s *Schedule) { s.StartDate = "10000-01-01" }, `startDate "10000-01-01": must be a date`},
+		{"startDate negative year", func(s *Schedule) { s.StartDate = "-001-01-01" }, `startDate "-001-01-01": must be a date`},
+		{"notAllowedDates start after 9998", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"9999-06-01", "9998-12-31"}} }, `notAllowedDates[0].start "9999-06-01": must be on or before 9998-12-31`},
+		{"notAllowedDates end after 9998", func(s *Schedule) { s.NotAllowedDates = []DateSpan{{"9998-12-31", "9999-01-01"}} }, `notAllowedDates[0].end "9999-01-01": must be on or before 9998-12-31`},
 	}
 	require.NoError(t, base.Validate())
 	for _, c := range cases {
@@ -260,6 +299,78 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 			assert.False(t, ok)
 		})
 	}
+}
+
+func TestMaxTimeIsTheStartOf9999(t *testing.T) {
+	assert.Equal(t, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), MaxTime)
+	assert.Equal(t, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), int64(endOfTime))
+	s := daily(1, "00:00", 4)
+	s.StartDate = "9998-12-31"
+	s.NotAllowedDates = []DateSpan{{"0001-01-01", "9998-12-30"}}
+	require.NoError(t, s.Validate(), "the last accepted date")
+}
+
+// "RFC 3339 cannot represent years past 9999" (issue 8), the MaxTime claim:
+// for a valid schedule and any t before MaxTime, Next returns an interval
+// whose Start and End RFC 3339 can write, and finds it whenever the next
+// window is less than a year away. For other times Next never returns such a
+// time either.
+func TestNextBeforeMaxTimeReturnsTimesRFC3339CanWrite(t *testing.T) {
+	kinds := []struct {
+		name  string
+		s     Schedule
+		found bool // Next before MaxTime always finds a window
+	}{
+		{"daily every 7 days", daily(7, "23:59", 24), true},
+		{"daily continuous", daily(1, "00:00", 24), true},
+		{"weekly every 4 weeks", weekly(Sunday, 4, "23:59", 24), true},
+		{"absoluteMonthly every 6 months on the 28th", absMonthly(6, 28, "23:59", 24), true},
+		{"absoluteMonthly every 6 months on the 31st", absMonthly(6, 31, "23:59", 24), false},
+		{"absoluteMonthly every 5 months on the 31st", absMonthly(5, 31, "23:59", 24), false},
+		{"relativeMonthly every 6 months on the last Saturday", relMonthly(6, Last, Saturday, "23:59", 24), true},
+		{"relativeMonthly every 6 months on the first Sunday", relMonthly(6, First, Sunday, "00:00", 4), true},
+	}
+	ats := []time.Time{
+		MaxTime.Add(-time.Nanosecond), MaxTime.Add(-time.Minute), MaxTime.Add(-24 * time.Hour), MaxTime.Add(-200 * 24 * time.Hour),
+		MaxTime, MaxTime.Add(364 * 24 * time.Hour), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1_000_000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(1<<62, 0), time.Unix(-1<<62, 0), {}, time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(math.MaxInt64-62135596800, 0), time.Unix(math.MinInt64+1, 0), // the ends of time.Time's range
+	}
+	for _, k := range kinds {
+		for _, off := range []string{"-14:00", "+14:00", ""} {
+			for _, start := range []string{"", "9998-12-31", "9998-01-01", "0001-01-01"} {
+				for _, blocked := range [][]DateSpan{nil, {{"9998-01-01", "9998-12-31"}}, {{"0001-01-01", "0001-01-01"}}} {
+					s := k.s
+					s.UTCOffset, s.StartDate, s.NotAllowedDates = off, start, blocked
+					require.NoError(t, s.Validate(), s.String())
+					for _, at := range ats {
+						iv, ok := s.Next(at)
+						if !ok {
+							assert.False(t, k.found && at.Before(MaxTime), "%s: Next(%s) found nothing", s, at)
+							continue
+						}
+						_, err := iv.Start.MarshalText()
+						assert.NoError(t, err, "%s: Next(%s).Start", s, at)
+						if !iv.Unbounded() {
+							_, err = iv.End.MarshalText()
+							assert.NoError(t, err, "%s: Next(%s).End", s, at)
+							assert.True(t, iv.End.Year() < 10000 && iv.End.After(at) && iv.Start.Before(iv.End), "%s: Next(%s) = %v", s, at, iv)
+						}
+						assert.Equal(t, iv.Contains(at), s.IsOpen(at), "%s at %s", s, at)
+					}
+				}
+			}
+		}
+	}
+
+	// The 31st every 5 months from January 9998 skips to July 10000: none.
+	s := absMonthly(5, 31, "00:00", 4)
+	s.StartDate = "9998-01-01"
+	iv, ok := s.Next(MaxTime.Add(-time.Nanosecond))
+	assert.False(t, ok, "got %v", iv)
+	iv, ok = s.Next(time.Date(9998, 1, 1, 0, 0, 0, 0, time.UTC))
+	assert.True(t, ok)
+	assert.Equal(t, time.Date(9998, 1, 31, 0, 0, 0, 0, time.UTC), iv.Start)
 }
 
 // The maintenanceWindow object as the AKS API returns it.
@@ -294,6 +405,40 @@ func TestScheduleJSONRoundTripsAKSShape(t *testing.T) {
 		out, _ := json.Marshal(s)
 		assert.JSONEq(t, in, string(out))
 	}
+}
+
+// MaintenanceConfiguration.tsp: "durationHours ... default 24" (reference
+// aks-windows-and-images.md §1.2; issue 9). Only JSON can omit a field, so
+// only decoding applies the default.
+func TestOmittedDurationHoursDefaultsTo24(t *testing.T) {
+	for _, in := range []string{
+		`{"schedule": {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}, "startTime": "00:00"}`,
+		`{"schedule": {"weekly": {"intervalWeeks": 1, "dayOfWeek": "Sunday"}}, "startTime": "00:00", "durationHours": null}`,
+	} {
+		var s Schedule
+		require.NoError(t, json.Unmarshal([]byte(in), &s), in)
+		assert.Equal(t, 24, s.DurationHours, in)
+		require.NoError(t, s.Validate())
+		iv, ok := s.Next(utc("2026-03-02 00:00"))
+		require.True(t, ok)
+		assert.Equal(t, utc("2026-03-08 00:00"), iv.Start)
+		assert.Equal(t, utc("2026-03-09 00:00"), iv.End)
+
+		out, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.Contains(t, string(out), `"durationHours":24`, "the default is written out")
+		var back Schedule
+		require.NoError(t, json.Unmarshal(out, &back))
+		assert.Equal(t, s, back, "decode, encode, decode gives the same value")
+	}
+
+	var zero Schedule
+	require.NoError(t, json.Unmarshal([]byte(`{"schedule": {"daily": {"intervalDays": 1}}, "startTime": "00:00", "durationHours": 0}`), &zero))
+	assert.Equal(t, 0, zero.DurationHours, "an explicit 0 is not omitted")
+	assert.ErrorContains(t, zero.Validate(), "durationHours 0: must be 4–24")
+
+	literal := daily(1, "00:00", 0)
+	assert.ErrorContains(t, literal.Validate(), "durationHours 0", "a Go value is not defaulted")
 }
 
 func TestUnmarshalRejectsLegacyAndUnknownFields(t *testing.T) {
@@ -345,10 +490,23 @@ func FuzzUnmarshalValidate(f *testing.F) {
 	f.Add([]byte(`{"schedule":{"daily":{"intervalDays":1}},"durationHours":24,"startTime":"00:00"}`), int64(0))
 	f.Add([]byte(`{"schedule":{"absoluteMonthly":{"intervalMonths":5,"dayOfMonth":31}},"durationHours":4,"startTime":"23:59","utcOffset":"-14:00"}`), int64(-86400*400))
 	f.Add([]byte(`{"timeInWeek":[]}`), int64(5))
+	f.Add([]byte(`{"schedule":{"weekly":{"intervalWeeks":1,"dayOfWeek":"Sunday"}},"startTime":"00:00","notAllowedDates":[]}`), int64(0))
+	f.Add([]byte(`{"schedule":{"absoluteMonthly":{"intervalMonths":5,"dayOfMonth":31}},"durationHours":24,"startTime":"23:59","utcOffset":"-14:00","startDate":"9998-01-01"}`), int64(253370764799))
 	f.Fuzz(func(t *testing.T, data []byte, sec int64) {
 		var s Schedule
 		if json.Unmarshal(data, &s) != nil {
 			return
+		}
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Schedule
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("re-unmarshal of %s: %v", out, err)
+		}
+		if !reflect.DeepEqual(s, back) {
+			t.Fatalf("decode, encode, decode changed the value: %#v, then %#v", s, back)
 		}
 		at := time.Unix(sec%(1<<40), 0)
 		open := s.IsOpen(at)
@@ -368,16 +526,13 @@ func FuzzUnmarshalValidate(f *testing.F) {
 		if open != (ok && iv.Contains(at)) {
 			t.Fatalf("IsOpen and Next disagree at %s for %s", at, s)
 		}
-		out, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back Schedule
-		if err := json.Unmarshal(out, &back); err != nil {
-			t.Fatalf("re-unmarshal of %s: %v", out, err)
-		}
-		if back.Validate() != nil {
-			t.Fatalf("round trip broke %s", out)
+		if ok {
+			if _, err := iv.Start.MarshalText(); err != nil {
+				t.Fatalf("Next(%s) for %s: start: %v", at, s, err)
+			}
+			if _, err := iv.End.MarshalText(); err != nil {
+				t.Fatalf("Next(%s) for %s: end: %v", at, s, err)
+			}
 		}
 	})
 }
