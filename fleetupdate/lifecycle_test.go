@@ -488,3 +488,13 @@ func TestEventsPastMaxEventTimeRefused(t *testing.T) {
 	_, err = json.Marshal(h.run)
 	require.NoError(t, err, "and the run still encodes")
 }
+
+// "A window or startDate that makes a time past year 9999 is refused at New."
+func TestWindowPastYear9999RefusedAtNew(t *testing.T) {
+	ms := members("t1", "a")
+	ms[0].AutoUpgradeWindow = dailyWindow("23:00", 24)
+	ms[0].AutoUpgradeWindow.StartDate = "9999-12-31"
+	_, err := New("run-1", Spec{}, ms, catalog())
+	assert.ErrorIs(t, err, ErrInvalidSpec)
+	assert.ErrorContains(t, err, "startDate")
+}
