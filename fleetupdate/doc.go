@@ -56,7 +56,7 @@
 //				}
 //			}
 //		}
-//		if run.Done() { break } // Completed, Skipped, Failed or Stopped: nothing more will come
+//		if run.Done() { break } // Completed or Skipped; or Failed or Stopped until a user starts it again
 //		ev = <-results // 3. outcomes and ticks, stamped with the host's time
 //	}
 //
