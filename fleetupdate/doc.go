@@ -94,9 +94,10 @@
 //     Latest, a pool whose family its region does not offer at all is left alone.
 //   - A member already at target (Kubernetes version for Full and ControlPlaneOnly,
 //     and every pool's image for Full and NodeImageOnly) is Skipped with why. An
-//     upgrade that skips a minor version, or a ControlPlaneOnly upgrade that would
-//     leave a node pool too far behind, makes the member Failed with code
-//     UpgradeNotAllowed.
+//     upgrade that skips a minor version (unless the member is on AKS long-term
+//     support, Member.LongTermSupport: AKS lets LTS clusters jump minors), or a
+//     ControlPlaneOnly upgrade that would leave a node pool too far behind, makes the
+//     member Failed with code UpgradeNotAllowed.
 //   - Fail-fast: a failed member fails its group, stage and run with a summary
 //     error; nothing new starts; members in flight finish and are recorded, the run
 //     showing Stopping until they have.
@@ -112,6 +113,13 @@
 //     started (a changed window moves the member to that window's queue).
 //   - Completed and Skipped runs are final: Start, Stop and Skip on them are errors;
 //     ticks and changed facts are accepted and change nothing.
-//   - Not implemented yet, and rejected when present rather than ignored: gates
-//     (beforeGates, afterGates), memberSelector and maxAllowedFailures.
+//   - Input is Azure's JSON, read strictly: an unknown field at any level is refused,
+//     every Azure int32 is bounded, and an error names its field once by path
+//     ("strategy.stages[0].groups[1].maxConcurrency …"). Read-only fields Azure
+//     returns (status, provisioningState, autoUpgradeProfileId) are ignored.
+//   - updateStrategyId is kept next to the inline strategy it was copied from and
+//     shown by Run.Spec; the inline strategy is what runs (Azure snapshots the
+//     strategy into the run). Given alone it is refused: fleetkit fetches nothing.
+//   - Not implemented yet, and refused by New when present rather than ignored:
+//     gates (beforeGates, afterGates), memberSelector and maxAllowedFailures.
 package fleetupdate

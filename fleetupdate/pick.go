@@ -230,7 +230,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 			}
 		}
 		if behind {
-			if err := kversion.CheckMinorSkip(cur, target, false); err != nil {
+			if err := kversion.CheckMinorSkip(cur, target, d.LongTermSupport); err != nil {
 				return verdict{kind: vFail, note: err.Error()}
 			}
 			if up == ControlPlaneOnly {

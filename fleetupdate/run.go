@@ -303,6 +303,24 @@ func (r Run) Name() string {
 	return r.p.name
 }
 
+// Spec returns the spec the run was made with: the inline strategy that
+// runs, and the updateStrategyId it was copied from, if any. It is a copy;
+// changing it changes nothing in the run.
+func (r Run) Spec() Spec {
+	if r.p == nil {
+		return Spec{}
+	}
+	b, err := json.Marshal(r.p.spec)
+	if err != nil {
+		panic(err) // a validated spec always encodes
+	}
+	var out Spec
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err) // and decodes
+	}
+	return out
+}
+
 // Clock returns the latest event time the run has seen.
 func (r Run) Clock() time.Time {
 	if r.s == nil {

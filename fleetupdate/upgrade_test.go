@@ -1,6 +1,7 @@
 package fleetupdate
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -204,4 +205,21 @@ func TestControlPlaneOnlyRefusedWhenPoolWouldLagTooFar(t *testing.T) {
 	h = newHost(t, Spec{ManagedClusterUpdate: ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: ControlPlaneOnly, KubernetesVersion: "1.30"}}}, ms, catalog())
 	h.start()
 	assert.Equal(t, UpgradeMember{Op: "run-1/a/1", Member: "a", Type: ControlPlaneOnly, KubernetesVersion: "1.30.5"}, onlyUpgrade(t, h))
+}
+
+// AKS docs: LTS clusters may upgrade straight to a higher LTS version, so "one that would skip a
+// minor version (non-LTS) … is Failed with code UpgradeNotAllowed" does not apply to them.
+func TestLTSMemberMaySkipMinorVersions(t *testing.T) {
+	ms := members("g", "a")
+	ms[0].KubernetesVersion = "1.28.9"
+	ms[0].LongTermSupport = true
+	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
+	h.start()
+	u := onlyUpgrade(t, h)
+	assert.Equal(t, "1.30.5", u.KubernetesVersion)
+	h.succeed("a")
+	assert.Equal(t, Completed, h.run.State())
+	var m Member
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"a","region":"eastus","kubernetesVersion":"1.28.9","longTermSupport":true}`), &m))
+	assert.True(t, m.LongTermSupport)
 }
