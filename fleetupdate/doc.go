@@ -98,12 +98,21 @@
 //     support, Member.LongTermSupport: AKS lets LTS clusters jump minors), or a
 //     ControlPlaneOnly upgrade that would leave a node pool too far behind, makes the
 //     member Failed with code UpgradeNotAllowed.
-//   - Fail-fast: a failed member fails its group, stage and run with a summary
-//     error; nothing new starts; members in flight finish and are recorded, the run
-//     showing Stopping until they have.
+//   - Failure budgets (Azure's maxAllowedFailures, read literally): each stage and
+//     group tolerates "N" failed members, or "P%" of its members rounded up
+//     (Azure: resolvedThreshold = ceil(p * N)), resolved at New; unset is 0. A
+//     scope's failureCount is its members whose latest attempt failed; a group's
+//     count is its own, a stage's the sum of its groups'. Within budget the member is
+//     Failed and its group carries on; a group can end Completed with every member
+//     Failed. A group without its own value tolerates 0, whatever its stage allows.
+//   - A group or stage over its budget is Failed, and so is the run, as with
+//     fail-fast (budget 0): nothing new starts; members in flight finish and are
+//     recorded, the run showing Stopping until they have; the run's error names the
+//     scope that went over and the member that took it there.
 //   - Stop: no new work; the run and the in-flight members show Stopping until they
 //     report, then Stopped. Start on Stopped or Failed resumes where the run was;
-//     Failed members are tried again with the inputs of their first attempt.
+//     Failed members of the current stage are tried again with the inputs of their
+//     first attempt.
 //   - Skip (while NotStarted, Running, Pending, Stopped or Failed): a member not in
 //     flight and not completed; a group or stage (everything in it not yet started;
 //     in-flight members finish); an after-stage wait, named by its stage. All targets
@@ -121,5 +130,5 @@
 //     shown by Run.Spec; the inline strategy is what runs (Azure snapshots the
 //     strategy into the run). Given alone it is refused: fleetkit fetches nothing.
 //   - Not implemented yet, and refused by New when present rather than ignored:
-//     gates (beforeGates, afterGates), memberSelector and maxAllowedFailures.
+//     gates (beforeGates, afterGates) and memberSelector.
 package fleetupdate

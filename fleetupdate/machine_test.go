@@ -23,6 +23,9 @@ var testWindows = []*window.Schedule{
 	{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 2}}, StartTime: "13:30", DurationHours: 4, UTCOffset: "+05:30"},
 }
 
+// Failure budgets the generated strategies use; "" is unset (0).
+var testBudgets = []string{"", "", "0", "1", "2", "50%", "100%"}
+
 type scenario struct {
 	spec    Spec
 	members []Member
@@ -41,11 +44,13 @@ func genScenario(t *rapid.T) scenario {
 		if rapid.Bool().Draw(t, "stageLimit") {
 			st.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "3", "50%", "100%"}).Draw(t, "stageConcurrency")
 		}
+		st.MaxAllowedFailures = rapid.SampledFrom(testBudgets).Draw(t, "stageBudget")
 		for j := range rapid.IntRange(1, 3).Draw(t, "groups") {
 			g := Group{Name: fmt.Sprintf("g-%d-%d", i, j)}
 			if rapid.Bool().Draw(t, "groupLimit") {
 				g.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "4", "50%", "100%"}).Draw(t, "groupConcurrency")
 			}
+			g.MaxAllowedFailures = rapid.SampledFrom(testBudgets).Draw(t, "groupBudget")
 			st.Groups = append(st.Groups, g)
 			groups = append(groups, g.Name)
 		}
@@ -103,8 +108,10 @@ func genCatalog(t *rapid.T) Catalog {
 func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev Event) {
 	p, s := r.p, r.s
 	st := r.Status()
-	// Counters agree with member states; in flight agrees with Running.
+	// Counters agree with member states; in flight agrees with Running;
+	// failure counts are the Failed members, per group, stage and run.
 	var inflight []int32
+	runFailed := 0
 	for gi, pg := range p.groups {
 		gr := s.groups.get(gi)
 		var c [4]int32
@@ -128,6 +135,31 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		// No more ops in flight than the group's limit.
 		if int(gr.running) > pg.limit {
 			t.Fatalf("group %s runs %d > limit %d", pg.name, gr.running, pg.limit)
+		}
+		runFailed += int(c[3])
+		gs := st.Stages[pg.stage].Groups[slices.Index(p.stages[pg.stage].groups, int32(gi))]
+		if gs.FailureCount != int(c[3]) {
+			t.Fatalf("group %s shows failureCount %d, has %d Failed members", pg.name, gs.FailureCount, c[3])
+		}
+		// A group is Failed exactly when it is over its own budget.
+		if (gs.Status.State == Failed) != (int(c[3]) > pg.maxFailures) {
+			t.Fatalf("group %s is %s with %d failed of %d allowed", pg.name, gs.Status.State, c[3], pg.maxFailures)
+		}
+	}
+	if st.FailureCount != runFailed {
+		t.Fatalf("run shows failureCount %d, has %d Failed members", st.FailureCount, runFailed)
+	}
+	for i, ss := range st.Stages {
+		n := 0
+		for _, gs := range ss.Groups {
+			n += gs.FailureCount
+		}
+		if ss.FailureCount != n {
+			t.Fatalf("stage %s shows failureCount %d, its groups %d", ss.Name, ss.FailureCount, n)
+		}
+		// Nothing in a stage beyond its budget, or with a group beyond its, runs unless the run is failing.
+		if n > p.stages[i].maxFailures && s.phase == Running {
+			t.Fatalf("stage %s is over its budget (%d > %d) and the run is Running", ss.Name, n, p.stages[i].maxFailures)
 		}
 	}
 	slices.Sort(inflight)
@@ -186,7 +218,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 			}
 			switch gs.Status.State {
 			case Completed:
-				if !all(ms, Completed, Skipped) {
+				if !all(ms, Completed, Skipped, Failed) {
 					t.Fatalf("group %s Completed with members %v", gs.Name, ms)
 				}
 			case Skipped:
@@ -202,7 +234,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 					t.Fatalf("group %s %s with members %v", gs.Name, gs.Status.State, ms)
 				}
 			case Pending:
-				if !all(ms, Pending, NotStarted, Completed, Skipped) {
+				if !all(ms, Pending, NotStarted, Completed, Skipped, Failed) {
 					t.Fatalf("group %s Pending with members %v", gs.Name, ms)
 				}
 			}
@@ -217,8 +249,8 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 				t.Fatalf("stage %s Skipped with groups %v", ss.Name, groupStates)
 			}
 		case Failed:
-			if !slices.Contains(groupStates, Failed) {
-				t.Fatalf("stage %s Failed with groups %v", ss.Name, groupStates)
+			if !slices.Contains(groupStates, Failed) && ss.FailureCount <= ss.MaxAllowedFailures {
+				t.Fatalf("stage %s Failed with groups %v and %d failures of %d allowed", ss.Name, groupStates, ss.FailureCount, ss.MaxAllowedFailures)
 			}
 		case Pending:
 			if !all(groupStates, Pending, NotStarted, Completed, Skipped) {

@@ -172,7 +172,7 @@ func (b *stepper) act(g int32, id int32) {
 		m := b.setState(id, Failed)
 		m.errCode, m.errMsg = codeUpgradeNotAllowed, v.note
 		m.start, m.end = b.s.clock, b.s.clock
-		b.fail(id)
+		b.memberFailed(id)
 	case vWait:
 		b.waitForCatalog(g, id, v.note)
 	}

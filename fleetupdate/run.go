@@ -34,18 +34,20 @@ type plan struct {
 }
 
 type planStage struct {
-	name   string
-	groups []int32 // global group ids
-	limit  int     // resolved maxConcurrency across the stage
-	wait   time.Duration
-	size   int
+	name        string
+	groups      []int32 // global group ids
+	limit       int     // resolved maxConcurrency across the stage
+	maxFailures int     // resolved maxAllowedFailures over the stage's members; 0 when unset
+	wait        time.Duration
+	size        int
 }
 
 type planGroup struct {
-	name    string
-	stage   int32
-	limit   int     // resolved maxConcurrency, capped by the group size and the stage limit
-	members []int32 // ids, sorted (so by name)
+	name        string
+	stage       int32
+	limit       int     // resolved maxConcurrency, capped by the group size and the stage limit
+	maxFailures int     // resolved maxAllowedFailures over the group's members; 0 when unset
+	members     []int32 // ids, sorted (so by name)
 }
 
 // Stage phases. Gates, when implemented, become phases before and after
@@ -227,9 +229,12 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 			ps.size += len(p.groups[g].members)
 		}
 		ps.limit = v.stageLim[si].resolve(ps.size)
+		// Azure: "resolvedThreshold = ceil(p * N)", resolved when the run is created.
+		ps.maxFailures = v.stageFail[si].resolve(ps.size)
 		for gi, g := range ps.groups {
 			pg := &p.groups[g]
 			pg.limit = max(1, min(v.groupLim[si][gi].resolve(len(pg.members)), len(pg.members), ps.limit))
+			pg.maxFailures = v.groupFail[si][gi].resolve(len(pg.members))
 		}
 	}
 	return p

@@ -265,6 +265,15 @@ func parseFailures(field, s string) (failures, error) {
 	return failures{pct: p, isPct: true}, nil
 }
 
+// resolve turns a budget into a number of members for a scope of size:
+// percentages round up (Azure: resolvedThreshold = ceil(p * N)).
+func (f failures) resolve(size int) int {
+	if !f.isPct {
+		return f.n
+	}
+	return (size*f.pct + 99) / 100
+}
+
 // resolve turns a limit into a number for a population of size: percentages
 // round down with a minimum of 1 (Azure concepts doc, "Maximum concurrency").
 func (c concurrency) resolve(size int) int {
@@ -303,6 +312,8 @@ type validated struct {
 	stages    []Stage // the strategy, or the implicit one-by-one stage
 	stageLim  []concurrency
 	groupLim  [][]concurrency
+	stageFail []failures   // maxAllowedFailures per stage; zero when unset
+	groupFail [][]failures // per group of each stage
 }
 
 // problems collects validation errors, each wrapping ErrInvalidSpec.
@@ -405,8 +416,11 @@ func validateSpec(spec Spec) (validated, problems) {
 			}
 		}
 		v.stageLim = append(v.stageLim, sl)
-		errs = append(errs, checkScope(where, st.MaxAllowedFailures, st.MemberSelector, st.BeforeGates, st.AfterGates)...)
+		sf, serrs := checkScope(where, st.MaxAllowedFailures, st.MemberSelector, st.BeforeGates, st.AfterGates)
+		errs = append(errs, serrs...)
+		v.stageFail = append(v.stageFail, sf)
 		var gls []concurrency
+		var gfs []failures
 		for j, g := range st.Groups {
 			gw := fmt.Sprintf("%s.groups[%d]", where, j)
 			if err := checkName(gw+".name", g.Name); err != nil {
@@ -426,24 +440,28 @@ func validateSpec(spec Spec) (validated, problems) {
 				}
 			}
 			gls = append(gls, gl)
-			errs = append(errs, checkScope(gw, g.MaxAllowedFailures, g.MemberSelector, g.BeforeGates, g.AfterGates)...)
+			gf, gerrs := checkScope(gw, g.MaxAllowedFailures, g.MemberSelector, g.BeforeGates, g.AfterGates)
+			errs = append(errs, gerrs...)
+			gfs = append(gfs, gf)
 		}
 		v.groupLim = append(v.groupLim, gls)
+		v.groupFail = append(v.groupFail, gfs)
 	}
 	return v, errs
 }
 
 // checkScope checks what stages and groups share: failure budget, member
-// selector and gates.
-func checkScope(where, maxFailures string, sel *MemberSelector, before, after []GateConfiguration) problems {
+// selector and gates. It returns the parsed budget.
+func checkScope(where, maxFailures string, sel *MemberSelector, before, after []GateConfiguration) (failures, problems) {
 	var errs problems
 	bad := errs.add
+	var budget failures
 	if maxFailures != "" {
-		if _, err := parseFailures(where+".maxAllowedFailures", maxFailures); err != nil {
+		f, err := parseFailures(where+".maxAllowedFailures", maxFailures)
+		if err != nil {
 			errs = append(errs, err)
-		} else {
-			bad("%s.maxAllowedFailures: not supported yet; remove it or wait for a fleetkit version that implements it", where)
 		}
+		budget = f
 	}
 	if sel != nil {
 		if sel.ByLabel == "" || len(sel.ByLabel) > maxSelectorLength {
@@ -464,7 +482,7 @@ func checkScope(where, maxFailures string, sel *MemberSelector, before, after []
 			bad("%s.%s: not supported yet; remove them or wait for a fleetkit version that implements them", where, gs.field)
 		}
 	}
-	return errs
+	return budget, errs
 }
 
 // Azure's patterns for a ScheduledStart gate (gate.tsp).

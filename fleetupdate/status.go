@@ -10,6 +10,7 @@ type Status struct {
 	Status             UpdateStatus              `json:"status"`
 	Stages             []StageStatus             `json:"stages"`
 	NodeImageSelection *NodeImageSelectionStatus `json:"nodeImageSelection,omitempty"` // Consistent only
+	FailureCount       int                       `json:"failureCount"`                 // members whose latest attempt failed
 }
 
 // UpdateStatus is Azure's UpdateStatus.
@@ -30,15 +31,21 @@ type ErrorDetail struct {
 type StageStatus struct {
 	Name                 string        `json:"name"`
 	Status               UpdateStatus  `json:"status"`
+	FailureCount         int           `json:"failureCount"`       // members of the stage whose latest attempt failed
+	MaxAllowedFailures   int           `json:"maxAllowedFailures"` // resolved; the stage fails when FailureCount exceeds it
+	MaxConcurrency       int           `json:"maxConcurrency"`     // resolved
 	Groups               []GroupStatus `json:"groups"`
 	AfterStageWaitStatus *WaitStatus   `json:"afterStageWaitStatus,omitempty"` // only when the stage has a wait
 }
 
 // GroupStatus is Azure's UpdateGroupStatus.
 type GroupStatus struct {
-	Name    string         `json:"name"`
-	Status  UpdateStatus   `json:"status"`
-	Members []MemberStatus `json:"members"`
+	Name               string         `json:"name"`
+	Status             UpdateStatus   `json:"status"`
+	FailureCount       int            `json:"failureCount"`       // members of the group whose latest attempt failed
+	MaxAllowedFailures int            `json:"maxAllowedFailures"` // resolved; the group fails when FailureCount exceeds it
+	MaxConcurrency     int            `json:"maxConcurrency"`     // resolved
+	Members            []MemberStatus `json:"members"`
 }
 
 // MemberStatus is Azure's MemberUpdateStatus.
@@ -73,19 +80,23 @@ func (r Run) status(withMembers bool) Status {
 	if r.p == nil || r.s == nil {
 		return Status{}
 	}
-	st := Status{Status: UpdateStatus{State: r.runState(), StartTime: r.s.start, CompletedTime: r.s.end}}
+	st := Status{Status: UpdateStatus{State: r.runState(), StartTime: r.s.start, CompletedTime: r.s.end}, FailureCount: r.failureCount()}
 	if r.s.errCode != "" {
 		st.Status.Error = &ErrorDetail{Code: r.s.errCode, Message: r.s.errMsg}
 	}
 	for i, ps := range r.p.stages {
 		sr := r.s.stages[i]
-		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end}}
+		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end},
+			FailureCount: r.stageFailures(i), MaxAllowedFailures: ps.maxFailures, MaxConcurrency: ps.limit}
 		for _, g := range ps.groups {
 			gs := r.groupStatus(g, withMembers)
 			if gs.Status.State == Failed && ss.Status.Error == nil {
 				ss.Status.Error = gs.Status.Error
 			}
 			ss.Groups = append(ss.Groups, gs)
+		}
+		if ss.Status.Error == nil && r.stageOverBudget(i) {
+			ss.Status.Error = r.scopeError(budgetSummary("stage", ps.name, ss.FailureCount, ps.maxFailures), ps.groups...)
 		}
 		if ps.wait > 0 {
 			ws := &WaitStatus{WaitDurationInSeconds: int(ps.wait / time.Second), Status: UpdateStatus{State: NotStarted}}
@@ -127,6 +138,9 @@ func (r Run) runState() State {
 func (r Run) stageState(i int) State {
 	sr := r.s.stages[i]
 	ps := r.p.stages[i]
+	if r.stageOverBudget(i) {
+		return Failed
+	}
 	allSkipped, anyRunning, anyPending := true, false, false
 	for _, g := range ps.groups {
 		switch r.groupState(g) {
@@ -173,7 +187,7 @@ func (r Run) groupState(g int32) State {
 	size := len(pg.members)
 	open := gr.unfinished(size)
 	switch {
-	case gr.failed > 0:
+	case r.groupOverBudget(g):
 		return Failed
 	case open == 0 && gr.skipped == int32(size):
 		return Skipped
@@ -197,23 +211,34 @@ func (r Run) groupState(g int32) State {
 func (r Run) groupStatus(g int32, withMembers bool) GroupStatus {
 	gr := r.s.groups.get(int(g))
 	pg := r.p.groups[g]
-	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end}}
+	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end},
+		FailureCount: int(gr.failed), MaxAllowedFailures: pg.maxFailures, MaxConcurrency: pg.limit}
 	if withMembers {
 		gs.Members = make([]MemberStatus, 0, len(pg.members))
 		for _, id := range pg.members {
 			gs.Members = append(gs.Members, r.memberStatus(id))
 		}
 	}
-	if gr.failed > 0 {
-		// The group's error names its first failed member.
-		for _, id := range pg.members {
+	if gs.Status.State == Failed {
+		gs.Status.Error = r.scopeError(budgetSummary("group", pg.name, int(gr.failed), pg.maxFailures), g)
+	}
+	return gs
+}
+
+// scopeError is the error of a group or stage over its budget: the summary,
+// then the first failed member of its groups.
+func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
+	for _, g := range groups {
+		if r.s.groups.get(int(g)).failed == 0 {
+			continue
+		}
+		for _, id := range r.p.groups[g].members {
 			if m := r.s.members.get(int(id)); m.state == Failed {
-				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
-				break
+				return &ErrorDetail{Code: m.errCode, Message: summary + failureSummary(m.data.Name, m.errMsg)}
 			}
 		}
 	}
-	return gs
+	return &ErrorDetail{Code: "UpgradeFailed", Message: summary}
 }
 
 // Member returns one member's status as Status shows it, without building

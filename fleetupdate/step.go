@@ -323,7 +323,7 @@ func (b *stepper) finished(op OpID, code, message string) error {
 		m := b.setState(id, Failed)
 		m.end = b.s.clock
 		m.errCode, m.errMsg = code, message
-		b.fail(id)
+		b.memberFailed(id)
 	}
 	switch b.s.phase {
 	case Stopping:
@@ -366,28 +366,6 @@ func (b *stepper) abandoned(g, id int32) (string, bool) {
 		return "member left the fleet", true
 	}
 	return "", false
-}
-
-// fail applies fail-fast: the run stops starting work and ends Failed once
-// nothing is in flight. Azure concepts doc: "Marks all parents (group ->
-// stage -> run) as Failed with a summary error message"; "The update run
-// status shows as Stopping until all in-progress cluster updates finish."
-func (b *stepper) fail(id int32) {
-	if b.s.errCode == "" {
-		m := b.member(id)
-		b.s.errCode = m.errCode
-		b.s.errMsg = failureSummary(m.data.Name, m.errMsg)
-	}
-	b.s.failing = true
-	if b.s.phase == Running || b.s.phase == Stopping {
-		b.s.phase = Stopping
-		b.settle()
-	}
-}
-
-// failureSummary is the error a failed member gives its group, stage and run.
-func failureSummary(member, message string) string {
-	return fmt.Sprintf("member %q failed: %s", member, message)
 }
 
 // settle ends a Stopping run once nothing is in flight.
