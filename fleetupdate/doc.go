@@ -30,7 +30,8 @@
 //  4. Deliver a Tick at (or after) each WakeAt. Extra or early ticks are harmless, so a host may
 //     instead keep one timer and re-arm it at Run.NextWake after every step.
 //  5. After a restart, rebuild the Run (Replay of the journal, or the saved Run) and perform
-//     Run.Outstanding: every upgrade in flight and every wake-up still owed. A host that does
+//     Run.Outstanding: every upgrade in flight, every gate still Pending (AwaitGate) and every
+//     wake-up still owed. A host that does
 //     finishes exactly as one that never stopped: the same statuses, the same upgrades with the
 //     same op ids.
 //
@@ -52,6 +53,8 @@
 //					go upgrade(c, results)
 //				case fleetupdate.WakeAt: // 4. ask for a tick
 //					timers.At(c.At, func() { results <- fleetupdate.Tick{At: clock.Now()} })
+//				case fleetupdate.AwaitGate: // ask for an approval; it comes back as CompleteGate
+//					notify(c)
 //				}
 //			}
 //		}
@@ -129,6 +132,22 @@
 //   - updateStrategyId is kept next to the inline strategy it was copied from and
 //     shown by Run.Spec; the inline strategy is what runs (Azure snapshots the
 //     strategy into the run). Given alone it is refused: fleetkit fetches nothing.
+//   - Gates (Azure's Approval and ScheduledStart). A stage's before-gates are
+//     reached when the stage would start, and its groups start when all are
+//     Completed; a group's before-gates when its stage starts its groups, holding
+//     only that group; a group's after-gates when every member has finished, and the
+//     group (so its stage) is not done until they are Completed; a stage's
+//     after-gates when all its groups are done, together with its after-stage wait,
+//     and the next stage starts when both are. Reaching a gate makes it Pending and
+//     emits AwaitGate; the group or stage, and the run, show Pending.
+//   - CompleteGate completes a Pending gate, also while the run is Stopped; on a
+//     Completed gate it changes nothing; on a gate not reached yet (no
+//     pre-approval), a Skipped gate or an unknown id it is refused. Skipping a group
+//     or stage skips its gates; gates keep their state across Stop and Start.
+//   - ScheduledStart (before a stage or group only): when reached it waits for the
+//     next startDay at startTime in utcOffset at or after that moment (a time
+//     already passed that day waits a week), asks for a WakeAt there and completes
+//     itself on the Tick, or earlier by CompleteGate.
 //   - Not implemented yet, and refused by New when present rather than ignored:
-//     gates (beforeGates, afterGates) and memberSelector.
+//     memberSelector.
 package fleetupdate

@@ -315,11 +315,6 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 }
 
 func (b *stepper) skip(targets []SkipTarget) error {
-	switch b.s.phase {
-	case NotStarted, Running, Stopped, Failed:
-	default:
-		return fmt.Errorf("%w: cannot skip in a run that is %s", ErrInvalidTransition, b.r().runState())
-	}
 	if len(targets) == 0 {
 		return fmt.Errorf("%w: no targets", ErrUnknownTarget)
 	}
@@ -342,9 +337,11 @@ func (b *stepper) skip(targets []SkipTarget) error {
 			i := b.p.stageIndex(t.Name)
 			st := b.stage(i)
 			st.skipped, st.waitSkipped = true, true
+			b.skipGates(b.p.stages[i].before)
 			for _, g := range b.p.stages[i].groups {
 				b.skipGroup(g, fmt.Sprintf("skipped by user: stage %q", t.Name))
 			}
+			b.skipGates(b.p.stages[i].after)
 		case TargetAfterStageWait:
 			b.stage(b.p.stageIndex(t.Name)).waitSkipped = true
 		}
@@ -407,6 +404,8 @@ func (b *stepper) skipMember(id int32, why string) {
 
 func (b *stepper) skipGroup(g int32, why string) {
 	b.mutGroup(g).userSkipped = true
+	b.skipGates(b.p.groups[g].before)
+	b.skipGates(b.p.groups[g].after)
 	for _, id := range b.p.groups[g].members {
 		b.skipMember(id, why)
 	}

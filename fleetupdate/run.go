@@ -23,14 +23,16 @@ type Run struct {
 
 // plan is everything fixed at New.
 type plan struct {
-	name    string
-	spec    Spec
-	v       validated
-	members []Member         // the run's members as given to New, sorted by name; index = member id
-	byName  map[string]int32 // member name → id
-	groupOf []int32          // member id → group id
-	stages  []planStage
-	groups  []planGroup
+	name     string
+	spec     Spec
+	v        validated
+	members  []Member         // the run's members as given to New, sorted by name; index = member id
+	byName   map[string]int32 // member name → id
+	groupOf  []int32          // member id → group id
+	stages   []planStage
+	groups   []planGroup
+	gates    []planGate       // per stage: its before-gates, each group's before- and after-gates, its after-gates
+	gateByID map[GateID]int32 // gate id → index in gates
 }
 
 type planStage struct {
@@ -40,6 +42,9 @@ type planStage struct {
 	maxFailures int     // resolved maxAllowedFailures over the stage's members; 0 when unset
 	wait        time.Duration
 	size        int
+	before      []int32 // the stage's before-gates (indices into plan.gates)
+	after       []int32 // its after-gates
+	gates       []int32 // every gate of the stage and its groups, in plan order
 }
 
 type planGroup struct {
@@ -48,15 +53,33 @@ type planGroup struct {
 	limit       int     // resolved maxConcurrency, capped by the group size and the stage limit
 	maxFailures int     // resolved maxAllowedFailures over the group's members; 0 when unset
 	members     []int32 // ids, sorted (so by name)
+	before      []int32 // the group's before-gates (indices into plan.gates)
+	after       []int32 // its after-gates
 }
 
-// Stage phases. Gates, when implemented, become phases before and after
-// stageGroups.
+// Stage phases, in the order a stage goes through them: NotStarted, Before
+// (its before-gates are reached; its groups wait for them), Groups (its
+// groups run), Waiting (its after-gates and its after-stage wait, together),
+// Done. The values of NotStarted, Groups, Waiting and Done are those of
+// schema version 1, which had no gates.
 const (
-	stageNotStarted = iota
-	stageGroups
-	stageWaiting
-	stageDone
+	stageNotStarted = 0
+	stageGroups     = 1
+	stageWaiting    = 2 // after-gates and after-stage wait
+	stageDone       = 3
+	stageBefore     = 4
+)
+
+// Group phases, derived from the stage's phase, the group's gates and its
+// members (groupPhase): nothing about them is stored but the gates' states.
+type groupPhase uint8
+
+const (
+	groupNotStarted groupPhase = iota // its stage has not started its groups
+	groupBefore                       // a before-gate holds it
+	groupMembers                      // members to finish
+	groupAfter                        // an after-gate holds it (not reached yet, or Pending)
+	groupDone
 )
 
 // state is everything that changes. Fields are replaced, never mutated,
@@ -76,8 +99,9 @@ type state struct {
 	stages   []stageRec // one per plan stage
 	groups   pvec[*groupRec]
 	members  pvec[*memberRec]
-	inflight []int32     // ids of members with an op in flight, sorted
-	wakes    []time.Time // requested wake-ups after clock, sorted, unique
+	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
+	inflight []int32        // ids of members with an op in flight, sorted
+	wakes    []time.Time    // requested wake-ups after clock, sorted, unique
 
 	catalog    *compiledCatalog
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
@@ -85,14 +109,31 @@ type state struct {
 }
 
 type stageRec struct {
-	phase       int
+	phase       int  // stageNotStarted … stageBefore
 	running     int  // members in flight across the stage's groups
-	openGroups  int  // groups with unfinished members
+	openGroups  int  // groups not done (Run.groupDone); counted from stageGroups on, 0 before
 	starved     bool // a group wanted a slot the stage limit denied
 	skipped     bool // skipped by the user
 	waitSkipped bool
 	start, end  time.Time
 	waitEnd     time.Time
+}
+
+// gateRec is one gate's state. New in schema version 2; persist every field
+// but gen.
+//
+// Invariants: state is NotStarted (not reached: start, end and startAt are
+// zero), Pending (start is when it was reached), Completed or Skipped (end is
+// when; start is zero for a gate skipped before it was reached). startAt is
+// set exactly for a ScheduledStart gate that was reached: the next
+// occurrence of its day and time at or after start. A Pending gate belongs to
+// the run's active stage (its own gate or one of its groups').
+type gateRec struct {
+	gen     uint64
+	state   State     // NotStarted, Pending, Completed or Skipped
+	start   time.Time // when reached
+	end     time.Time // when completed or skipped
+	startAt time.Time // ScheduledStart: when it completes by itself
 }
 
 type groupRec struct {
@@ -194,7 +235,7 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 }
 
 func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
-	p := &plan{name: name, spec: spec, v: v, byName: map[string]int32{}}
+	p := &plan{name: name, spec: spec, v: v, byName: map[string]int32{}, gateByID: map[GateID]int32{}}
 	groupIdx := map[string]int32{}
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
@@ -228,6 +269,17 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 		for _, g := range ps.groups {
 			ps.size += len(p.groups[g].members)
 		}
+		st := &v.stages[si]
+		ps.before = p.addGates(st.BeforeGates, int32(si), -1, Before)
+		ps.gates = append(ps.gates, ps.before...)
+		for gi, g := range ps.groups {
+			pg := &p.groups[g]
+			pg.before = p.addGates(st.Groups[gi].BeforeGates, int32(si), g, Before)
+			pg.after = p.addGates(st.Groups[gi].AfterGates, int32(si), g, After)
+			ps.gates = append(append(ps.gates, pg.before...), pg.after...)
+		}
+		ps.after = p.addGates(st.AfterGates, int32(si), -1, After)
+		ps.gates = append(ps.gates, ps.after...)
 		ps.limit = v.stageLim[si].resolve(ps.size)
 		// Azure: "resolvedThreshold = ceil(p * N)", resolved when the run is created.
 		ps.maxFailures = v.stageFail[si].resolve(ps.size)
@@ -266,6 +318,11 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	}
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
+	gates := make([]*gateRec, len(p.gates))
+	for k := range gates {
+		gates[k] = &gateRec{state: NotStarted}
+	}
+	s.gates = newPvec(gates)
 	s.stages = make([]stageRec, len(p.stages))
 	s.resolveConsistent(p)
 	return s
@@ -380,16 +437,21 @@ func (r Run) InFlight() []UpgradeMember {
 
 // Outstanding returns every command the run is still owed, for a host that
 // restarts (host contract, rule 5): an UpgradeMember for each upgrade in
-// flight (sorted by member), then a WakeAt for each wake-up asked for and
-// not yet seen (sorted by time). A host that performs them finishes the run
-// exactly as one that never stopped.
+// flight (sorted by member), an AwaitGate for each Pending gate (in strategy
+// order), then a WakeAt for each wake-up asked for and not yet seen (sorted
+// by time). A host that performs them finishes the run exactly as one that
+// never stopped.
 func (r Run) Outstanding() []Command {
 	if r.s == nil {
 		return nil
 	}
-	out := make([]Command, 0, len(r.s.inflight)+len(r.s.wakes))
+	gates := r.pendingGates()
+	out := make([]Command, 0, len(r.s.inflight)+len(gates)+len(r.s.wakes))
 	for _, u := range r.InFlight() {
 		out = append(out, u)
+	}
+	for _, g := range gates {
+		out = append(out, g)
 	}
 	for _, t := range r.s.wakes {
 		out = append(out, WakeAt{At: t})

@@ -478,9 +478,6 @@ func checkScope(where, maxFailures string, sel *MemberSelector, before, after []
 		for k, g := range gs.gates {
 			errs = append(errs, checkGate(fmt.Sprintf("%s.%s[%d]", where, gs.field, k), g, gs.timing)...)
 		}
-		if len(gs.gates) > 0 {
-			bad("%s.%s: not supported yet; remove them or wait for a fleetkit version that implements them", where, gs.field)
-		}
 	}
 	return budget, errs
 }

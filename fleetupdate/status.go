@@ -35,6 +35,8 @@ type StageStatus struct {
 	MaxAllowedFailures   int           `json:"maxAllowedFailures"` // resolved; the stage fails when FailureCount exceeds it
 	MaxConcurrency       int           `json:"maxConcurrency"`     // resolved
 	Groups               []GroupStatus `json:"groups"`
+	BeforeGates          []GateStatus  `json:"beforeGates,omitempty"`
+	AfterGates           []GateStatus  `json:"afterGates,omitempty"`
 	AfterStageWaitStatus *WaitStatus   `json:"afterStageWaitStatus,omitempty"` // only when the stage has a wait
 }
 
@@ -46,6 +48,8 @@ type GroupStatus struct {
 	MaxAllowedFailures int            `json:"maxAllowedFailures"` // resolved; the group fails when FailureCount exceeds it
 	MaxConcurrency     int            `json:"maxConcurrency"`     // resolved
 	Members            []MemberStatus `json:"members"`
+	BeforeGates        []GateStatus   `json:"beforeGates,omitempty"`
+	AfterGates         []GateStatus   `json:"afterGates,omitempty"`
 }
 
 // MemberStatus is Azure's MemberUpdateStatus.
@@ -87,7 +91,8 @@ func (r Run) status(withMembers bool) Status {
 	for i, ps := range r.p.stages {
 		sr := r.s.stages[i]
 		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end},
-			FailureCount: r.stageFailures(i), MaxAllowedFailures: ps.maxFailures, MaxConcurrency: ps.limit}
+			FailureCount: r.stageFailures(i), MaxAllowedFailures: ps.maxFailures, MaxConcurrency: ps.limit,
+			BeforeGates: r.gateStatuses(ps.before), AfterGates: r.gateStatuses(ps.after)}
 		for _, g := range ps.groups {
 			gs := r.groupStatus(g, withMembers)
 			if gs.Status.State == Failed && ss.Status.Error == nil {
@@ -101,16 +106,17 @@ func (r Run) status(withMembers bool) Status {
 		if ps.wait > 0 {
 			ws := &WaitStatus{WaitDurationInSeconds: int(ps.wait / time.Second), Status: UpdateStatus{State: NotStarted}}
 			switch {
-			case sr.phase == stageWaiting:
+			case sr.waitSkipped:
+				ws.Status.State = Skipped
+				ws.Status.CompletedTime = sr.end
+			case sr.waitEnd.IsZero():
+			case r.s.clock.Before(sr.waitEnd):
 				ws.Status = UpdateStatus{State: Running, StartTime: sr.waitEnd.Add(-ps.wait)}
 				if r.s.phase != Running {
 					ws.Status.State = Stopped
 				}
-			case sr.waitSkipped:
-				ws.Status.State = Skipped
-				ws.Status.CompletedTime = sr.end
-			case sr.phase == stageDone:
-				ws.Status = UpdateStatus{State: Completed, StartTime: sr.waitEnd.Add(-ps.wait), CompletedTime: sr.end}
+			default: // over, though after-gates may still hold the stage
+				ws.Status = UpdateStatus{State: Completed, StartTime: sr.waitEnd.Add(-ps.wait), CompletedTime: sr.waitEnd}
 			}
 			ss.AfterStageWaitStatus = ws
 		}
@@ -174,7 +180,13 @@ func (r Run) stageState(i int) State {
 	case Stopped, Failed:
 		return Stopped
 	}
-	if sr.phase == stageWaiting || anyRunning || !anyPending {
+	switch {
+	case sr.phase == stageBefore:
+		// "A stage is Pending if … it has a Pending gate."
+		return Pending
+	case sr.phase == stageWaiting && r.anyPending(ps.after):
+		return Pending
+	case sr.phase == stageWaiting || anyRunning || !anyPending:
 		return Running
 	}
 	// "A stage is Pending if all Update Groups in the stage are Pending or not started."
@@ -189,11 +201,12 @@ func (r Run) groupState(g int32) State {
 	switch {
 	case r.groupOverBudget(g):
 		return Failed
-	case open == 0 && gr.skipped == int32(size):
-		return Skipped
-	case open == 0:
+	case open == 0 && r.settledAll(pg.before) && r.settledAll(pg.after):
+		if gr.skipped == int32(size) {
+			return Skipped
+		}
 		return Completed
-	case r.s.stages[pg.stage].phase == stageNotStarted:
+	case !r.groupsStarted(int(pg.stage)):
 		return NotStarted
 	case gr.running > 0 && r.s.phase == Stopping:
 		return Stopping
@@ -204,7 +217,8 @@ func (r Run) groupState(g int32) State {
 	case r.s.phase == NotStarted:
 		return NotStarted
 	}
-	// "A group is Pending if all clusters in the group are Pending or not started."
+	// "A group is Pending if all clusters in the group are Pending or not
+	// started, or if it has a Pending gate."
 	return Pending
 }
 
@@ -212,7 +226,8 @@ func (r Run) groupStatus(g int32, withMembers bool) GroupStatus {
 	gr := r.s.groups.get(int(g))
 	pg := r.p.groups[g]
 	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end},
-		FailureCount: int(gr.failed), MaxAllowedFailures: pg.maxFailures, MaxConcurrency: pg.limit}
+		FailureCount: int(gr.failed), MaxAllowedFailures: pg.maxFailures, MaxConcurrency: pg.limit,
+		BeforeGates: r.gateStatuses(pg.before), AfterGates: r.gateStatuses(pg.after)}
 	if withMembers {
 		gs.Members = make([]MemberStatus, 0, len(pg.members))
 		for _, id := range pg.members {

@@ -101,9 +101,7 @@ func TestNewRejectsInvalidInputNamingFieldAndValue(t *testing.T) {
 // error naming the field", now at New: the JSON reads, the run is refused.
 func TestUnimplementedAzureFieldIsRefusedAtNew(t *testing.T) {
 	for field, js := range map[string]string{
-		"strategy.stages[0].beforeGates":          `{"stages":[{"name":"s","groups":[{"name":"g"}],"beforeGates":[{"type":"Approval"}]}]}`,
-		"strategy.stages[0].groups[0].afterGates": `{"stages":[{"name":"s","groups":[{"name":"g","afterGates":[{"type":"Approval"}]}]}]}`,
-		"strategy.stages[0].memberSelector":       `{"stages":[{"name":"s","memberSelector":{"byLabel":"env=prod"},"groups":[{"name":"g"}]}]}`,
+		"strategy.stages[0].memberSelector": `{"stages":[{"name":"s","memberSelector":{"byLabel":"env=prod"},"groups":[{"name":"g"}]}]}`,
 	} {
 		var s Strategy
 		require.NoError(t, json.Unmarshal([]byte(js), &s), field)
