@@ -85,13 +85,16 @@
 //     NodeImageOnly its NodeOSUpgradeWindow.
 //   - A target Kubernetes version or node image the member's region does not offer
 //     makes the member Pending with a message naming version and region, and so
-//     does an UpgradeFailed with code NodeImageVersionNotAvailable. It is eligible
-//     again after CatalogChanged or MemberChanged.
+//     does an UpgradeFailed with code NodeImageVersionNotAvailable. Status shows the
+//     reason as the member's error too, as Azure does (code
+//     NodeImageVersionNotAvailable, or fleetkit's KubernetesVersionNotAvailable). It
+//     is eligible again after CatalogChanged or MemberChanged.
 //   - A minor-only target ("1.30") resolves to the newest patch the member's region
 //     offers when the member is reached.
 //   - Node images: Latest is the newest in the member's region when its upgrade
 //     starts; Consistent is resolved at New (Status shows it), resolved again and
-//     pinned at the first Start, never after; Custom picks per family. Pools already
+//     pinned at the first Start, never after; Custom picks per family. Status shows
+//     the selected versions under Consistent and Custom. Pools already
 //     at or ahead of their target are left alone and named in the member's message.
 //     Under Consistent, a member with a pool that has no target is Skipped; under
 //     Latest, a pool whose family its region does not offer at all is left alone.

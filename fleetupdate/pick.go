@@ -144,6 +144,7 @@ type verdict struct {
 	kind int
 	cmd  UpgradeMember
 	note string // vStart: pools left alone; vSkip, vFail, vWait: why
+	code string // vWait: the error code status shows
 }
 
 func (b *stepper) act(g int32, id int32) {
@@ -160,6 +161,7 @@ func (b *stepper) act(g int32, id int32) {
 		}
 		m.note = v.note
 		m.message = ""
+		m.errCode, m.errMsg = "", ""
 		m.waitCatalog = false
 		m.start = b.s.clock
 		m.end = time.Time{}
@@ -174,16 +176,18 @@ func (b *stepper) act(g int32, id int32) {
 		m.start, m.end = b.s.clock, b.s.clock
 		b.memberFailed(id)
 	case vWait:
-		b.waitForCatalog(g, id, v.note)
+		b.waitForCatalog(g, id, v.code, v.note)
 	}
 }
 
 // waitForCatalog parks a member Pending until the catalog or the member
-// changes.
-func (b *stepper) waitForCatalog(g int32, id int32, msg string) {
+// changes. Status shows the reason as the member's message and, as in
+// Azure's monitoring example, as its error {code, message}.
+func (b *stepper) waitForCatalog(g int32, id int32, code, msg string) {
 	m := b.setState(id, Pending)
 	m.waitCatalog = true
 	m.message = msg
+	m.errCode, m.errMsg = code, msg
 	gr := b.mutGroup(g)
 	gr.catalogWait = append(slices.Clip(gr.catalogWait), id)
 }
@@ -245,7 +249,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 				}
 			}
 			if rerr != nil {
-				return verdict{kind: vWait, note: fmt.Sprintf("target Kubernetes version %s is not available in region %q", b.p.v.target, d.Region)}
+				return verdict{kind: vWait, code: CodeKubernetesVersionNotAvailable, note: fmt.Sprintf("target Kubernetes version %s is not available in region %q", b.p.v.target, d.Region)}
 			}
 			needK8s = true
 			cmd.KubernetesVersion = target.String()
@@ -290,7 +294,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 			case nodeimage.Upgrade:
 				cmd.NodeImages = append(cmd.NodeImages, PoolImage{Pool: np.Name, NodeImageVersion: dec.Target.String()})
 			case nodeimage.NotInRegion:
-				return verdict{kind: vWait, note: dec.Message}
+				return verdict{kind: vWait, code: CodeNodeImageVersionNotAvailable, note: dec.Message}
 			default:
 				notes = append(notes, dec.Message)
 			}

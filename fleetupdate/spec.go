@@ -303,6 +303,12 @@ const (
 // (howto-monitor-update-runs.md), instead of failing the run.
 const CodeNodeImageVersionNotAvailable = "NodeImageVersionNotAvailable"
 
+// CodeKubernetesVersionNotAvailable is the error code status shows for a
+// member Pending because its region does not offer the target Kubernetes
+// version yet. Azure documents no code for this case; the name is
+// fleetkit's, patterned on CodeNodeImageVersionNotAvailable.
+const CodeKubernetesVersionNotAvailable = "KubernetesVersionNotAvailable"
+
 // validated is what validation derives from a Spec, shared by New and decode.
 type validated struct {
 	upType    UpgradeType

@@ -3,13 +3,15 @@ package fleetupdate
 import (
 	"slices"
 	"time"
+
+	"github.com/fleetkit/fleetkit/nodeimage"
 )
 
 // Status is Azure's UpdateRunStatus, with the same JSON.
 type Status struct {
 	Status             UpdateStatus              `json:"status"`
 	Stages             []StageStatus             `json:"stages"`
-	NodeImageSelection *NodeImageSelectionStatus `json:"nodeImageSelection,omitempty"` // Consistent only
+	NodeImageSelection *NodeImageSelectionStatus `json:"nodeImageSelection,omitempty"` // Consistent and Custom
 	FailureCount       int                       `json:"failureCount"`                 // members whose latest attempt failed
 }
 
@@ -122,12 +124,21 @@ func (r Run) status(withMembers bool) Status {
 		}
 		st.Stages = append(st.Stages, ss)
 	}
-	if r.p.v.selection == Consistent && r.p.v.upType != ControlPlaneOnly {
-		ns := &NodeImageSelectionStatus{SelectedNodeImageVersions: []NodeImageVersion{}}
-		for _, img := range r.s.selection {
-			ns.SelectedNodeImageVersions = append(ns.SelectedNodeImageVersions, NodeImageVersion{Version: img.String()})
+	if r.p.v.upType != ControlPlaneOnly {
+		var sel nodeimage.Selection
+		switch r.p.v.selection {
+		case Consistent:
+			sel = r.s.selection
+		case Custom:
+			sel = r.p.v.custom
 		}
-		st.NodeImageSelection = ns
+		if r.p.v.selection != Latest {
+			ns := &NodeImageSelectionStatus{SelectedNodeImageVersions: []NodeImageVersion{}}
+			for _, img := range sel {
+				ns.SelectedNodeImageVersions = append(ns.SelectedNodeImageVersions, NodeImageVersion{Version: img.String()})
+			}
+			st.NodeImageSelection = ns
+		}
 	}
 	return st
 }
@@ -285,6 +296,10 @@ func (r Run) memberStatus(id int32) MemberStatus {
 		}
 	case Failed:
 		ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	case Pending:
+		if m.errCode != "" { // waiting for a version its region does not offer yet
+			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		}
 	case NotStarted:
 		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets[m.bucket]; bk.reached {
 			ms.Status.State = Pending

@@ -333,7 +333,7 @@ func (b *stepper) finished(op OpID, code, message string) error {
 			m := b.setState(id, Skipped)
 			m.message, m.end = why, b.s.clock
 		} else {
-			b.waitForCatalog(g, id, message)
+			b.waitForCatalog(g, id, code, message)
 		}
 	default:
 		m := b.setState(id, Failed)
