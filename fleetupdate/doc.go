@@ -70,9 +70,9 @@
 // decides as follows (each rule has a test named for it):
 //
 //   - No strategy: one stage ("default") and one group ("default") holding every
-//     member, one at a time. With a strategy, a member whose Group no stage names
-//     is not in the run. Membership is fixed at New: members that appear later are
-//     ignored, and a member's group change is not followed.
+//     member, one at a time. With a strategy, a member no group selects (by name or
+//     by label) is not in the run. Membership is fixed at New: members that appear
+//     later are ignored, and changes to a member's group or labels are not followed.
 //   - Concurrency: a group's maxConcurrency defaults to 1, a stage's to 50; "P%"
 //     is of the group's (stage's) members, rounded down, at least 1; a group's limit
 //     is capped by its size and by its stage's.
@@ -151,6 +151,11 @@
 //     next startDay at startTime in utcOffset at or after that moment (a time
 //     already passed that day waits a week), asks for a WakeAt there and completes
 //     itself on the Tick, or earlier by CompleteGate.
-//   - Not implemented yet, and refused by New when present rather than ignored:
-//     memberSelector.
+//   - Member selectors (memberSelector.byLabel, Kubernetes label-selector syntax
+//     over Member.Labels: =, ==, !=, in, notin, exists, ! for not exists, comma
+//     for and). On a group the selector replaces matching Member.Group with the
+//     group's name; on a stage with groups it pre-filters them; on a stage without
+//     groups the members it selects form one implicit group named after the stage,
+//     which the stage's maxConcurrency and maxAllowedFailures govern. Selection is
+//     resolved at New; a member two groups select is refused there, naming both.
 package fleetupdate

@@ -94,6 +94,17 @@ func genScenario(t *rapid.T) scenario {
 			mcu.NodeImageSelection.CustomNodeImageVersions = []NodeImageVersion{{imgMid}}
 		}
 	}
+	// Selectors: the first stage may drop members labelled env=skip, and a
+	// last stage without groups may take the members labelled pool=sel, who
+	// name no group (so no member is selected into two groups).
+	if rapid.Bool().Draw(t, "prefilter") {
+		stages[0].MemberSelector = &MemberSelector{ByLabel: "env notin (skip)"}
+	}
+	selStage := rapid.Bool().Draw(t, "selectorStage")
+	if selStage {
+		stages = append(stages, Stage{Name: "stage-sel", MemberSelector: &MemberSelector{ByLabel: "pool=sel"},
+			MaxConcurrency: rapid.SampledFrom([]string{"", "2"}).Draw(t, "selConcurrency"), MaxAllowedFailures: rapid.SampledFrom(testBudgets).Draw(t, "selBudget")})
+	}
 	spec := Spec{ManagedClusterUpdate: mcu}
 	if rapid.IntRange(0, 4).Draw(t, "hasStrategy") > 0 {
 		spec.Strategy = &Strategy{Stages: stages}
@@ -108,6 +119,14 @@ func genScenario(t *rapid.T) scenario {
 			AutoUpgradeWindow: rapid.SampledFrom(testWindows).Draw(t, "autoWindow"),
 		}
 		m.NodeOSUpgradeWindow = rapid.SampledFrom(testWindows).Draw(t, "osWindow")
+		switch rapid.IntRange(0, 5).Draw(t, "labels") {
+		case 0:
+			m.Labels = map[string]string{"env": "skip"}
+		case 1:
+			if selStage {
+				m.Group, m.Labels = "", map[string]string{"pool": "sel"}
+			}
+		}
 		for p := range rapid.IntRange(0, 2).Draw(t, "pools") {
 			np := NodePool{Name: fmt.Sprintf("pool%d", p), NodeImageVersion: rapid.SampledFrom([]string{imgOld, imgMid, imgNew, "AKSWindows-2022-containerd-20348.3000.250101"}).Draw(t, "image")}
 			if rapid.IntRange(0, 3).Draw(t, "poolVersion") == 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetkit/fleetkit/internal/labelselector"
 	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/window"
 )
@@ -211,9 +212,13 @@ func scheduleKey(s *window.Schedule) string {
 // New validates an update run and returns it NotStarted. Every error names
 // the field and value and wraps ErrInvalidSpec; nothing is half-built.
 //
-// Members whose Group no stage names are not in the run (with no strategy,
-// every member is). Consistent node images are resolved now, for status,
-// and again at the first Start, when they are pinned.
+// Each member goes to the group that selects it: by its memberSelector over
+// Member.Labels, else by Member.Group naming it, within what its stage's
+// memberSelector admits. Members no group selects are not in the run (with
+// no strategy, every member is); a member two groups select is refused.
+// Failure budgets and concurrency limits are resolved now. Consistent node
+// images are resolved now, for status, and again at the first Start, when
+// they are pinned.
 func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error) {
 	var errs []error
 	if err := checkName("name", name); err != nil {
@@ -229,35 +234,79 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
-	p := buildPlan(name, spec, v, members)
+	p, errs := buildPlan(name, spec, v, members)
+	if len(errs) > 0 {
+		return Run{}, errors.Join(errs...)
+	}
 	s := initialState(p, &cat)
 	return Run{p: p, s: s}, nil
 }
 
-func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
+func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, problems) {
 	p := &plan{name: name, spec: spec, v: v, byName: map[string]int32{}, gateByID: map[GateID]int32{}}
-	groupIdx := map[string]int32{}
+	// Who selects a group's members: the group's own memberSelector, else
+	// Member.Group matching its name; a stage's memberSelector pre-filters
+	// both, and without groups selects the members of its implicit group.
+	byName := map[string]int32{}      // groups that match Member.Group
+	var bySelector []int32            // groups with a selector of their own, and implicit groups
+	var own []*labelselector.Selector // per group: its selector; for an implicit group, its stage's
+	var where []string                // per group, for errors
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
-		for _, g := range st.Groups {
-			groupIdx[g.Name] = int32(len(p.groups))
-			ps.groups = append(ps.groups, int32(len(p.groups)))
-			p.groups = append(p.groups, planGroup{name: g.Name, stage: int32(si)})
+		add := func(name string, sel *labelselector.Selector, w string) {
+			g := int32(len(p.groups))
+			ps.groups = append(ps.groups, g)
+			p.groups = append(p.groups, planGroup{name: name, stage: int32(si)})
+			own = append(own, sel)
+			where = append(where, w)
+			if sel == nil {
+				byName[name] = g
+			} else {
+				bySelector = append(bySelector, g)
+			}
+		}
+		for gi, g := range st.Groups {
+			add(g.Name, v.groupSel[si][gi], fmt.Sprintf("strategy.stages[%d].groups[%d]", si, gi))
+		}
+		if len(st.Groups) == 0 {
+			add(st.Name, v.stageSel[si], fmt.Sprintf("strategy.stages[%d], its implicit group", si))
 		}
 		p.stages = append(p.stages, ps)
 	}
+	stageAdmits := func(g int32, m *Member) bool {
+		sel := v.stageSel[p.groups[g].stage]
+		return sel == nil || sel.Matches(m.Labels)
+	}
+	var errs problems
 	sorted := slices.Clone(members)
 	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	for _, m := range sorted {
-		g := int32(0)
-		if spec.Strategy != nil {
-			var ok bool
-			if g, ok = groupIdx[m.Group]; !ok {
-				continue
+	for i := range sorted {
+		m := &sorted[i]
+		var hits []int32
+		if spec.Strategy == nil {
+			hits = []int32{0}
+		} else {
+			if g, ok := byName[m.Group]; ok && stageAdmits(g, m) {
+				hits = append(hits, g)
+			}
+			for _, g := range bySelector {
+				if stageAdmits(g, m) && own[g].Matches(m.Labels) {
+					hits = append(hits, g)
+				}
 			}
 		}
+		if len(hits) == 0 {
+			continue // "a member whose group no stage names is not in the run"
+		}
+		if len(hits) > 1 {
+			slices.Sort(hits)
+			errs.add("member %q is selected into group %q (%s) and group %q (%s); a member may be in one group of a run",
+				m.Name, p.groups[hits[0]].name, where[hits[0]], p.groups[hits[1]].name, where[hits[1]])
+			continue
+		}
+		g := hits[0]
 		id := int32(len(p.members))
-		p.members = append(p.members, m)
+		p.members = append(p.members, *m)
 		p.byName[m.Name] = id
 		p.groups[g].members = append(p.groups[g].members, id)
 		p.groupOf = append(p.groupOf, g)
@@ -273,10 +322,12 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 		ps.before = p.addGates(st.BeforeGates, int32(si), -1, Before)
 		ps.gates = append(ps.gates, ps.before...)
 		for gi, g := range ps.groups {
-			pg := &p.groups[g]
-			pg.before = p.addGates(st.Groups[gi].BeforeGates, int32(si), g, Before)
-			pg.after = p.addGates(st.Groups[gi].AfterGates, int32(si), g, After)
-			ps.gates = append(append(ps.gates, pg.before...), pg.after...)
+			if gi < len(st.Groups) {
+				pg := &p.groups[g]
+				pg.before = p.addGates(st.Groups[gi].BeforeGates, int32(si), g, Before)
+				pg.after = p.addGates(st.Groups[gi].AfterGates, int32(si), g, After)
+				ps.gates = append(append(ps.gates, pg.before...), pg.after...)
+			}
 		}
 		ps.after = p.addGates(st.AfterGates, int32(si), -1, After)
 		ps.gates = append(ps.gates, ps.after...)
@@ -285,11 +336,18 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 		ps.maxFailures = v.stageFail[si].resolve(ps.size)
 		for gi, g := range ps.groups {
 			pg := &p.groups[g]
+			if gi >= len(st.Groups) {
+				// The implicit group: "the stage maxConcurrency governs it
+				// directly" (Azure FAQ), and so, here, does the stage's budget.
+				pg.limit = max(1, min(ps.limit, len(pg.members)))
+				pg.maxFailures = ps.maxFailures
+				continue
+			}
 			pg.limit = max(1, min(v.groupLim[si][gi].resolve(len(pg.members)), len(pg.members), ps.limit))
 			pg.maxFailures = v.groupFail[si][gi].resolve(len(pg.members))
 		}
 	}
-	return p
+	return p, errs
 }
 
 func initialState(p *plan, cat *compiledCatalog) *state {

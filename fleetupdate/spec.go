@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fleetkit/fleetkit/internal/kversion"
+	"github.com/fleetkit/fleetkit/internal/labelselector"
 	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/window"
 )
@@ -318,8 +319,10 @@ type validated struct {
 	stages    []Stage // the strategy, or the implicit one-by-one stage
 	stageLim  []concurrency
 	groupLim  [][]concurrency
-	stageFail []failures   // maxAllowedFailures per stage; zero when unset
-	groupFail [][]failures // per group of each stage
+	stageFail []failures                  // maxAllowedFailures per stage; zero when unset
+	groupFail [][]failures                // per group of each stage
+	stageSel  []*labelselector.Selector   // memberSelector per stage; nil when unset
+	groupSel  [][]*labelselector.Selector // per group of each stage
 }
 
 // problems collects validation errors, each wrapping ErrInvalidSpec.
@@ -422,11 +425,22 @@ func validateSpec(spec Spec) (validated, problems) {
 			}
 		}
 		v.stageLim = append(v.stageLim, sl)
-		sf, serrs := checkScope(where, st.MaxAllowedFailures, st.MemberSelector, st.BeforeGates, st.AfterGates)
+		sf, ss, serrs := checkScope(where, st.MaxAllowedFailures, st.MemberSelector, st.BeforeGates, st.AfterGates)
 		errs = append(errs, serrs...)
 		v.stageFail = append(v.stageFail, sf)
+		v.stageSel = append(v.stageSel, ss)
+		if len(st.Groups) == 0 && st.MemberSelector != nil {
+			// Azure: "If specified without UpdateGroup, one implicit group
+			// containing the selected members will be created"; it takes the
+			// stage's name, which no other group may have.
+			if prev, ok := groupSeen[st.Name]; ok {
+				bad("%s.name %q: the stage's implicit group takes its name, which %s has", where, st.Name, prev)
+			}
+			groupSeen[st.Name] = where + " (its implicit group)"
+		}
 		var gls []concurrency
 		var gfs []failures
+		var gss []*labelselector.Selector
 		for j, g := range st.Groups {
 			gw := fmt.Sprintf("%s.groups[%d]", where, j)
 			if err := checkName(gw+".name", g.Name); err != nil {
@@ -446,19 +460,21 @@ func validateSpec(spec Spec) (validated, problems) {
 				}
 			}
 			gls = append(gls, gl)
-			gf, gerrs := checkScope(gw, g.MaxAllowedFailures, g.MemberSelector, g.BeforeGates, g.AfterGates)
+			gf, gs, gerrs := checkScope(gw, g.MaxAllowedFailures, g.MemberSelector, g.BeforeGates, g.AfterGates)
 			errs = append(errs, gerrs...)
 			gfs = append(gfs, gf)
+			gss = append(gss, gs)
 		}
 		v.groupLim = append(v.groupLim, gls)
 		v.groupFail = append(v.groupFail, gfs)
+		v.groupSel = append(v.groupSel, gss)
 	}
 	return v, errs
 }
 
 // checkScope checks what stages and groups share: failure budget, member
-// selector and gates. It returns the parsed budget.
-func checkScope(where, maxFailures string, sel *MemberSelector, before, after []GateConfiguration) (failures, problems) {
+// selector and gates. It returns the parsed budget and selector.
+func checkScope(where, maxFailures string, sel *MemberSelector, before, after []GateConfiguration) (failures, *labelselector.Selector, problems) {
 	var errs problems
 	bad := errs.add
 	var budget failures
@@ -469,11 +485,14 @@ func checkScope(where, maxFailures string, sel *MemberSelector, before, after []
 		}
 		budget = f
 	}
+	var selector *labelselector.Selector
 	if sel != nil {
 		if sel.ByLabel == "" || len(sel.ByLabel) > maxSelectorLength {
-			bad("%s.memberSelector.byLabel %q: required, at most %d characters", where, sel.ByLabel, maxSelectorLength)
+			bad("%s.memberSelector.byLabel: required, at most %d characters; got %d", where, maxSelectorLength, len(sel.ByLabel))
+		} else if ls, err := labelselector.Parse(sel.ByLabel); err != nil {
+			bad("%s.memberSelector.byLabel: %v", where, err)
 		} else {
-			bad("%s.memberSelector: not supported yet; remove it or wait for a fleetkit version that implements it", where)
+			selector = &ls
 		}
 	}
 	for _, gs := range []struct {
@@ -485,7 +504,7 @@ func checkScope(where, maxFailures string, sel *MemberSelector, before, after []
 			errs = append(errs, checkGate(fmt.Sprintf("%s.%s[%d]", where, gs.field, k), g, gs.timing)...)
 		}
 	}
-	return budget, errs
+	return budget, selector, errs
 }
 
 // Azure's patterns for a ScheduledStart gate (gate.tsp).

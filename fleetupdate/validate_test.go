@@ -97,20 +97,6 @@ func TestNewRejectsInvalidInputNamingFieldAndValue(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// "A strategy that uses an Azure field this version does not implement yet … is rejected with an
-// error naming the field", now at New: the JSON reads, the run is refused.
-func TestUnimplementedAzureFieldIsRefusedAtNew(t *testing.T) {
-	for field, js := range map[string]string{
-		"strategy.stages[0].memberSelector": `{"stages":[{"name":"s","memberSelector":{"byLabel":"env=prod"},"groups":[{"name":"g"}]}]}`,
-	} {
-		var s Strategy
-		require.NoError(t, json.Unmarshal([]byte(js), &s), field)
-		_, err := New("run-1", Spec{Strategy: &s, ManagedClusterUpdate: full(k8sTo)}, members("g", "a"), catalog())
-		assert.ErrorIs(t, err, ErrInvalidSpec)
-		assert.ErrorContains(t, err, field+": not supported yet")
-	}
-}
-
 // Issue 9: "unknown fields are refused at every level (today an unknown key inside upgrade or
 // nodeImageSelection is dropped silently)"; keys match exactly, as Azure spells them.
 func TestUnknownFieldsAreRefusedAtEveryLevel(t *testing.T) {
