@@ -153,42 +153,31 @@ func genCatalog(t *rapid.T) Catalog {
 func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev Event) {
 	p, s := r.p, r.s
 	st := r.Status()
-	// Counters agree with member states; in flight agrees with Running;
-	// failure counts are the Failed members, per group, stage and run.
-	var inflight []int32
+	// The state's own invariants: counters, in flight, phases, gates.
+	if err := r.check(); err != nil {
+		t.Fatalf("after %T: %v", ev, err)
+	}
+	// Concurrency limits hold; failure counts are the Failed members, per
+	// group, stage and run; a group is Failed exactly when over its budget.
 	runFailed := 0
 	for gi, pg := range p.groups {
 		gr := s.groups.get(gi)
-		var c [4]int32
-		for _, id := range pg.members {
-			m := s.members.get(int(id))
-			switch m.state {
-			case Running:
-				c[0]++
-				inflight = append(inflight, id)
-			case Completed:
-				c[1]++
-			case Skipped:
-				c[2]++
-			case Failed:
-				c[3]++
-			}
-		}
-		if c[0] != gr.running || c[1] != gr.completed || c[2] != gr.skipped || c[3] != gr.failed {
-			t.Fatalf("group %s counters %+v disagree with members %v", pg.name, *gr, c)
-		}
-		// No more ops in flight than the group's limit.
 		if int(gr.running) > pg.limit {
 			t.Fatalf("group %s runs %d > limit %d", pg.name, gr.running, pg.limit)
 		}
-		runFailed += int(c[3])
-		gs := st.Stages[pg.stage].Groups[slices.Index(p.stages[pg.stage].groups, int32(gi))]
-		if gs.FailureCount != int(c[3]) {
-			t.Fatalf("group %s shows failureCount %d, has %d Failed members", pg.name, gs.FailureCount, c[3])
+		failed := 0
+		for _, id := range pg.members {
+			if s.members.get(int(id)).state == Failed {
+				failed++
+			}
 		}
-		// A group is Failed exactly when it is over its own budget.
-		if (gs.Status.State == Failed) != (int(c[3]) > pg.maxFailures) {
-			t.Fatalf("group %s is %s with %d failed of %d allowed", pg.name, gs.Status.State, c[3], pg.maxFailures)
+		runFailed += failed
+		gs := st.Stages[pg.stage].Groups[slices.Index(p.stages[pg.stage].groups, int32(gi))]
+		if gs.FailureCount != failed {
+			t.Fatalf("group %s shows failureCount %d, has %d Failed members", pg.name, gs.FailureCount, failed)
+		}
+		if (gs.Status.State == Failed) != (failed > pg.maxFailures) {
+			t.Fatalf("group %s is %s with %d failed of %d allowed", pg.name, gs.Status.State, failed, pg.maxFailures)
 		}
 	}
 	if st.FailureCount != runFailed {
@@ -202,37 +191,12 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		if ss.FailureCount != n {
 			t.Fatalf("stage %s shows failureCount %d, its groups %d", ss.Name, ss.FailureCount, n)
 		}
-		// Nothing in a stage beyond its budget, or with a group beyond its, runs unless the run is failing.
+		// Nothing new starts once a budget is exceeded: the run is no longer Running.
 		if n > p.stages[i].maxFailures && s.phase == Running {
 			t.Fatalf("stage %s is over its budget (%d > %d) and the run is Running", ss.Name, n, p.stages[i].maxFailures)
 		}
-	}
-	slices.Sort(inflight)
-	if !slices.Equal(inflight, s.inflight) {
-		t.Fatalf("inflight %v, running members %v", s.inflight, inflight)
-	}
-	for i, ps := range p.stages {
-		n := 0
-		for _, g := range ps.groups {
-			n += int(s.groups.get(int(g)).running)
-		}
-		if n != s.stages[i].running || n > ps.limit {
-			t.Fatalf("stage %s runs %d (recorded %d), limit %d", ps.name, n, s.stages[i].running, ps.limit)
-		}
-	}
-	// Gates: a Pending gate was reached and belongs to the active stage; a
-	// reached ScheduledStart gate knows when it completes; a done stage has
-	// no gate that holds anything up.
-	for k, pg := range p.gates {
-		g := s.gates.get(k)
-		if g.state == Pending && (g.start.IsZero() || int(pg.stage) != s.stage) {
-			t.Fatalf("gate %s Pending, reached %v, in stage %d while stage %d is active", pg.id, g.start, pg.stage, s.stage)
-		}
-		if (pg.cfg.Type == ScheduledStart && !g.start.IsZero()) != !g.startAt.IsZero() {
-			t.Fatalf("gate %s (%s) reached at %v has startAt %v", pg.id, pg.cfg.Type, g.start, g.startAt)
-		}
-		if s.stages[pg.stage].phase == stageDone && !g.settled() {
-			t.Fatalf("gate %s is %s in a done stage", pg.id, g.state)
+		if s.stages[i].running > p.stages[i].limit {
+			t.Fatalf("stage %s runs %d > limit %d", ss.Name, s.stages[i].running, p.stages[i].limit)
 		}
 	}
 	for _, c := range cmds {
