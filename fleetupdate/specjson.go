@@ -22,6 +22,7 @@ type fieldError struct {
 	msg  string
 }
 
+// Error names the field by path, then says what is wrong with it.
 func (e *fieldError) Error() string {
 	if e.path == "" {
 		return ErrInvalidSpec.Error() + ": " + e.msg
@@ -29,6 +30,7 @@ func (e *fieldError) Error() string {
 	return ErrInvalidSpec.Error() + ": " + e.path + ": " + e.msg
 }
 
+// Unwrap makes every field error an ErrInvalidSpec.
 func (e *fieldError) Unwrap() error { return ErrInvalidSpec }
 
 // under returns err with its path prefixed by step ("strategy", "[2]").
