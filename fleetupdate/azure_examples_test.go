@@ -89,6 +89,49 @@ func TestAzureExamplePayloadsUnmarshalAndBuildARun(t *testing.T) {
 			}
 			assert.LessOrEqual(t, n, 2)
 			assert.Positive(t, n)
+			assert.Equal(t, Completed, driveHelpfully(t, r).State(), "and the run can be driven to its end")
 		})
 	}
+}
+
+// driveHelpfully runs r to its end with a host that approves every gate at
+// once, whose upgrades succeed at once, and that ticks at each wake-up.
+func driveHelpfully(t *testing.T, r Run) Run {
+	t.Helper()
+	now := t0
+	step := func(e Event) {
+		t.Helper()
+		next, _, err := Step(r, e)
+		require.NoError(t, err, "%#v", e)
+		r = next
+	}
+	step(Start{At: now})
+	for range 1000 {
+		if r.Done() {
+			return r
+		}
+		var next Event
+		for _, c := range r.Outstanding() {
+			switch c := c.(type) {
+			case UpgradeMember:
+				next = UpgradeSucceeded{At: now, Op: c.Op}
+			case AwaitGate:
+				if c.Type == Approval {
+					next = CompleteGate{At: now, Gate: c.Gate}
+				}
+			}
+			if next != nil {
+				break
+			}
+		}
+		if next == nil {
+			w, ok := r.NextWake()
+			require.True(t, ok, "stuck %s with nothing to do", r.State())
+			now = w
+			next = Tick{At: now}
+		}
+		step(next)
+	}
+	t.Fatalf("no end after 1000 steps: %s", r.State())
+	return r
 }
