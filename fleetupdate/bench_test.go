@@ -10,7 +10,12 @@ import (
 
 // benchFleet builds n members in groups: 30% have no window, the rest share
 // 12 schedules (daily and weekly, with offsets), as real fleets do.
-func benchFleet(n, stages, groupsPerStage int) (Spec, []Member) {
+//
+// gated strategies have, on every stage and group, what Azure offers: an
+// approval before each stage, a scheduled start before each group and an
+// approval after it, an approval after each stage alongside a wait, and
+// failure budgets of 10%.
+func benchFleet(n, stages, groupsPerStage int, gated bool) (Spec, []Member) {
 	var schedules []*window.Schedule
 	for i := range 8 {
 		s := dailyWindow(fmt.Sprintf("%02d:00", i*3), 4+i%3*4)
@@ -26,8 +31,21 @@ func benchFleet(n, stages, groupsPerStage int) (Spec, []Member) {
 		spec.Strategy = &Strategy{}
 		for s := range stages {
 			st := Stage{Name: fmt.Sprintf("stage-%d", s)}
+			if gated {
+				st.BeforeGates = []GateConfiguration{{Type: Approval}}
+				st.AfterGates = []GateConfiguration{{Type: Approval}}
+				st.AfterStageWaitInSeconds = 600
+				st.MaxAllowedFailures = "10%"
+			}
 			for g := range groupsPerStage {
-				st.Groups = append(st.Groups, Group{Name: fmt.Sprintf("group-%d-%d", s, g)})
+				gr := Group{Name: fmt.Sprintf("group-%d-%d", s, g)}
+				if gated {
+					gr.BeforeGates = []GateConfiguration{{Type: ScheduledStart, ScheduledStartConfiguration: &ScheduledStartConfiguration{
+						StartDay: []window.Weekday{window.Sunday, window.Monday, window.Tuesday, window.Wednesday, window.Thursday, window.Friday, window.Saturday}[g%7], StartTime: "02:00", UTCOffset: "+00:00"}}}
+					gr.AfterGates = []GateConfiguration{{Type: Approval}}
+					gr.MaxAllowedFailures = "10%"
+				}
+				st.Groups = append(st.Groups, gr)
 			}
 			spec.Strategy.Stages = append(spec.Strategy.Stages, st)
 		}
@@ -47,14 +65,20 @@ func benchFleet(n, stages, groupsPerStage int) (Spec, []Member) {
 }
 
 // driveToEnd runs r to its end with a host whose upgrades take 20 minutes
-// and always succeed, and returns the number of events it stepped.
+// and always succeed, and who approves every gate 5 minutes after it is
+// reached; it returns the number of events it stepped.
 func driveToEnd(b *testing.B, r Run) int {
 	now := t0
 	type op struct {
 		at time.Time
 		id OpID
 	}
-	var queue []op // FIFO: every upgrade takes the same time
+	type approval struct {
+		at   time.Time
+		gate GateID
+	}
+	var queue []op           // FIFO: every upgrade takes the same time
+	var approvals []approval // FIFO: every approval takes the same time
 	events := 0
 	step := func(e Event) {
 		var cmds []Command
@@ -65,14 +89,26 @@ func driveToEnd(b *testing.B, r Run) int {
 		}
 		events++
 		for _, c := range cmds {
-			if u, ok := c.(UpgradeMember); ok {
-				queue = append(queue, op{now.Add(20 * time.Minute), u.Op})
+			switch c := c.(type) {
+			case UpgradeMember:
+				queue = append(queue, op{now.Add(20 * time.Minute), c.Op})
+			case AwaitGate:
+				if c.Type == Approval {
+					approvals = append(approvals, approval{now.Add(5 * time.Minute), c.Gate})
+				}
 			}
 		}
 	}
 	step(Start{At: now})
 	for r.State() != Completed {
 		wake, hasWake := r.NextWake()
+		if len(approvals) > 0 && (!hasWake || !approvals[0].at.After(wake)) && (len(queue) == 0 || !approvals[0].at.After(queue[0].at)) {
+			a := approvals[0]
+			approvals = approvals[1:]
+			now = a.at
+			step(CompleteGate{At: now, Gate: a.gate})
+			continue
+		}
 		if len(queue) > 0 && (!hasWake || !queue[0].at.After(wake)) {
 			o := queue[0]
 			queue = queue[1:]
@@ -97,11 +133,17 @@ func benchRuns(b *testing.B, spec Spec, ms []Member) {
 	}
 	events := 0
 	b.ReportAllocs()
+	cpu0, cpuOK := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
 		events += driveToEnd(b, r)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+	// CPU time per event includes setup and GC but not waiting for the
+	// machine: on a shared machine it is the steadier of the two figures.
+	if cpu1, ok := cpuTime(); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(events), "cpu-ns/event")
+	}
 	b.ReportMetric(float64(events)/float64(b.N), "events/run")
 }
 
@@ -109,10 +151,11 @@ func BenchmarkRun(b *testing.B) {
 	for _, shape := range []struct {
 		name           string
 		stages, groups int
-	}{{"oneByOne", 0, 0}, {"staged10x50", 10, 50}} {
+		gated          bool
+	}{{"oneByOne", 0, 0, false}, {"staged10x50", 10, 50, false}, {"gated10x50", 10, 50, true}} {
 		for _, n := range []int{1000, 10000, 100000} {
 			b.Run(fmt.Sprintf("%s/members=%d", shape.name, n), func(b *testing.B) {
-				spec, ms := benchFleet(n, shape.stages, shape.groups)
+				spec, ms := benchFleet(n, shape.stages, shape.groups, shape.gated)
 				benchRuns(b, spec, ms)
 			})
 		}
@@ -140,7 +183,7 @@ func BenchmarkRunUniqueWindows(b *testing.B) {
 func BenchmarkNew(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			spec, ms := benchFleet(n, 10, 50)
+			spec, ms := benchFleet(n, 10, 50, false)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := New("bench", spec, ms, catalog()); err != nil {

@@ -11,16 +11,19 @@ import (
 )
 
 // check verifies the invariants of a run's state: what every sequence of
-// events keeps true. The decoder refuses a run that breaks one; the rapid
-// state machine and the fuzzers call it after every step. It costs
-// O(members) and is never called by Step. Errors name the field of the
-// persisted form.
-func check(r Run) error {
+// events keeps true. It is the one place they are written down: the decoder
+// refuses a run that breaks one, and the rapid state machine and the
+// fuzzers call it after every step. It costs O(members + gates) and is never
+// called by Step. Errors name the field of the persisted form.
+func (r Run) check() error {
 	if r.p == nil || r.s == nil {
 		return fmt.Errorf("%w: the run was not made by New", ErrInvalidEncoding)
 	}
 	p, s := r.p, r.s
 	bad := corruptf
+	if len(s.stages) != len(p.stages) || s.groups.n != len(p.groups) || s.members.n != len(p.members) || s.gates.n != len(p.gates) {
+		return bad("state", "sizes do not match the plan")
+	}
 
 	switch s.phase {
 	case NotStarted, Running, Stopping, Stopped, Failed, Completed, Skipped:
@@ -71,6 +74,11 @@ func check(r Run) error {
 		}
 		inflight += n
 	}
+	for k := range p.gates {
+		if err := r.checkGate(k); err != nil {
+			return err
+		}
+	}
 	if inflight != len(s.inflight) {
 		return bad("state.members", "%d Running members, %d in flight", inflight, len(s.inflight))
 	}
@@ -107,18 +115,16 @@ func (r Run) checkStage(i int) error {
 	ps, sr := &p.stages[i], &s.stages[i]
 	f := fmt.Sprintf("state.stages[%d]", i)
 	switch {
-	case sr.phase < stageNotStarted || sr.phase > stageDone:
+	case sr.phase < 0 || sr.phase >= len(stagePhaseNames):
 		return corruptf(f+".phase", "%d is not a stage phase", sr.phase)
 	case i < s.stage && sr.phase != stageDone:
 		return corruptf(f+".phase", "%s before the active stage", stagePhaseNames[sr.phase])
 	case i > s.stage && sr.phase != stageNotStarted:
 		return corruptf(f+".phase", "%s after the active stage", stagePhaseNames[sr.phase])
-	case sr.phase == stageWaiting && ps.wait == 0:
-		return corruptf(f+".phase", "Waiting, but the stage has no after-stage wait")
+	case sr.phase == stageWaiting && ps.wait > 0 && !sr.waitSkipped && sr.waitEnd.Add(-ps.wait).After(s.clock):
+		return corruptf(f+".waitEnd", "%s: the wait cannot have started after the run's clock %s", sr.waitEnd, s.clock)
 	case sr.phase != stageNotStarted && s.phase == NotStarted:
 		return corruptf(f+".phase", "%s in a run that has not started", stagePhaseNames[sr.phase])
-	case sr.phase == stageWaiting && sr.waitEnd.Add(-ps.wait).After(s.clock):
-		return corruptf(f+".waitEnd", "%s: the wait cannot have started after the run's clock %s", sr.waitEnd, s.clock)
 	case i == s.stage && sr.phase == stageNotStarted && s.phase != NotStarted:
 		return corruptf(f+".phase", "the active stage of a run that is %s has not started", s.phase)
 	case sr.starved && sr.phase != stageGroups:
@@ -131,7 +137,7 @@ func (r Run) checkStage(i int) error {
 			return corruptf(f+".skipped", "stage skipped but its group %q is not", p.groups[g].name)
 		}
 		running += int(gr.running)
-		if gr.unfinished(len(p.groups[g].members)) > 0 {
+		if r.groupsStarted(i) && !r.groupDone(g) {
 			open++
 		}
 	}
@@ -139,15 +145,47 @@ func (r Run) checkStage(i int) error {
 		return corruptf(f+".waitSkipped", "a skipped stage skips its wait")
 	}
 	if (sr.phase == stageWaiting || sr.phase == stageDone) && open > 0 {
-		return corruptf(f+".phase", "%s with %d groups unfinished", stagePhaseNames[sr.phase], open)
-	}
-	if sr.phase == stageNotStarted {
-		open = 0 // counted once the stage starts
+		return corruptf(f+".phase", "%s with %d groups not done", stagePhaseNames[sr.phase], open)
 	}
 	if running != sr.running || open != sr.openGroups {
 		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
 	}
 	return nil
+}
+
+// checkGate: a gate is NotStarted, Pending (reached, in the active stage),
+// Completed or Skipped; a reached ScheduledStart knows when it completes;
+// a gate of a stage not started is NotStarted or Skipped; a done stage's
+// gates are settled.
+func (r Run) checkGate(k int) error {
+	p, s := r.p, r.s
+	pg := &p.gates[k]
+	g := s.gates.get(k)
+	f := fmt.Sprintf("state.gates[%d]", k)
+	stagePhase := s.stages[pg.stage].phase
+	switch g.state {
+	case NotStarted:
+		if !g.end.IsZero() || !g.startAt.IsZero() {
+			return corruptf(f, "gate %s is NotStarted with times set", pg.id)
+		}
+	case Pending:
+		if int(pg.stage) != s.stage || s.phase == NotStarted {
+			return corruptf(f+".state", "gate %s is Pending outside the active stage", pg.id)
+		}
+		if pg.cfg.Type == ScheduledStart && g.startAt.IsZero() {
+			return corruptf(f+".startAt", "gate %s is a reached ScheduledStart that does not know when it completes", pg.id)
+		}
+	case Completed, Skipped:
+	default:
+		return corruptf(f+".state", "gate %s is %q", pg.id, g.state)
+	}
+	switch {
+	case stagePhase == stageNotStarted && g.state != NotStarted && g.state != Skipped:
+		return corruptf(f+".state", "gate %s is %s in a stage that has not started", pg.id, g.state)
+	case stagePhase == stageDone && !g.settled():
+		return corruptf(f+".state", "gate %s is %s in a stage that is done", pg.id, g.state)
+	}
+	return checkTimes(f, s.clock, g.start, g.end)
 }
 
 // checkGroup checks a group and its members; it returns how many are Running.
@@ -225,13 +263,13 @@ func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
 		return corruptf(f+".attempt", "%q: operation %q is not attempt %d", name, m.op, m.attempt)
 	case (m.state == Running || m.state == Completed) && m.attempt == 0:
 		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state)
-	case (m.state == Failed) != (m.errCode != ""):
-		return corruptf(f+".error", "%q: an error is present exactly when the member is Failed (it is %s)", name, m.state)
+	case m.state == Failed && m.errCode == "" || m.errCode != "" && m.state != Failed && m.state != Pending:
+		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
 	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
 	case m.removed && (m.state == NotStarted || m.state == Pending):
 		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)
-	case stagePhase == stageNotStarted && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):
+	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):
 		return corruptf(f+".state", "%q is %s (attempt %d) in a stage that has not started", name, m.state, m.attempt)
 	case stagePhase == stageDone && m.state != Completed && m.state != Skipped && m.state != Failed:
 		return corruptf(f+".state", "%q is %s in a stage that is done", name, m.state)

@@ -40,7 +40,16 @@ type stateJSON struct {
 	Unresolved []unresolvedJSON `json:"unresolved,omitempty"` // Consistent: members with a pool that has no target
 	Stages     []stageJSON      `json:"stages"`
 	Groups     []groupJSON      `json:"groups"`
+	Gates      []gateJSON       `json:"gates,omitempty"`
 	Members    []memberJSON     `json:"members"`
+}
+
+type gateJSON struct {
+	ID        GateID    `json:"gateId"`
+	State     State     `json:"state"` // NotStarted, Pending, Completed, Skipped
+	StartTime time.Time `json:"startTime,omitzero"`
+	EndTime   time.Time `json:"endTime,omitzero"`
+	StartAt   time.Time `json:"startAt,omitzero"` // ScheduledStart: when it completes by itself
 }
 
 type unresolvedJSON struct {
@@ -50,7 +59,7 @@ type unresolvedJSON struct {
 
 type stageJSON struct {
 	Name        string    `json:"name"`
-	Phase       string    `json:"phase"` // NotStarted, Groups, Waiting, Done
+	Phase       string    `json:"phase"` // NotStarted, Before, Groups, Waiting (after-gates and wait), Done
 	Starved     bool      `json:"starved,omitempty"`
 	Skipped     bool      `json:"skipped,omitempty"`
 	WaitSkipped bool      `json:"waitSkipped,omitempty"`
@@ -93,7 +102,7 @@ type pinnedJSON struct {
 	NodeImages        []PoolImage `json:"nodeImages,omitempty"`
 }
 
-var stagePhaseNames = [...]string{stageNotStarted: "NotStarted", stageGroups: "Groups", stageWaiting: "Waiting", stageDone: "Done"}
+var stagePhaseNames = [...]string{stageNotStarted: "NotStarted", stageBefore: "Before", stageGroups: "Groups", stageWaiting: "Waiting", stageDone: "Done"}
 
 // MarshalJSON encodes the run in the persisted form (see the package doc);
 // UnmarshalJSON of the result gives a run that behaves identically.
@@ -132,6 +141,9 @@ func (r Run) MarshalJSON() ([]byte, error) {
 			gj.Windows[i] = windowJSON{bk.sched, bk.reached, bk.opening}
 		}
 		st.Groups = append(st.Groups, gj)
+	})
+	s.gates.each(func(k int, g *gateRec) {
+		st.Gates = append(st.Gates, gateJSON{p.gates[k].id, g.state, g.start, g.end, g.startAt})
 	})
 	st.Members = make([]memberJSON, 0, len(p.members))
 	s.members.each(func(i int, m *memberRec) {
@@ -290,6 +302,18 @@ func decodeRun(in runJSON) (Run, error) {
 		recs[i] = m
 	}
 
+	if len(js.Gates) != len(p.gates) {
+		return Run{}, corruptf("state.gates", "%d entries; the strategy has %d gates", len(js.Gates), len(p.gates))
+	}
+	gates := make([]*gateRec, len(p.gates))
+	for k, gj := range js.Gates {
+		if gj.ID != p.gates[k].id {
+			return Run{}, corruptf(fmt.Sprintf("state.gates[%d].gateId", k), "%q; the strategy's gate %d is %q", gj.ID, k, p.gates[k].id)
+		}
+		gates[k] = &gateRec{state: gj.State, start: gj.StartTime, end: gj.EndTime, startAt: gj.StartAt}
+	}
+	s.gates = newPvec(gates)
+
 	groups := make([]*groupRec, len(p.groups))
 	for gi, gj := range js.Groups {
 		f := fmt.Sprintf("state.groups[%d]", gi)
@@ -338,14 +362,17 @@ func decodeRun(in runJSON) (Run, error) {
 				g.catalogWait = append(g.catalogWait, id)
 			}
 		}
-		if s.stages[p.groups[gi].stage].phase != stageNotStarted && g.unfinished(len(p.groups[gi].members)) > 0 {
-			s.stages[p.groups[gi].stage].openGroups++
-		}
 		groups[gi] = g
 	}
 	slices.Sort(s.inflight)
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
+	run := Run{p: p, s: s}
+	for g := range p.groups {
+		if st := int(p.groups[g].stage); run.groupsStarted(st) && !run.groupDone(int32(g)) {
+			s.stages[st].openGroups++
+		}
+	}
 
 	s.selection, s.unresolved = nil, nil
 	consistent := p.v.selection == Consistent && upType != ControlPlaneOnly
@@ -372,8 +399,7 @@ func decodeRun(in runJSON) (Run, error) {
 		}
 		s.unresolved[id] = u.Reason
 	}
-	run := Run{p: p, s: s}
-	if err := check(run); err != nil {
+	if err := run.check(); err != nil {
 		return Run{}, err
 	}
 	return run, nil

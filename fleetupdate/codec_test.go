@@ -207,7 +207,7 @@ func FuzzDecodeMutatedRun(f *testing.F) {
 			}
 			return
 		}
-		if err := check(r); err != nil {
+		if err := r.check(); err != nil {
 			t.Fatalf("decoded run breaks an invariant: %v", err)
 		}
 		enc, err := json.Marshal(r)

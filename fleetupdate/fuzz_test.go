@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// FuzzStep drives a fixed staged run with an arbitrary event sequence, one
-// byte per event: it must never panic, never corrupt its counters, and a
-// rejected event must return the run unchanged.
+// FuzzStep drives a fixed staged run, with gates and a failure budget, with
+// an arbitrary event sequence, one byte per event: it must never panic, keep
+// its invariants (Run.check), and a rejected event must return the run
+// unchanged.
 func FuzzStep(f *testing.F) {
 	f.Add([]byte{0, 3, 3, 3, 4, 3, 3, 2, 1, 0, 5, 6, 7, 3, 3})
 	f.Add([]byte{2, 2, 0, 1, 0, 8, 9, 10, 11, 4, 4, 4})
@@ -17,7 +18,14 @@ func FuzzStep(f *testing.F) {
 	ms := twoStageMembers()
 	ms[0].AutoUpgradeWindow = dailyWindow("22:00", 4)
 	ms[3].KubernetesVersion = "1.28.9"
-	base, err := New("run-1", twoStages(600), ms, catalog())
+	spec := twoStages(600)
+	spec.Strategy.Stages[0].BeforeGates = []GateConfiguration{{Type: Approval}}
+	spec.Strategy.Stages[0].Groups[0].AfterGates = []GateConfiguration{{Type: Approval}}
+	spec.Strategy.Stages[0].Groups[0].MaxAllowedFailures = "1"
+	spec.Strategy.Stages[0].MaxAllowedFailures = "1"
+	spec.Strategy.Stages[1].BeforeGates = []GateConfiguration{{Type: ScheduledStart, ScheduledStartConfiguration: &ScheduledStartConfiguration{StartDay: "Thursday", StartTime: "09:00", UTCOffset: "+01:00"}}}
+	gates := []GateID{"run-1/test/Before/0", "run-1/test/t1/After/0", "run-1/prod/Before/0", "run-1/nope/Before/0"}
+	base, err := New("run-1", spec, ms, catalog())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -34,7 +42,7 @@ func FuzzStep(f *testing.F) {
 			}
 			name := ms[int(c)%len(ms)].Name
 			var e Event
-			switch c % 16 {
+			switch c % 18 {
 			case 0:
 				e = Start{At: now}
 			case 1:
@@ -73,6 +81,8 @@ func FuzzStep(f *testing.F) {
 				e = MemberChanged{At: now, Member: m}
 			case 15:
 				e = Tick{At: now.Add(-time.Hour)}
+			case 16, 17:
+				e = CompleteGate{At: now, Gate: gates[int(c/18)%len(gates)]}
 			}
 			before, _ := json.Marshal(r)
 			next, _, err := Step(r, e)
@@ -87,6 +97,9 @@ func FuzzStep(f *testing.F) {
 				continue
 			}
 			r = next
+			if err := r.check(); err != nil {
+				t.Fatalf("event %d (%T): %v", i, e, err)
+			}
 			var back Run
 			b, _ := json.Marshal(r)
 			if err := json.Unmarshal(b, &back); err != nil {

@@ -379,12 +379,15 @@ func TestStatusJSONHasAzureShape(t *testing.T) {
 	h.start()
 	assert.JSONEq(t, `{
 	  "status": {"state": "Running", "startTime": "2026-03-04T12:00:00Z"},
+	  "failureCount": 0,
 	  "stages": [{
 	    "name": "s",
 	    "status": {"state": "Running", "startTime": "2026-03-04T12:00:00Z"},
+	    "failureCount": 0, "maxAllowedFailures": 0, "maxConcurrency": 50,
 	    "groups": [{
 	      "name": "g",
 	      "status": {"state": "Running", "startTime": "2026-03-04T12:00:00Z"},
+	      "failureCount": 0, "maxAllowedFailures": 0, "maxConcurrency": 1,
 	      "members": [{
 	        "name": "a",
 	        "clusterResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/a",

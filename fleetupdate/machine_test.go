@@ -23,6 +23,30 @@ var testWindows = []*window.Schedule{
 	{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 2}}, StartTime: "13:30", DurationHours: 4, UTCOffset: "+05:30"},
 }
 
+// Failure budgets the generated strategies use; "" is unset (0).
+var testBudgets = []string{"", "", "0", "1", "2", "50%", "100%"}
+
+// genGates draws a scope's gates: mostly none, else an approval or two, and
+// before a scope sometimes a scheduled start.
+func genGates(t *rapid.T, gated bool, timing GateTiming) []GateConfiguration {
+	var out []GateConfiguration
+	if !gated {
+		return nil
+	}
+	for range rapid.IntRange(0, 4).Draw(t, "gates") / 3 * rapid.IntRange(1, 2).Draw(t, "more") {
+		g := GateConfiguration{Type: Approval}
+		if timing == Before && rapid.Bool().Draw(t, "scheduled") {
+			g = GateConfiguration{Type: ScheduledStart, ScheduledStartConfiguration: &ScheduledStartConfiguration{
+				StartDay:  rapid.SampledFrom([]window.Weekday{window.Wednesday, window.Thursday, window.Sunday}).Draw(t, "day"),
+				StartTime: rapid.SampledFrom([]string{"00:00", "11:30", "13:00", "23:59"}).Draw(t, "time"),
+				UTCOffset: rapid.SampledFrom([]string{"+00:00", "-05:00", "+14:00"}).Draw(t, "offset"),
+			}}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
 type scenario struct {
 	spec    Spec
 	members []Member
@@ -31,6 +55,7 @@ type scenario struct {
 
 func genScenario(t *rapid.T) scenario {
 	nStages := rapid.IntRange(1, 3).Draw(t, "stages")
+	gated := rapid.Bool().Draw(t, "gated") // half the strategies have no gates at all
 	var stages []Stage
 	var groups []string
 	for i := range nStages {
@@ -41,11 +66,17 @@ func genScenario(t *rapid.T) scenario {
 		if rapid.Bool().Draw(t, "stageLimit") {
 			st.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "3", "50%", "100%"}).Draw(t, "stageConcurrency")
 		}
+		st.MaxAllowedFailures = rapid.SampledFrom(testBudgets).Draw(t, "stageBudget")
+		st.BeforeGates = genGates(t, gated, Before)
+		st.AfterGates = genGates(t, gated, After)
 		for j := range rapid.IntRange(1, 3).Draw(t, "groups") {
 			g := Group{Name: fmt.Sprintf("g-%d-%d", i, j)}
 			if rapid.Bool().Draw(t, "groupLimit") {
 				g.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "4", "50%", "100%"}).Draw(t, "groupConcurrency")
 			}
+			g.MaxAllowedFailures = rapid.SampledFrom(testBudgets).Draw(t, "groupBudget")
+			g.BeforeGates = genGates(t, gated, Before)
+			g.AfterGates = genGates(t, gated, After)
 			st.Groups = append(st.Groups, g)
 			groups = append(groups, g.Name)
 		}
@@ -63,6 +94,17 @@ func genScenario(t *rapid.T) scenario {
 			mcu.NodeImageSelection.CustomNodeImageVersions = []NodeImageVersion{{imgMid}}
 		}
 	}
+	// Selectors: the first stage may drop members labelled env=skip, and a
+	// last stage without groups may take the members labelled pool=sel, who
+	// name no group (so no member is selected into two groups).
+	if rapid.Bool().Draw(t, "prefilter") {
+		stages[0].MemberSelector = &MemberSelector{ByLabel: "env notin (skip)"}
+	}
+	selStage := rapid.Bool().Draw(t, "selectorStage")
+	if selStage {
+		stages = append(stages, Stage{Name: "stage-sel", MemberSelector: &MemberSelector{ByLabel: "pool=sel"},
+			MaxConcurrency: rapid.SampledFrom([]string{"", "2"}).Draw(t, "selConcurrency"), MaxAllowedFailures: rapid.SampledFrom(testBudgets).Draw(t, "selBudget")})
+	}
 	spec := Spec{ManagedClusterUpdate: mcu}
 	if rapid.IntRange(0, 4).Draw(t, "hasStrategy") > 0 {
 		spec.Strategy = &Strategy{Stages: stages}
@@ -77,6 +119,14 @@ func genScenario(t *rapid.T) scenario {
 			AutoUpgradeWindow: rapid.SampledFrom(testWindows).Draw(t, "autoWindow"),
 		}
 		m.NodeOSUpgradeWindow = rapid.SampledFrom(testWindows).Draw(t, "osWindow")
+		switch rapid.IntRange(0, 5).Draw(t, "labels") {
+		case 0:
+			m.Labels = map[string]string{"env": "skip"}
+		case 1:
+			if selStage {
+				m.Group, m.Labels = "", map[string]string{"pool": "sel"}
+			}
+		}
 		for p := range rapid.IntRange(0, 2).Draw(t, "pools") {
 			np := NodePool{Name: fmt.Sprintf("pool%d", p), NodeImageVersion: rapid.SampledFrom([]string{imgOld, imgMid, imgNew, "AKSWindows-2022-containerd-20348.3000.250101"}).Draw(t, "image")}
 			if rapid.IntRange(0, 3).Draw(t, "poolVersion") == 0 {
@@ -103,44 +153,50 @@ func genCatalog(t *rapid.T) Catalog {
 func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev Event) {
 	p, s := r.p, r.s
 	st := r.Status()
-	// Counters agree with member states; in flight agrees with Running.
-	var inflight []int32
+	// The state's own invariants: counters, in flight, phases, gates.
+	if err := r.check(); err != nil {
+		t.Fatalf("after %T: %v", ev, err)
+	}
+	// Concurrency limits hold; failure counts are the Failed members, per
+	// group, stage and run; a group is Failed exactly when over its budget.
+	runFailed := 0
 	for gi, pg := range p.groups {
 		gr := s.groups.get(gi)
-		var c [4]int32
-		for _, id := range pg.members {
-			m := s.members.get(int(id))
-			switch m.state {
-			case Running:
-				c[0]++
-				inflight = append(inflight, id)
-			case Completed:
-				c[1]++
-			case Skipped:
-				c[2]++
-			case Failed:
-				c[3]++
-			}
-		}
-		if c[0] != gr.running || c[1] != gr.completed || c[2] != gr.skipped || c[3] != gr.failed {
-			t.Fatalf("group %s counters %+v disagree with members %v", pg.name, *gr, c)
-		}
-		// No more ops in flight than the group's limit.
 		if int(gr.running) > pg.limit {
 			t.Fatalf("group %s runs %d > limit %d", pg.name, gr.running, pg.limit)
 		}
-	}
-	slices.Sort(inflight)
-	if !slices.Equal(inflight, s.inflight) {
-		t.Fatalf("inflight %v, running members %v", s.inflight, inflight)
-	}
-	for i, ps := range p.stages {
-		n := 0
-		for _, g := range ps.groups {
-			n += int(s.groups.get(int(g)).running)
+		failed := 0
+		for _, id := range pg.members {
+			if s.members.get(int(id)).state == Failed {
+				failed++
+			}
 		}
-		if n != s.stages[i].running || n > ps.limit {
-			t.Fatalf("stage %s runs %d (recorded %d), limit %d", ps.name, n, s.stages[i].running, ps.limit)
+		runFailed += failed
+		gs := st.Stages[pg.stage].Groups[slices.Index(p.stages[pg.stage].groups, int32(gi))]
+		if gs.FailureCount != failed {
+			t.Fatalf("group %s shows failureCount %d, has %d Failed members", pg.name, gs.FailureCount, failed)
+		}
+		if (gs.Status.State == Failed) != (failed > pg.maxFailures) {
+			t.Fatalf("group %s is %s with %d failed of %d allowed", pg.name, gs.Status.State, failed, pg.maxFailures)
+		}
+	}
+	if st.FailureCount != runFailed {
+		t.Fatalf("run shows failureCount %d, has %d Failed members", st.FailureCount, runFailed)
+	}
+	for i, ss := range st.Stages {
+		n := 0
+		for _, gs := range ss.Groups {
+			n += gs.FailureCount
+		}
+		if ss.FailureCount != n {
+			t.Fatalf("stage %s shows failureCount %d, its groups %d", ss.Name, ss.FailureCount, n)
+		}
+		// Nothing new starts once a budget is exceeded: the run is no longer Running.
+		if n > p.stages[i].maxFailures && s.phase == Running {
+			t.Fatalf("stage %s is over its budget (%d > %d) and the run is Running", ss.Name, n, p.stages[i].maxFailures)
+		}
+		if s.stages[i].running > p.stages[i].limit {
+			t.Fatalf("stage %s runs %d > limit %d", ss.Name, s.stages[i].running, p.stages[i].limit)
 		}
 	}
 	for _, c := range cmds {
@@ -149,7 +205,12 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 			continue
 		}
 		id := p.byName[u.Member]
-		stage := int(p.groups[p.groupOf[id]].stage)
+		g := p.groupOf[id]
+		stage := int(p.groups[g].stage)
+		// No group or stage starts work past a gate that holds it.
+		if !r.settledAll(p.stages[stage].before) || !r.settledAll(p.groups[g].before) {
+			t.Fatalf("%s started past a before-gate of its stage or group", u.Member)
+		}
 		// No member of stage k+1 starts before stage k is finished.
 		for k := range stage {
 			if s.stages[k].phase != stageDone {
@@ -185,8 +246,18 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 				ms = append(ms, m.Status.State)
 			}
 			switch gs.Status.State {
+			case Completed, Skipped:
+				var gates []State
+				for _, g := range append(slices.Clone(gs.BeforeGates), gs.AfterGates...) {
+					gates = append(gates, g.Status.State)
+				}
+				if !all(gates, Completed, Skipped) {
+					t.Fatalf("group %s %s with gates %v", gs.Name, gs.Status.State, gates)
+				}
+			}
+			switch gs.Status.State {
 			case Completed:
-				if !all(ms, Completed, Skipped) {
+				if !all(ms, Completed, Skipped, Failed) {
 					t.Fatalf("group %s Completed with members %v", gs.Name, ms)
 				}
 			case Skipped:
@@ -202,7 +273,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 					t.Fatalf("group %s %s with members %v", gs.Name, gs.Status.State, ms)
 				}
 			case Pending:
-				if !all(ms, Pending, NotStarted, Completed, Skipped) {
+				if !all(ms, Pending, NotStarted, Completed, Skipped, Failed) {
 					t.Fatalf("group %s Pending with members %v", gs.Name, ms)
 				}
 			}
@@ -217,8 +288,8 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 				t.Fatalf("stage %s Skipped with groups %v", ss.Name, groupStates)
 			}
 		case Failed:
-			if !slices.Contains(groupStates, Failed) {
-				t.Fatalf("stage %s Failed with groups %v", ss.Name, groupStates)
+			if !slices.Contains(groupStates, Failed) && ss.FailureCount <= ss.MaxAllowedFailures {
+				t.Fatalf("stage %s Failed with groups %v and %d failures of %d allowed", ss.Name, groupStates, ss.FailureCount, ss.MaxAllowedFailures)
 			}
 		case Pending:
 			if !all(groupStates, Pending, NotStarted, Completed, Skipped) {
@@ -282,9 +353,6 @@ func (m *machine) apply(t *rapid.T, e Event) {
 	m.outputs = append(m.outputs, cmds)
 	m.run = next
 	checkInvariants(t, next, cmds, failingBefore, e)
-	if err := check(next); err != nil {
-		t.Fatalf("after %#v: %v", e, err)
-	}
 	for _, c := range cmds {
 		if u, ok := c.(UpgradeMember); ok {
 			m.ops = append(m.ops, u)
@@ -369,6 +437,13 @@ func TestRunStateMachine(t *testing.T) {
 				m.apply(t, Skip{At: m.now, Targets: targets})
 			},
 			"catalog": func(t *rapid.T) { m.apply(t, CatalogChanged{At: m.now, Catalog: genCatalog(t)}) },
+			"completeGate": func(t *rapid.T) {
+				id := GateID("run-1/nowhere/Before/0")
+				if n := len(m.run.p.gates); n > 0 && rapid.IntRange(0, 5).Draw(t, "known") > 0 {
+					id = m.run.p.gates[rapid.IntRange(0, n-1).Draw(t, "gate")].id
+				}
+				m.apply(t, CompleteGate{At: m.now, Gate: id})
+			},
 			"memberChanged": func(t *rapid.T) {
 				if len(m.sc.members) == 0 {
 					return
@@ -426,7 +501,15 @@ func TestRunsAlwaysFinishWithAHelpfulHost(t *testing.T) {
 				return
 			}
 			var e Event
-			if len(ops) > 0 {
+			var await []AwaitGate
+			for _, c := range r.Outstanding() {
+				if a, ok := c.(AwaitGate); ok && a.Type == Approval {
+					await = append(await, a)
+				}
+			}
+			if len(await) > 0 {
+				e = CompleteGate{At: now, Gate: await[0].Gate} // a host that approves at once
+			} else if len(ops) > 0 {
 				sort.Slice(ops, func(i, j int) bool { return ops[i] < ops[j] })
 				e, ops = UpgradeSucceeded{At: now, Op: ops[0]}, ops[1:]
 			} else if w, ok := r.NextWake(); ok {

@@ -71,6 +71,9 @@ func TestAzureConcurrencyWorkedExample(t *testing.T) {
 	assert.Equal(t, 5, p.stages[0].limit)
 	assert.Equal(t, 4, p.groups[0].limit)
 	assert.Equal(t, 3, p.groups[1].limit)
+	// Status shows them resolved, as Azure's UpdateStageStatus and UpdateGroupStatus do.
+	st := h.run.Status().Stages[0]
+	assert.Equal(t, []int{5, 4, 3}, []int{st.MaxConcurrency, st.Groups[0].MaxConcurrency, st.Groups[1].MaxConcurrency})
 	h.start()
 	inA, inB := 0, 0
 	for _, m := range h.started() {

@@ -1,14 +1,12 @@
 package fleetupdate
 
+// Picking: which member of a group goes next (the planner's order over
+// maintenance-window buckets), and what happens to it (act).
+
 import (
-	"errors"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/fleetkit/fleetkit/internal/kversion"
-	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/planner"
 )
 
@@ -144,6 +142,7 @@ type verdict struct {
 	kind int
 	cmd  UpgradeMember
 	note string // vStart: pools left alone; vSkip, vFail, vWait: why
+	code string // vWait: the error code status shows
 }
 
 func (b *stepper) act(g int32, id int32) {
@@ -160,6 +159,7 @@ func (b *stepper) act(g int32, id int32) {
 		}
 		m.note = v.note
 		m.message = ""
+		m.errCode, m.errMsg = "", ""
 		m.waitCatalog = false
 		m.start = b.s.clock
 		m.end = time.Time{}
@@ -172,18 +172,20 @@ func (b *stepper) act(g int32, id int32) {
 		m := b.setState(id, Failed)
 		m.errCode, m.errMsg = codeUpgradeNotAllowed, v.note
 		m.start, m.end = b.s.clock, b.s.clock
-		b.fail(id)
+		b.memberFailed(id)
 	case vWait:
-		b.waitForCatalog(g, id, v.note)
+		b.waitForCatalog(g, id, v.code, v.note)
 	}
 }
 
 // waitForCatalog parks a member Pending until the catalog or the member
-// changes.
-func (b *stepper) waitForCatalog(g int32, id int32, msg string) {
+// changes. Status shows the reason as the member's message and, as in
+// Azure's monitoring example, as its error {code, message}.
+func (b *stepper) waitForCatalog(g int32, id int32, code, msg string) {
 	m := b.setState(id, Pending)
 	m.waitCatalog = true
 	m.message = msg
+	m.errCode, m.errMsg = code, msg
 	gr := b.mutGroup(g)
 	gr.catalogWait = append(slices.Clip(gr.catalogWait), id)
 }
@@ -198,323 +200,4 @@ func (b *stepper) requeue(g int32, id int32) {
 	}
 	bk.extra = slices.Insert(slices.Clone(rest), i, id)
 	bk.xhead = 0
-}
-
-// prepare decides, at the moment a member is reached with its window open,
-// whether to upgrade it, skip it, refuse it or wait for the catalog.
-func (b *stepper) prepare(id int32, m *memberRec) verdict {
-	if m.pinned != nil { // a retry: the same inputs as the first attempt (Azure/AKS#5733)
-		return verdict{kind: vStart, note: m.note}
-	}
-	d := m.data
-	up := b.p.v.upType
-	cmd := UpgradeMember{Member: d.Name, Type: up}
-	var notes []string // pools left alone
-	cpNote := ""       // why the control plane needs nothing
-	needK8s := false
-	cat := b.s.catalog
-
-	if up != NodeImageOnly {
-		cur, _ := kversion.Parse(d.KubernetesVersion)
-		target := b.p.v.target
-		resolved, rerr := kversion.Resolve(target, cat.k8s[d.Region])
-		if rerr == nil {
-			target = resolved
-		}
-		behind := !kversion.NothingToDo(cur, target)
-		if up == Full {
-			for _, np := range d.NodePools {
-				if pv, err := kversion.Parse(np.KubernetesVersion); err == nil && !kversion.NothingToDo(pv, target) {
-					behind = true
-				}
-			}
-		}
-		if behind {
-			if err := kversion.CheckMinorSkip(cur, target, false); err != nil {
-				return verdict{kind: vFail, note: err.Error()}
-			}
-			if up == ControlPlaneOnly {
-				for _, np := range d.NodePools {
-					pv := cur
-					if p, err := kversion.Parse(np.KubernetesVersion); err == nil {
-						pv = p
-					}
-					if err := kversion.CheckPoolSkew(target, pv); err != nil {
-						return verdict{kind: vFail, note: fmt.Sprintf("agent pool %q: %v", np.Name, err)}
-					}
-				}
-			}
-			if rerr != nil {
-				return verdict{kind: vWait, note: fmt.Sprintf("target Kubernetes version %s is not available in region %q", b.p.v.target, d.Region)}
-			}
-			needK8s = true
-			cmd.KubernetesVersion = target.String()
-		} else if up == ControlPlaneOnly {
-			return verdict{kind: vSkip, note: fmt.Sprintf("control plane Kubernetes version %s is already at or ahead of target %s", cur, target)}
-		} else {
-			cpNote = fmt.Sprintf("Kubernetes version %s is already at or ahead of target %s", cur, target)
-			cmd.KubernetesVersion = target.String()
-		}
-	}
-
-	if up != ControlPlaneOnly {
-		if why, ok := b.s.unresolved[id]; ok { // only Consistent resolves ahead
-			return verdict{kind: vSkip, note: why}
-		}
-		pools := slices.Clone(d.NodePools)
-		slices.SortFunc(pools, func(a, b NodePool) int { return strings.Compare(a.Name, b.Name) })
-		for _, np := range pools {
-			cur, err := nodeimage.Parse(np.NodeImageVersion)
-			if err != nil {
-				notes = append(notes, fmt.Sprintf("agent pool %q has no node image version", np.Name))
-				continue
-			}
-			pool := nodeimage.Pool{Member: d.Name, Name: np.Name, Region: d.Region, Image: cur}
-			var target nodeimage.Image
-			switch b.p.v.selection {
-			case Latest:
-				// A region that offers no image of the family gives no target:
-				// the pool is left alone, as under Custom.
-				target, _ = nodeimage.ResolveLatest(cat.images, d.Region, cur.Family)
-			case Consistent:
-				t, ok := b.s.selection.Lookup(cur.Family)
-				if !ok {
-					return verdict{kind: vSkip, note: fmt.Sprintf("no consistent node image for agent pool %q of family %q", np.Name, cur.Family)}
-				}
-				target = t
-			case Custom:
-				target, _ = b.p.v.custom.Lookup(cur.Family)
-			}
-			dec := nodeimage.Decide(cat.images, pool, target)
-			switch dec.Action {
-			case nodeimage.Upgrade:
-				cmd.NodeImages = append(cmd.NodeImages, PoolImage{Pool: np.Name, NodeImageVersion: dec.Target.String()})
-			case nodeimage.NotInRegion:
-				return verdict{kind: vWait, note: dec.Message}
-			default:
-				notes = append(notes, dec.Message)
-			}
-		}
-	}
-
-	if !needK8s && len(cmd.NodeImages) == 0 {
-		why := "nothing to upgrade"
-		if cpNote != "" {
-			notes = append([]string{cpNote}, notes...)
-		}
-		if len(notes) > 0 {
-			why = "already at target: " + strings.Join(notes, "; ")
-		}
-		return verdict{kind: vSkip, note: why}
-	}
-	note := ""
-	if len(notes) > 0 {
-		note = "Skipped upgrade of following agent pool(s): " + strings.Join(notes, "; ")
-	}
-	return verdict{kind: vStart, cmd: cmd, note: note}
-}
-
-func (b *stepper) skip(targets []SkipTarget) error {
-	switch b.s.phase {
-	case NotStarted, Running, Stopped, Failed:
-	default:
-		return fmt.Errorf("%w: cannot skip in a run that is %s", ErrInvalidTransition, b.r().runState())
-	}
-	if len(targets) == 0 {
-		return fmt.Errorf("%w: no targets", ErrUnknownTarget)
-	}
-	var errs []error
-	for _, t := range targets {
-		if err := b.checkTarget(t); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for _, t := range targets {
-		switch t.Type {
-		case TargetMember:
-			b.skipMember(b.p.byName[t.Name], "skipped by user")
-		case TargetGroup:
-			b.skipGroup(b.p.groupIndex(t.Name), fmt.Sprintf("skipped by user: group %q", t.Name))
-		case TargetStage:
-			i := b.p.stageIndex(t.Name)
-			st := b.stage(i)
-			st.skipped, st.waitSkipped = true, true
-			for _, g := range b.p.stages[i].groups {
-				b.skipGroup(g, fmt.Sprintf("skipped by user: stage %q", t.Name))
-			}
-		case TargetAfterStageWait:
-			b.stage(b.p.stageIndex(t.Name)).waitSkipped = true
-		}
-	}
-	if b.s.phase == Running {
-		b.advance(-1)
-	}
-	return nil
-}
-
-func (b *stepper) checkTarget(t SkipTarget) error {
-	switch t.Type {
-	case TargetMember:
-		id, ok := b.p.byName[t.Name]
-		if !ok {
-			return fmt.Errorf("%w: member %q is not in this run", ErrUnknownTarget, t.Name)
-		}
-		switch m := b.member(id); m.state {
-		case Running:
-			return fmt.Errorf("%w: member %q is being upgraded (operation %s); it cannot be skipped", ErrInvalidTransition, t.Name, m.op)
-		case Completed:
-			return fmt.Errorf("%w: member %q has already completed", ErrInvalidTransition, t.Name)
-		}
-	case TargetGroup:
-		if b.p.groupIndex(t.Name) < 0 {
-			return fmt.Errorf("%w: group %q is not in this run's strategy", ErrUnknownTarget, t.Name)
-		}
-	case TargetStage:
-		i := b.p.stageIndex(t.Name)
-		if i < 0 {
-			return fmt.Errorf("%w: stage %q is not in this run's strategy", ErrUnknownTarget, t.Name)
-		}
-		if b.s.stages[i].phase == stageDone {
-			return fmt.Errorf("%w: stage %q has already finished", ErrInvalidTransition, t.Name)
-		}
-	case TargetAfterStageWait:
-		i := b.p.stageIndex(t.Name)
-		if i < 0 {
-			return fmt.Errorf("%w: stage %q is not in this run's strategy", ErrUnknownTarget, t.Name)
-		}
-		if b.p.stages[i].wait == 0 {
-			return fmt.Errorf("%w: stage %q has no after-stage wait", ErrUnknownTarget, t.Name)
-		}
-		// A wait that has run its course stays Completed, not Skipped.
-		if b.s.stages[i].phase == stageDone {
-			return fmt.Errorf("%w: the after-stage wait of stage %q has already finished", ErrInvalidTransition, t.Name)
-		}
-	default:
-		return fmt.Errorf("%w: target type %q: must be Member, Group, Stage or AfterStageWait", ErrUnknownTarget, t.Type)
-	}
-	return nil
-}
-
-// skipMember skips a member that has not started or has failed.
-func (b *stepper) skipMember(id int32, why string) {
-	switch b.member(id).state {
-	case NotStarted, Pending, Failed:
-		m := b.setState(id, Skipped)
-		m.waitCatalog = false
-		m.message = why
-		m.errCode, m.errMsg = "", ""
-		if m.start.IsZero() {
-			m.start = b.s.clock
-		}
-		m.end = b.s.clock
-	}
-}
-
-func (b *stepper) skipGroup(g int32, why string) {
-	b.mutGroup(g).userSkipped = true
-	for _, id := range b.p.groups[g].members {
-		b.skipMember(id, why)
-	}
-}
-
-func (p *plan) groupIndex(name string) int32 {
-	for i, g := range p.groups {
-		if g.name == name {
-			return int32(i)
-		}
-	}
-	return -1
-}
-
-func (p *plan) stageIndex(name string) int {
-	for i, s := range p.stages {
-		if s.name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// memberChanged updates a member's data. Membership is fixed at New: a
-// member that is not in the run is ignored, and a group change is not
-// followed.
-func (b *stepper) memberChanged(nm Member, removed bool) error {
-	id, ok := b.p.byName[nm.Name]
-	if !ok {
-		return nil
-	}
-	g := b.p.groupOf[id]
-	if removed {
-		b.mutMember(id).removed = true
-		b.skipMember(id, "member left the fleet")
-		if b.s.phase == Running {
-			b.advance(g)
-		}
-		return nil
-	}
-	if errs := validateMember("member", nm, b.p.v.upType); len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	m := b.mutMember(id)
-	nm = cloneMember(nm)
-	nm.Group = m.data.Group
-	m.data = &nm
-	// The bucket follows the window whatever the state, so a later retry
-	// queues the member behind the right window.
-	w := windowFor(&nm, b.p.v.upType)
-	key := scheduleKey(w)
-	waiting := m.state == NotStarted || m.state == Pending
-	requeue := waiting && m.waitCatalog
-	if b.group(g).buckets[m.bucket].key != key {
-		bks := b.mutBuckets(g)
-		nb := slices.IndexFunc(bks, func(bk *bucketRec) bool { return bk.key == key })
-		if nb < 0 {
-			nb = len(bks)
-			b.group(g).buckets = append(bks, &bucketRec{gen: b.gen, key: key, sched: w})
-		}
-		m.bucket = int32(nb)
-		requeue = waiting
-	}
-	if requeue {
-		m.waitCatalog = false
-		b.requeue(g, id)
-	}
-	if b.s.phase == Running {
-		b.advance(g)
-	}
-	return nil
-}
-
-func (b *stepper) catalogChanged(c Catalog) error {
-	cc, err := compileCatalog(c)
-	if err != nil {
-		return err
-	}
-	b.s.catalog = &cc
-	if !b.s.started {
-		b.s.resolveConsistent(b.p)
-	}
-	if b.s.stage < len(b.p.stages) {
-		for _, g := range b.p.stages[b.s.stage].groups {
-			if len(b.group(g).catalogWait) == 0 {
-				continue
-			}
-			gr := b.mutGroup(g)
-			wait := gr.catalogWait
-			gr.catalogWait = nil
-			for _, id := range wait {
-				if m := b.member(id); m.waitCatalog {
-					b.mutMember(id).waitCatalog = false
-					b.requeue(g, id)
-				}
-			}
-		}
-	}
-	if b.s.phase == Running {
-		b.advance(-1)
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetkit/fleetkit/internal/labelselector"
 	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/window"
 )
@@ -23,38 +24,63 @@ type Run struct {
 
 // plan is everything fixed at New.
 type plan struct {
-	name    string
-	spec    json.RawMessage // the Spec as given to New, encoded: a deep copy that is cheap to make
-	v       validated
-	members []Member         // the run's members as given to New, sorted by name; index = member id
-	byName  map[string]int32 // member name → id
-	groupOf []int32          // member id → group id
-	stages  []planStage
-	groups  []planGroup
+	name     string
+	spec     json.RawMessage // the Spec as given to New, encoded: a deep copy that is cheap to make
+	v        validated
+	members  []Member         // the run's members as given to New, sorted by name; index = member id
+	byName   map[string]int32 // member name → id
+	groupOf  []int32          // member id → group id
+	stages   []planStage
+	groups   []planGroup
+	gates    []planGate       // per stage: its before-gates, each group's before- and after-gates, its after-gates
+	gateByID map[GateID]int32 // gate id → index in gates
 }
 
 type planStage struct {
-	name   string
-	groups []int32 // global group ids
-	limit  int     // resolved maxConcurrency across the stage
-	wait   time.Duration
-	size   int
+	name        string
+	groups      []int32 // global group ids
+	limit       int     // resolved maxConcurrency across the stage
+	maxFailures int     // resolved maxAllowedFailures over the stage's members; 0 when unset
+	wait        time.Duration
+	size        int
+	before      []int32 // the stage's before-gates (indices into plan.gates)
+	after       []int32 // its after-gates
+	gates       []int32 // every gate of the stage and its groups, in plan order
 }
 
 type planGroup struct {
-	name    string
-	stage   int32
-	limit   int     // resolved maxConcurrency, capped by the group size and the stage limit
-	members []int32 // ids, sorted (so by name)
+	name        string
+	stage       int32
+	limit       int     // resolved maxConcurrency, capped by the group size and the stage limit
+	maxFailures int     // resolved maxAllowedFailures over the group's members; 0 when unset
+	members     []int32 // ids, sorted (so by name)
+	before      []int32 // the group's before-gates (indices into plan.gates)
+	after       []int32 // its after-gates
 }
 
-// Stage phases. Gates, when implemented, become phases before and after
-// stageGroups.
+// Stage phases, in the order a stage goes through them: NotStarted, Before
+// (its before-gates are reached; its groups wait for them), Groups (its
+// groups run), Waiting (its after-gates and its after-stage wait, together),
+// Done. The values of NotStarted, Groups, Waiting and Done are those of
+// schema version 1, which had no gates.
 const (
-	stageNotStarted = iota
-	stageGroups
-	stageWaiting
-	stageDone
+	stageNotStarted = 0
+	stageGroups     = 1
+	stageWaiting    = 2 // after-gates and after-stage wait
+	stageDone       = 3
+	stageBefore     = 4
+)
+
+// Group phases, derived from the stage's phase, the group's gates and its
+// members (groupPhase): nothing about them is stored but the gates' states.
+type groupPhase uint8
+
+const (
+	groupNotStarted groupPhase = iota // its stage has not started its groups
+	groupBefore                       // a before-gate holds it
+	groupMembers                      // members to finish
+	groupAfter                        // an after-gate holds it (not reached yet, or Pending)
+	groupDone
 )
 
 // state is everything that changes. Fields are replaced, never mutated,
@@ -74,8 +100,9 @@ type state struct {
 	stages   []stageRec // one per plan stage
 	groups   pvec[*groupRec]
 	members  pvec[*memberRec]
-	inflight []int32     // ids of members with an op in flight, sorted
-	wakes    []time.Time // requested wake-ups after clock, sorted, unique
+	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
+	inflight []int32        // ids of members with an op in flight, sorted
+	wakes    []time.Time    // requested wake-ups after clock, sorted, unique
 
 	catalog    *compiledCatalog
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
@@ -83,14 +110,31 @@ type state struct {
 }
 
 type stageRec struct {
-	phase       int
+	phase       int  // stageNotStarted … stageBefore
 	running     int  // members in flight across the stage's groups
-	openGroups  int  // groups with unfinished members
+	openGroups  int  // groups not done (Run.groupDone); counted from stageGroups on, 0 before
 	starved     bool // a group wanted a slot the stage limit denied
 	skipped     bool // skipped by the user
 	waitSkipped bool
 	start, end  time.Time
 	waitEnd     time.Time
+}
+
+// gateRec is one gate's state. New in schema version 2; persist every field
+// but gen.
+//
+// Invariants: state is NotStarted (not reached: start, end and startAt are
+// zero), Pending (start is when it was reached), Completed or Skipped (end is
+// when; start is zero for a gate skipped before it was reached). startAt is
+// set exactly for a ScheduledStart gate that was reached: the next
+// occurrence of its day and time at or after start. A Pending gate belongs to
+// the run's active stage (its own gate or one of its groups').
+type gateRec struct {
+	gen     uint64
+	state   State     // NotStarted, Pending, Completed or Skipped
+	start   time.Time // when reached
+	end     time.Time // when completed or skipped
+	startAt time.Time // ScheduledStart: when it completes by itself
 }
 
 type groupRec struct {
@@ -168,9 +212,13 @@ func scheduleKey(s *window.Schedule) string {
 // New validates an update run and returns it NotStarted. Every error names
 // the field and value and wraps ErrInvalidSpec; nothing is half-built.
 //
-// Members whose Group no stage names are not in the run (with no strategy,
-// every member is). Consistent node images are resolved now, for status,
-// and again at the first Start, when they are pinned.
+// Each member goes to the group that selects it: by its memberSelector over
+// Member.Labels, else by Member.Group naming it, within what its stage's
+// memberSelector admits. Members no group selects are not in the run (with
+// no strategy, every member is); a member two groups select is refused.
+// Failure budgets and concurrency limits are resolved now. Consistent node
+// images are resolved now, for status, and again at the first Start, when
+// they are pinned.
 func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error) {
 	var errs []error
 	if err := checkName("name", name); err != nil {
@@ -186,40 +234,84 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
-	p := buildPlan(name, spec, v, members)
+	p, errs := buildPlan(name, spec, v, members)
+	if len(errs) > 0 {
+		return Run{}, errors.Join(errs...)
+	}
 	s := initialState(p, &cat)
 	return Run{p: p, s: s}, nil
 }
 
-func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
+func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, problems) {
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		panic("fleetupdate: a validated spec does not encode: " + err.Error())
 	}
-	p := &plan{name: name, spec: specJSON, v: v, byName: map[string]int32{}}
-	groupIdx := map[string]int32{}
+	p := &plan{name: name, spec: specJSON, v: v, byName: map[string]int32{}, gateByID: map[GateID]int32{}}
+	// Who selects a group's members: the group's own memberSelector, else
+	// Member.Group matching its name; a stage's memberSelector pre-filters
+	// both, and without groups selects the members of its implicit group.
+	byName := map[string]int32{}      // groups that match Member.Group
+	var bySelector []int32            // groups with a selector of their own, and implicit groups
+	var own []*labelselector.Selector // per group: its selector; for an implicit group, its stage's
+	var where []string                // per group, for errors
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
-		for _, g := range st.Groups {
-			groupIdx[g.Name] = int32(len(p.groups))
-			ps.groups = append(ps.groups, int32(len(p.groups)))
-			p.groups = append(p.groups, planGroup{name: g.Name, stage: int32(si)})
+		add := func(name string, sel *labelselector.Selector, w string) {
+			g := int32(len(p.groups))
+			ps.groups = append(ps.groups, g)
+			p.groups = append(p.groups, planGroup{name: name, stage: int32(si)})
+			own = append(own, sel)
+			where = append(where, w)
+			if sel == nil {
+				byName[name] = g
+			} else {
+				bySelector = append(bySelector, g)
+			}
+		}
+		for gi, g := range st.Groups {
+			add(g.Name, v.groupSel[si][gi], fmt.Sprintf("strategy.stages[%d].groups[%d]", si, gi))
+		}
+		if len(st.Groups) == 0 {
+			add(st.Name, v.stageSel[si], fmt.Sprintf("strategy.stages[%d], its implicit group", si))
 		}
 		p.stages = append(p.stages, ps)
 	}
+	stageAdmits := func(g int32, m *Member) bool {
+		sel := v.stageSel[p.groups[g].stage]
+		return sel == nil || sel.Matches(m.Labels)
+	}
+	var errs problems
 	sorted := slices.Clone(members)
 	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	windows := map[string]*window.Schedule{} // a window's JSON → the run's one copy of it
-	for _, m := range sorted {
-		g := int32(0)
-		if spec.Strategy != nil {
-			var ok bool
-			if g, ok = groupIdx[m.Group]; !ok {
-				continue
+	for i := range sorted {
+		m := &sorted[i]
+		var hits []int32
+		if spec.Strategy == nil {
+			hits = []int32{0}
+		} else {
+			if g, ok := byName[m.Group]; ok && stageAdmits(g, m) {
+				hits = append(hits, g)
+			}
+			for _, g := range bySelector {
+				if stageAdmits(g, m) && own[g].Matches(m.Labels) {
+					hits = append(hits, g)
+				}
 			}
 		}
+		if len(hits) == 0 {
+			continue // "a member whose group no stage names is not in the run"
+		}
+		if len(hits) > 1 {
+			slices.Sort(hits)
+			errs.add("member %q is selected into group %q (%s) and group %q (%s); a member may be in one group of a run",
+				m.Name, p.groups[hits[0]].name, where[hits[0]], p.groups[hits[1]].name, where[hits[1]])
+			continue
+		}
+		g := hits[0]
 		id := int32(len(p.members))
-		p.members = append(p.members, cloneMemberShared(m, windows))
+		p.members = append(p.members, cloneMemberShared(*m, windows))
 		p.byName[m.Name] = id
 		p.groups[g].members = append(p.groups[g].members, id)
 		p.groupOf = append(p.groupOf, g)
@@ -231,13 +323,36 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 		for _, g := range ps.groups {
 			ps.size += len(p.groups[g].members)
 		}
+		st := &v.stages[si]
+		ps.before = p.addGates(st.BeforeGates, int32(si), -1, Before)
+		ps.gates = append(ps.gates, ps.before...)
+		for gi, g := range ps.groups {
+			if gi < len(st.Groups) {
+				pg := &p.groups[g]
+				pg.before = p.addGates(st.Groups[gi].BeforeGates, int32(si), g, Before)
+				pg.after = p.addGates(st.Groups[gi].AfterGates, int32(si), g, After)
+				ps.gates = append(append(ps.gates, pg.before...), pg.after...)
+			}
+		}
+		ps.after = p.addGates(st.AfterGates, int32(si), -1, After)
+		ps.gates = append(ps.gates, ps.after...)
 		ps.limit = v.stageLim[si].resolve(ps.size)
+		// Azure: "resolvedThreshold = ceil(p * N)", resolved when the run is created.
+		ps.maxFailures = v.stageFail[si].resolve(ps.size)
 		for gi, g := range ps.groups {
 			pg := &p.groups[g]
+			if gi >= len(st.Groups) {
+				// The implicit group: "the stage maxConcurrency governs it
+				// directly" (Azure FAQ), and so, here, does the stage's budget.
+				pg.limit = max(1, min(ps.limit, len(pg.members)))
+				pg.maxFailures = ps.maxFailures
+				continue
+			}
 			pg.limit = max(1, min(v.groupLim[si][gi].resolve(len(pg.members)), len(pg.members), ps.limit))
+			pg.maxFailures = v.groupFail[si][gi].resolve(len(pg.members))
 		}
 	}
-	return p
+	return p, errs
 }
 
 func initialState(p *plan, cat *compiledCatalog) *state {
@@ -271,6 +386,11 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	}
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
+	gates := make([]*gateRec, len(p.gates))
+	for k := range gates {
+		gates[k] = &gateRec{state: NotStarted}
+	}
+	s.gates = newPvec(gates)
 	s.stages = make([]stageRec, len(p.stages))
 	s.resolveConsistent(p)
 	return s
@@ -311,6 +431,24 @@ func (r Run) Name() string {
 		return ""
 	}
 	return r.p.name
+}
+
+// Spec returns the spec the run was made with: the inline strategy that
+// runs, and the updateStrategyId it was copied from, if any. It is a copy;
+// changing it changes nothing in the run.
+func (r Run) Spec() Spec {
+	if r.p == nil {
+		return Spec{}
+	}
+	b, err := json.Marshal(r.p.spec)
+	if err != nil {
+		panic(err) // a validated spec always encodes
+	}
+	var out Spec
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err) // and decodes
+	}
+	return out
 }
 
 // Clock returns the latest event time the run has seen.
@@ -367,16 +505,21 @@ func (r Run) InFlight() []UpgradeMember {
 
 // Outstanding returns every command the run is still owed, for a host that
 // restarts (host contract, rule 5): an UpgradeMember for each upgrade in
-// flight (sorted by member), then a WakeAt for each wake-up asked for and
-// not yet seen (sorted by time). A host that performs them finishes the run
-// exactly as one that never stopped.
+// flight (sorted by member), an AwaitGate for each Pending gate (in strategy
+// order), then a WakeAt for each wake-up asked for and not yet seen (sorted
+// by time). A host that performs them finishes the run exactly as one that
+// never stopped.
 func (r Run) Outstanding() []Command {
 	if r.s == nil {
 		return nil
 	}
-	out := make([]Command, 0, len(r.s.inflight)+len(r.s.wakes))
+	gates := r.pendingGates()
+	out := make([]Command, 0, len(r.s.inflight)+len(gates)+len(r.s.wakes))
 	for _, u := range r.InFlight() {
 		out = append(out, u)
+	}
+	for _, g := range gates {
+		out = append(out, g)
 	}
 	for _, t := range r.s.wakes {
 		out = append(out, WakeAt{At: t})

@@ -1,16 +1,18 @@
 package fleetupdate
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/fleetkit/fleetkit/internal/kversion"
+	"github.com/fleetkit/fleetkit/internal/labelselector"
 	"github.com/fleetkit/fleetkit/nodeimage"
 	"github.com/fleetkit/fleetkit/window"
 )
@@ -60,9 +62,15 @@ const (
 	Completed  State = "Completed"
 )
 
-// Spec is what an update run does: the `strategy` and
-// `managedClusterUpdate` of Azure's UpdateRun properties, with the same JSON.
+// Spec is what an update run does: Azure's UpdateRun properties
+// (`strategy`, `managedClusterUpdate`, `updateStrategyId`), with the same
+// JSON. Unmarshalling is strict: unknown fields are refused at every level.
 type Spec struct {
+	// UpdateStrategyID is the ARM id of the FleetUpdateStrategy the inline
+	// Strategy was copied from. It is kept and shown, never fetched: Azure
+	// snapshots a strategy into the run when it is created, and so must the
+	// caller. Set without Strategy, New refuses it.
+	UpdateStrategyID     string               `json:"updateStrategyId,omitempty"`
 	Strategy             *Strategy            `json:"strategy,omitempty"` // nil: one stage, one group, one by one
 	ManagedClusterUpdate ManagedClusterUpdate `json:"managedClusterUpdate"`
 }
@@ -74,17 +82,73 @@ type Strategy struct {
 
 // Stage is Azure's UpdateStage: its groups run in parallel.
 type Stage struct {
-	Name                    string  `json:"name"`
-	Groups                  []Group `json:"groups"`
-	AfterStageWaitInSeconds int     `json:"afterStageWaitInSeconds,omitempty"`
-	MaxConcurrency          string  `json:"maxConcurrency,omitempty"` // "N" or "P%"; default 50
+	Name   string  `json:"name"`
+	Groups []Group `json:"groups,omitempty"` // required unless MemberSelector is set
+	// AfterStageWaitInSeconds is Azure's int32: 0 to 2,147,483,647.
+	AfterStageWaitInSeconds int    `json:"afterStageWaitInSeconds,omitempty"`
+	MaxConcurrency          string `json:"maxConcurrency,omitempty"` // "N" or "P%"; default 50
+	// MaxAllowedFailures is how many of the stage's members may fail before
+	// the stage fails: "N", or "P%" of its members rounded up; default 0.
+	MaxAllowedFailures string              `json:"maxAllowedFailures,omitempty"`
+	MemberSelector     *MemberSelector     `json:"memberSelector,omitempty"` // pre-filters the groups' members; without groups, one implicit group
+	BeforeGates        []GateConfiguration `json:"beforeGates,omitempty"`    // reached when the stage would start
+	AfterGates         []GateConfiguration `json:"afterGates,omitempty"`     // reached with the after-stage wait
 }
 
-// Group is Azure's UpdateGroup: members whose Member.Group is Name, updated
-// up to MaxConcurrency at a time.
+// Group is Azure's UpdateGroup: members whose Member.Group is Name (or,
+// with a MemberSelector, whose labels it selects), updated up to
+// MaxConcurrency at a time.
 type Group struct {
 	Name           string `json:"name"`
 	MaxConcurrency string `json:"maxConcurrency,omitempty"` // "N" or "P%"; default 1
+	// MaxAllowedFailures is how many of the group's members may fail before
+	// the group fails: "N", or "P%" of its members rounded up; default 0,
+	// whatever its stage allows.
+	MaxAllowedFailures string              `json:"maxAllowedFailures,omitempty"`
+	MemberSelector     *MemberSelector     `json:"memberSelector,omitempty"` // replaces matching Member.Group with Name
+	BeforeGates        []GateConfiguration `json:"beforeGates,omitempty"`    // reached when the stage starts its groups
+	AfterGates         []GateConfiguration `json:"afterGates,omitempty"`     // reached when every member has finished
+}
+
+// MemberSelector is Azure's MemberSelector: a Kubernetes label selector
+// over Member.Labels ("env=prod,tier in (web,api),!canary").
+type MemberSelector struct {
+	ByLabel string `json:"byLabel"`
+}
+
+// GateType is Azure's GateType.
+type GateType string
+
+// The gate types.
+const (
+	Approval       GateType = "Approval"       // completed by a CompleteGate event
+	ScheduledStart GateType = "ScheduledStart" // completes by itself at its next occurrence, or earlier by CompleteGate
+)
+
+// GateTiming says whether a gate stands before or after its stage or group
+// (Azure's Timing).
+type GateTiming string
+
+// The gate timings.
+const (
+	Before GateTiming = "Before"
+	After  GateTiming = "After"
+)
+
+// GateConfiguration is Azure's GateConfiguration: one gate before or after
+// a stage or group.
+type GateConfiguration struct {
+	DisplayName                 string                       `json:"displayName,omitempty"` // 1–100 characters when set
+	Type                        GateType                     `json:"type"`
+	ScheduledStartConfiguration *ScheduledStartConfiguration `json:"scheduledStartConfiguration,omitempty"` // iff Type is ScheduledStart
+}
+
+// ScheduledStartConfiguration is Azure's ScheduledStartConfiguration: a
+// weekly time at a fixed UTC offset.
+type ScheduledStartConfiguration struct {
+	StartDay  window.Weekday `json:"startDay"`  // "Monday" … "Sunday"
+	StartTime string         `json:"startTime"` // "HH:mm"
+	UTCOffset string         `json:"utcOffset"` // "±hh:mm", -13:59 to +14:00
 }
 
 // ManagedClusterUpdate is Azure's ManagedClusterUpdate.
@@ -110,101 +174,6 @@ type NodeImageVersion struct {
 	Version string `json:"version"`
 }
 
-// Azure fields this version does not implement. A strategy using one is
-// rejected, never run without it: a dropped approval gate is an outage.
-var notYet = map[string]bool{"beforeGates": true, "afterGates": true, "memberSelector": true, "maxAllowedFailures": true}
-
-// strictKeys decodes b into v after checking that every key of the JSON
-// object is in allowed; where names the object in errors.
-func strictKeys(b []byte, where string, v any, allowed ...string) error {
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(b, &keys); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalidSpec, where, err)
-	}
-	if keys == nil { // JSON null
-		return nil
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		if slices.Contains(allowed, k) {
-			continue
-		}
-		if notYet[k] {
-			return fmt.Errorf("%w: %s: field %q is not supported yet; remove it or wait for a fleetkit version that implements it", ErrInvalidSpec, where, k)
-		}
-		return fmt.Errorf("%w: %s: unknown field %q", ErrInvalidSpec, where, k)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalidSpec, where, err)
-	}
-	return nil
-}
-
-// UnmarshalJSON reads Azure's UpdateRun properties. Read-only fields
-// (status, provisioningState, autoUpgradeProfileId) are ignored;
-// updateStrategyId is refused, since the strategy must be given inline.
-func (s *Spec) UnmarshalJSON(b []byte) error {
-	type plain struct {
-		Strategy             *Strategy            `json:"strategy,omitempty"`
-		ManagedClusterUpdate ManagedClusterUpdate `json:"managedClusterUpdate"`
-		Status               json.RawMessage      `json:"status"`
-		ProvisioningState    json.RawMessage      `json:"provisioningState"`
-		AutoUpgradeProfileID json.RawMessage      `json:"autoUpgradeProfileId"`
-	}
-	var p plain
-	if bytes.Contains(b, []byte(`"updateStrategyId"`)) {
-		var keys map[string]json.RawMessage
-		if json.Unmarshal(b, &keys) == nil {
-			if _, ok := keys["updateStrategyId"]; ok {
-				return fmt.Errorf("%w: updateStrategyId: fetch the strategy and pass it inline as strategy", ErrInvalidSpec)
-			}
-		}
-	}
-	if err := strictKeys(b, "update run", &p, "strategy", "managedClusterUpdate", "status", "provisioningState", "autoUpgradeProfileId"); err != nil {
-		return err
-	}
-	*s = Spec{Strategy: p.Strategy, ManagedClusterUpdate: p.ManagedClusterUpdate}
-	return nil
-}
-
-// UnmarshalJSON reads Azure's UpdateRunStrategy strictly.
-func (s *Strategy) UnmarshalJSON(b []byte) error {
-	type plain Strategy
-	return strictKeys(b, "strategy", (*plain)(s), "stages")
-}
-
-// UnmarshalJSON reads Azure's UpdateStage strictly: gates, member selectors
-// and failure budgets are refused until implemented.
-func (s *Stage) UnmarshalJSON(b []byte) error {
-	type plain Stage
-	var name struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(b, &name)
-	return strictKeys(b, fmt.Sprintf("stage %q", name.Name), (*plain)(s), "name", "groups", "afterStageWaitInSeconds", "maxConcurrency")
-}
-
-// UnmarshalJSON reads Azure's UpdateGroup strictly.
-func (g *Group) UnmarshalJSON(b []byte) error {
-	type plain Group
-	var name struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(b, &name)
-	return strictKeys(b, fmt.Sprintf("group %q", name.Name), (*plain)(g), "name", "maxConcurrency")
-}
-
-// UnmarshalJSON reads Azure's ManagedClusterUpdate strictly.
-func (m *ManagedClusterUpdate) UnmarshalJSON(b []byte) error {
-	type plain ManagedClusterUpdate
-	return strictKeys(b, "managedClusterUpdate", (*plain)(m), "upgrade", "nodeImageSelection")
-}
-
 // Member is a fleet member cluster as the run sees it: plain input data.
 type Member struct {
 	Name                string           `json:"name"`
@@ -215,6 +184,13 @@ type Member struct {
 	AutoUpgradeWindow   *window.Schedule `json:"autoUpgradeWindow,omitempty"`   // gates Full and ControlPlaneOnly
 	NodeOSUpgradeWindow *window.Schedule `json:"nodeOSUpgradeWindow,omitempty"` // gates NodeImageOnly
 	ClusterResourceID   string           `json:"clusterResourceId,omitempty"`
+	// Labels are the fleet member's labels (FleetMemberProperties.labels),
+	// which memberSelector.byLabel selects on.
+	Labels map[string]string `json:"labels,omitempty"`
+	// LongTermSupport says the cluster is on AKS's long-term-support plan,
+	// so it may skip minor versions (AKS docs: LTS clusters may upgrade
+	// straight to a higher LTS version).
+	LongTermSupport bool `json:"longTermSupport,omitempty"`
 }
 
 // NodePool is one agent pool of a member.
@@ -257,13 +233,46 @@ func parseConcurrency(field, s string) (concurrency, error) {
 	}
 	if m[1] != "" {
 		n, err := strconv.Atoi(m[1])
-		if err != nil {
-			return concurrency{}, fmt.Errorf("%w: %s %q: too large", ErrInvalidSpec, field, s)
+		if err != nil || n > math.MaxInt32 {
+			return concurrency{}, fmt.Errorf("%w: %s %q: at most %d (Azure's int32)", ErrInvalidSpec, field, s, math.MaxInt32)
 		}
 		return concurrency{n: n}, nil
 	}
 	p, _ := strconv.Atoi(m[2])
 	return concurrency{pct: p}, nil
+}
+
+// failures is a parsed maxAllowedFailures: n members, or pct percent.
+type failures struct {
+	n, pct int
+	isPct  bool
+}
+
+var failuresPattern = regexp.MustCompile(`^(?:(0|[1-9]\d*)|(0|[1-9]\d?|100)%)$`)
+
+func parseFailures(field, s string) (failures, error) {
+	m := failuresPattern.FindStringSubmatch(s)
+	if m == nil {
+		return failures{}, fmt.Errorf("%w: %s %q: must be a whole number from 0, or a percentage from 0%% to 100%%", ErrInvalidSpec, field, s)
+	}
+	if m[1] != "" {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > math.MaxInt32 {
+			return failures{}, fmt.Errorf("%w: %s %q: at most %d (Azure's int32)", ErrInvalidSpec, field, s, math.MaxInt32)
+		}
+		return failures{n: n}, nil
+	}
+	p, _ := strconv.Atoi(m[2])
+	return failures{pct: p, isPct: true}, nil
+}
+
+// resolve turns a budget into a number of members for a scope of size:
+// percentages round up (Azure: resolvedThreshold = ceil(p * N)).
+func (f failures) resolve(size int) int {
+	if !f.isPct {
+		return f.n
+	}
+	return (size*f.pct + 99) / 100
 }
 
 // resolve turns a limit into a number for a population of size: percentages
@@ -279,6 +288,8 @@ func (c concurrency) resolve(size int) int {
 const (
 	maxGroupsPerStage     = 50
 	maxStageConcurrency   = 50
+	maxSelectorLength     = 512 // MemberSelector.byLabel
+	maxDisplayName        = 100 // GateConfiguration.displayName
 	defaultStageLimit     = 50
 	defaultGroupLimit     = 1
 	defaultStageName      = "default"
@@ -292,6 +303,12 @@ const (
 // (howto-monitor-update-runs.md), instead of failing the run.
 const CodeNodeImageVersionNotAvailable = "NodeImageVersionNotAvailable"
 
+// CodeKubernetesVersionNotAvailable is the error code status shows for a
+// member Pending because its region does not offer the target Kubernetes
+// version yet. Azure documents no code for this case; the name is
+// fleetkit's, patterned on CodeNodeImageVersionNotAvailable.
+const CodeKubernetesVersionNotAvailable = "KubernetesVersionNotAvailable"
+
 // validated is what validation derives from a Spec, shared by New and decode.
 type validated struct {
 	upType    UpgradeType
@@ -301,6 +318,10 @@ type validated struct {
 	stages    []Stage // the strategy, or the implicit one-by-one stage
 	stageLim  []concurrency
 	groupLim  [][]concurrency
+	stageFail []failures                  // maxAllowedFailures per stage; zero when unset
+	groupFail [][]failures                // per group of each stage
+	stageSel  []*labelselector.Selector   // memberSelector per stage; nil when unset
+	groupSel  [][]*labelselector.Selector // per group of each stage
 }
 
 // problems collects validation errors, each wrapping ErrInvalidSpec.
@@ -361,6 +382,9 @@ func validateSpec(spec Spec) (validated, problems) {
 	}
 
 	if spec.Strategy == nil {
+		if spec.UpdateStrategyID != "" {
+			bad("updateStrategyId %q: fleetkit does not fetch strategies; pass the strategy inline as strategy (Azure snapshots it into the run the same way) and keep updateStrategyId next to it", spec.UpdateStrategyID)
+		}
 		v.stages = []Stage{{Name: defaultStageName, Groups: []Group{{Name: defaultGroupName}}}}
 	} else {
 		v.stages = spec.Strategy.Stages
@@ -379,14 +403,14 @@ func validateSpec(spec Spec) (validated, problems) {
 			bad("%s.name %q: stage names must be unique", where, st.Name)
 		}
 		stageSeen[st.Name] = true
-		if len(st.Groups) == 0 {
-			bad("%s.groups: at least one group is required", where)
+		if len(st.Groups) == 0 && st.MemberSelector == nil {
+			bad("%s.groups: at least one group is required unless the stage has a memberSelector", where)
 		}
 		if len(st.Groups) > maxGroupsPerStage {
 			bad("%s.groups: %d groups; at most %d per stage", where, len(st.Groups), maxGroupsPerStage)
 		}
-		if st.AfterStageWaitInSeconds < 0 {
-			bad("%s.afterStageWaitInSeconds %d: must not be negative", where, st.AfterStageWaitInSeconds)
+		if st.AfterStageWaitInSeconds < 0 || st.AfterStageWaitInSeconds > math.MaxInt32 {
+			bad("%s.afterStageWaitInSeconds %d: must be from 0 to %d (Azure's int32)", where, st.AfterStageWaitInSeconds, math.MaxInt32)
 		}
 		sl := concurrency{n: defaultStageLimit}
 		if st.MaxConcurrency != "" {
@@ -400,7 +424,22 @@ func validateSpec(spec Spec) (validated, problems) {
 			}
 		}
 		v.stageLim = append(v.stageLim, sl)
+		sf, ss, serrs := checkScope(where, st.MaxAllowedFailures, st.MemberSelector, st.BeforeGates, st.AfterGates)
+		errs = append(errs, serrs...)
+		v.stageFail = append(v.stageFail, sf)
+		v.stageSel = append(v.stageSel, ss)
+		if len(st.Groups) == 0 && st.MemberSelector != nil {
+			// Azure: "If specified without UpdateGroup, one implicit group
+			// containing the selected members will be created"; it takes the
+			// stage's name, which no other group may have.
+			if prev, ok := groupSeen[st.Name]; ok {
+				bad("%s.name %q: the stage's implicit group takes its name, which %s has", where, st.Name, prev)
+			}
+			groupSeen[st.Name] = where + " (its implicit group)"
+		}
 		var gls []concurrency
+		var gfs []failures
+		var gss []*labelselector.Selector
 		for j, g := range st.Groups {
 			gw := fmt.Sprintf("%s.groups[%d]", where, j)
 			if err := checkName(gw+".name", g.Name); err != nil {
@@ -420,10 +459,103 @@ func validateSpec(spec Spec) (validated, problems) {
 				}
 			}
 			gls = append(gls, gl)
+			gf, gs, gerrs := checkScope(gw, g.MaxAllowedFailures, g.MemberSelector, g.BeforeGates, g.AfterGates)
+			errs = append(errs, gerrs...)
+			gfs = append(gfs, gf)
+			gss = append(gss, gs)
 		}
 		v.groupLim = append(v.groupLim, gls)
+		v.groupFail = append(v.groupFail, gfs)
+		v.groupSel = append(v.groupSel, gss)
 	}
 	return v, errs
+}
+
+// checkScope checks what stages and groups share: failure budget, member
+// selector and gates. It returns the parsed budget and selector.
+func checkScope(where, maxFailures string, sel *MemberSelector, before, after []GateConfiguration) (failures, *labelselector.Selector, problems) {
+	var errs problems
+	bad := errs.add
+	var budget failures
+	if maxFailures != "" {
+		f, err := parseFailures(where+".maxAllowedFailures", maxFailures)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		budget = f
+	}
+	var selector *labelselector.Selector
+	if sel != nil {
+		if sel.ByLabel == "" || len(sel.ByLabel) > maxSelectorLength {
+			bad("%s.memberSelector.byLabel: required, at most %d characters; got %d", where, maxSelectorLength, len(sel.ByLabel))
+		} else if ls, err := labelselector.Parse(sel.ByLabel); err != nil {
+			bad("%s.memberSelector.byLabel: %v", where, err)
+		} else {
+			selector = &ls
+		}
+	}
+	for _, gs := range []struct {
+		field  string
+		gates  []GateConfiguration
+		timing GateTiming
+	}{{"beforeGates", before, Before}, {"afterGates", after, After}} {
+		for k, g := range gs.gates {
+			errs = append(errs, checkGate(fmt.Sprintf("%s.%s[%d]", where, gs.field, k), g, gs.timing)...)
+		}
+	}
+	return budget, selector, errs
+}
+
+// Azure's patterns for a ScheduledStart gate (gate.tsp).
+var (
+	startTimePattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	utcOffsetPattern = regexp.MustCompile(`^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$`)
+)
+
+func checkGate(where string, g GateConfiguration, timing GateTiming) problems {
+	var errs problems
+	bad := errs.add
+	if n := utf8.RuneCountInString(g.DisplayName); n > maxDisplayName {
+		bad("%s.displayName: %d characters; at most %d", where, n, maxDisplayName)
+	}
+	switch g.Type {
+	case Approval:
+		if g.ScheduledStartConfiguration != nil {
+			bad("%s.scheduledStartConfiguration: only for type ScheduledStart", where)
+		}
+	case ScheduledStart:
+		if timing == After {
+			// Azure: ScheduledStart gates are allowed before a stage or group only.
+			bad("%s.type ScheduledStart: allowed in beforeGates only", where)
+		}
+		c := g.ScheduledStartConfiguration
+		if c == nil {
+			bad("%s.scheduledStartConfiguration: required for type ScheduledStart", where)
+			break
+		}
+		if _, ok := weekdayOf(c.StartDay); !ok {
+			bad("%s.scheduledStartConfiguration.startDay %q: must be Monday, Tuesday, Wednesday, Thursday, Friday, Saturday or Sunday", where, c.StartDay)
+		}
+		if !startTimePattern.MatchString(c.StartTime) {
+			bad("%s.scheduledStartConfiguration.startTime %q: want HH:mm, 00:00 to 23:59", where, c.StartTime)
+		}
+		if !utcOffsetPattern.MatchString(c.UTCOffset) {
+			bad("%s.scheduledStartConfiguration.utcOffset %q: want ±hh:mm, -13:59 to +14:00", where, c.UTCOffset)
+		}
+	default:
+		bad("%s.type %q: must be Approval or ScheduledStart", where, g.Type)
+	}
+	return errs
+}
+
+// weekdayOf maps Azure's DayOfWeek to time.Weekday.
+func weekdayOf(d window.Weekday) (time.Weekday, bool) {
+	for w := time.Sunday; w <= time.Saturday; w++ {
+		if string(d) == w.String() {
+			return w, true
+		}
+	}
+	return 0, false
 }
 
 func validateMembers(members []Member, up UpgradeType) problems {

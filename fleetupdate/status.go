@@ -3,13 +3,16 @@ package fleetupdate
 import (
 	"slices"
 	"time"
+
+	"github.com/fleetkit/fleetkit/nodeimage"
 )
 
 // Status is Azure's UpdateRunStatus, with the same JSON.
 type Status struct {
 	Status             UpdateStatus              `json:"status"`
 	Stages             []StageStatus             `json:"stages"`
-	NodeImageSelection *NodeImageSelectionStatus `json:"nodeImageSelection,omitempty"` // Consistent only
+	NodeImageSelection *NodeImageSelectionStatus `json:"nodeImageSelection,omitempty"` // Consistent and Custom
+	FailureCount       int                       `json:"failureCount"`                 // members whose latest attempt failed
 }
 
 // UpdateStatus is Azure's UpdateStatus.
@@ -30,15 +33,25 @@ type ErrorDetail struct {
 type StageStatus struct {
 	Name                 string        `json:"name"`
 	Status               UpdateStatus  `json:"status"`
+	FailureCount         int           `json:"failureCount"`       // members of the stage whose latest attempt failed
+	MaxAllowedFailures   int           `json:"maxAllowedFailures"` // resolved; the stage fails when FailureCount exceeds it
+	MaxConcurrency       int           `json:"maxConcurrency"`     // resolved
 	Groups               []GroupStatus `json:"groups"`
+	BeforeGates          []GateStatus  `json:"beforeGates,omitempty"`
+	AfterGates           []GateStatus  `json:"afterGates,omitempty"`
 	AfterStageWaitStatus *WaitStatus   `json:"afterStageWaitStatus,omitempty"` // only when the stage has a wait
 }
 
 // GroupStatus is Azure's UpdateGroupStatus.
 type GroupStatus struct {
-	Name    string         `json:"name"`
-	Status  UpdateStatus   `json:"status"`
-	Members []MemberStatus `json:"members"`
+	Name               string         `json:"name"`
+	Status             UpdateStatus   `json:"status"`
+	FailureCount       int            `json:"failureCount"`       // members of the group whose latest attempt failed
+	MaxAllowedFailures int            `json:"maxAllowedFailures"` // resolved; the group fails when FailureCount exceeds it
+	MaxConcurrency     int            `json:"maxConcurrency"`     // resolved
+	Members            []MemberStatus `json:"members"`
+	BeforeGates        []GateStatus   `json:"beforeGates,omitempty"`
+	AfterGates         []GateStatus   `json:"afterGates,omitempty"`
 }
 
 // MemberStatus is Azure's MemberUpdateStatus.
@@ -73,13 +86,15 @@ func (r Run) status(withMembers bool) Status {
 	if r.p == nil || r.s == nil {
 		return Status{}
 	}
-	st := Status{Status: UpdateStatus{State: r.runState(), StartTime: r.s.start, CompletedTime: r.s.end}}
+	st := Status{Status: UpdateStatus{State: r.runState(), StartTime: r.s.start, CompletedTime: r.s.end}, FailureCount: r.failureCount()}
 	if r.s.errCode != "" {
 		st.Status.Error = &ErrorDetail{Code: r.s.errCode, Message: r.s.errMsg}
 	}
 	for i, ps := range r.p.stages {
 		sr := r.s.stages[i]
-		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end}}
+		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end},
+			FailureCount: r.stageFailures(i), MaxAllowedFailures: ps.maxFailures, MaxConcurrency: ps.limit,
+			BeforeGates: r.gateStatuses(ps.before), AfterGates: r.gateStatuses(ps.after)}
 		for _, g := range ps.groups {
 			gs := r.groupStatus(g, withMembers)
 			if gs.Status.State == Failed && ss.Status.Error == nil {
@@ -87,30 +102,43 @@ func (r Run) status(withMembers bool) Status {
 			}
 			ss.Groups = append(ss.Groups, gs)
 		}
+		if ss.Status.Error == nil && r.stageOverBudget(i) {
+			ss.Status.Error = r.scopeError(budgetSummary("stage", ps.name, ss.FailureCount, ps.maxFailures), ps.groups...)
+		}
 		if ps.wait > 0 {
 			ws := &WaitStatus{WaitDurationInSeconds: int(ps.wait / time.Second), Status: UpdateStatus{State: NotStarted}}
 			switch {
-			case sr.phase == stageWaiting:
+			case sr.waitSkipped:
+				ws.Status.State = Skipped
+				ws.Status.CompletedTime = sr.end
+			case sr.waitEnd.IsZero():
+			case r.s.clock.Before(sr.waitEnd):
 				ws.Status = UpdateStatus{State: Running, StartTime: sr.waitEnd.Add(-ps.wait)}
 				if r.s.phase != Running {
 					ws.Status.State = Stopped
 				}
-			case sr.waitSkipped:
-				ws.Status.State = Skipped
-				ws.Status.CompletedTime = sr.end
-			case sr.phase == stageDone:
-				ws.Status = UpdateStatus{State: Completed, StartTime: sr.waitEnd.Add(-ps.wait), CompletedTime: sr.end}
+			default: // over, though after-gates may still hold the stage
+				ws.Status = UpdateStatus{State: Completed, StartTime: sr.waitEnd.Add(-ps.wait), CompletedTime: sr.waitEnd}
 			}
 			ss.AfterStageWaitStatus = ws
 		}
 		st.Stages = append(st.Stages, ss)
 	}
-	if r.p.v.selection == Consistent && r.p.v.upType != ControlPlaneOnly {
-		ns := &NodeImageSelectionStatus{SelectedNodeImageVersions: []NodeImageVersion{}}
-		for _, img := range r.s.selection {
-			ns.SelectedNodeImageVersions = append(ns.SelectedNodeImageVersions, NodeImageVersion{Version: img.String()})
+	if r.p.v.upType != ControlPlaneOnly {
+		var sel nodeimage.Selection
+		switch r.p.v.selection {
+		case Consistent:
+			sel = r.s.selection
+		case Custom:
+			sel = r.p.v.custom
 		}
-		st.NodeImageSelection = ns
+		if r.p.v.selection != Latest {
+			ns := &NodeImageSelectionStatus{SelectedNodeImageVersions: []NodeImageVersion{}}
+			for _, img := range sel {
+				ns.SelectedNodeImageVersions = append(ns.SelectedNodeImageVersions, NodeImageVersion{Version: img.String()})
+			}
+			st.NodeImageSelection = ns
+		}
 	}
 	return st
 }
@@ -127,6 +155,9 @@ func (r Run) runState() State {
 func (r Run) stageState(i int) State {
 	sr := r.s.stages[i]
 	ps := r.p.stages[i]
+	if r.stageOverBudget(i) {
+		return Failed
+	}
 	allSkipped, anyRunning, anyPending := true, false, false
 	for _, g := range ps.groups {
 		switch r.groupState(g) {
@@ -160,7 +191,13 @@ func (r Run) stageState(i int) State {
 	case Stopped, Failed:
 		return Stopped
 	}
-	if sr.phase == stageWaiting || anyRunning || !anyPending {
+	switch {
+	case sr.phase == stageBefore:
+		// "A stage is Pending if … it has a Pending gate."
+		return Pending
+	case sr.phase == stageWaiting && r.anyPending(ps.after):
+		return Pending
+	case sr.phase == stageWaiting || anyRunning || !anyPending:
 		return Running
 	}
 	// "A stage is Pending if all Update Groups in the stage are Pending or not started."
@@ -173,13 +210,14 @@ func (r Run) groupState(g int32) State {
 	size := len(pg.members)
 	open := gr.unfinished(size)
 	switch {
-	case gr.failed > 0:
+	case r.groupOverBudget(g):
 		return Failed
-	case open == 0 && gr.skipped == int32(size):
-		return Skipped
-	case open == 0:
+	case open == 0 && r.settledAll(pg.before) && r.settledAll(pg.after):
+		if gr.skipped == int32(size) {
+			return Skipped
+		}
 		return Completed
-	case r.s.stages[pg.stage].phase == stageNotStarted:
+	case !r.groupsStarted(int(pg.stage)):
 		return NotStarted
 	case gr.running > 0 && r.s.phase == Stopping:
 		return Stopping
@@ -190,30 +228,43 @@ func (r Run) groupState(g int32) State {
 	case r.s.phase == NotStarted:
 		return NotStarted
 	}
-	// "A group is Pending if all clusters in the group are Pending or not started."
+	// "A group is Pending if all clusters in the group are Pending or not
+	// started, or if it has a Pending gate."
 	return Pending
 }
 
 func (r Run) groupStatus(g int32, withMembers bool) GroupStatus {
 	gr := r.s.groups.get(int(g))
 	pg := r.p.groups[g]
-	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end}}
+	gs := GroupStatus{Name: pg.name, Status: UpdateStatus{State: r.groupState(g), StartTime: gr.start, CompletedTime: gr.end},
+		FailureCount: int(gr.failed), MaxAllowedFailures: pg.maxFailures, MaxConcurrency: pg.limit,
+		BeforeGates: r.gateStatuses(pg.before), AfterGates: r.gateStatuses(pg.after)}
 	if withMembers {
 		gs.Members = make([]MemberStatus, 0, len(pg.members))
 		for _, id := range pg.members {
 			gs.Members = append(gs.Members, r.memberStatus(id))
 		}
 	}
-	if gr.failed > 0 {
-		// The group's error names its first failed member.
-		for _, id := range pg.members {
+	if gs.Status.State == Failed {
+		gs.Status.Error = r.scopeError(budgetSummary("group", pg.name, int(gr.failed), pg.maxFailures), g)
+	}
+	return gs
+}
+
+// scopeError is the error of a group or stage over its budget: the summary,
+// then the first failed member of its groups.
+func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
+	for _, g := range groups {
+		if r.s.groups.get(int(g)).failed == 0 {
+			continue
+		}
+		for _, id := range r.p.groups[g].members {
 			if m := r.s.members.get(int(id)); m.state == Failed {
-				gs.Status.Error = &ErrorDetail{Code: m.errCode, Message: failureSummary(m.data.Name, m.errMsg)}
-				break
+				return &ErrorDetail{Code: m.errCode, Message: summary + failureSummary(m.data.Name, m.errMsg)}
 			}
 		}
 	}
-	return gs
+	return &ErrorDetail{Code: "UpgradeFailed", Message: summary}
 }
 
 // Member returns one member's status as Status shows it, without building
@@ -245,6 +296,10 @@ func (r Run) memberStatus(id int32) MemberStatus {
 		}
 	case Failed:
 		ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	case Pending:
+		if m.errCode != "" { // waiting for a version its region does not offer yet
+			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		}
 	case NotStarted:
 		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets[m.bucket]; bk.reached {
 			ms.Status.State = Pending

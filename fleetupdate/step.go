@@ -2,6 +2,7 @@ package fleetupdate
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,11 +41,22 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	if t := e.when(); !t.Before(MaxEventTime) {
 		return r, nil, fmt.Errorf("%w: event time %s is not before %s", ErrInvalidTransition, t.Format(time.RFC3339), MaxEventTime.Format(time.RFC3339))
 	}
-	switch e.(type) {
-	case Tick, MemberChanged, CatalogChanged:
-		if r.s.phase == Completed || r.s.phase == Skipped {
+	if a, ok := accepts[reflect.TypeOf(e)]; ok && !slices.Contains(a.phases, r.s.phase) {
+		if a.action == "" {
 			return r, nil, nil // final: facts no longer matter
 		}
+		return r, nil, fmt.Errorf("%w: cannot %s that is %s", ErrInvalidTransition, a.action, r.runState())
+	}
+	var gate int32
+	if ev, ok := e.(CompleteGate); ok {
+		k, err := r.checkCompleteGate(ev.Gate)
+		if err == errNoChange {
+			return r, nil, nil
+		}
+		if err != nil {
+			return r, nil, err
+		}
+		gate = k
 	}
 	b := newStepper(r)
 	if t := e.when(); t.After(b.s.clock) {
@@ -72,6 +84,8 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		err = b.memberChanged(ev.Member, ev.Removed)
 	case CatalogChanged:
 		err = b.catalogChanged(ev.Catalog)
+	case CompleteGate:
+		b.completeGate(gate)
 	default:
 		err = fmt.Errorf("%w: unknown event type %T", ErrInvalidTransition, e)
 	}
@@ -81,6 +95,27 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	b.dropPastWakes()
 	return Run{p: r.p, s: b.s}, b.cmds, nil
 }
+
+// accepts is the one table of which run phases accept an event (phases as
+// stored: Running includes a run shown Pending). An event not allowed in the
+// run's phase is refused, naming action; a fact (no action) arriving after
+// the run is final is accepted and changes nothing. Events not listed are
+// accepted in every phase: outcomes of ops in flight, and CompleteGate, which
+// the gate's own state decides (a gate may be completed while Stopped).
+var accepts = map[reflect.Type]struct {
+	phases []State
+	action string
+}{
+	reflect.TypeFor[Start]():          {[]State{NotStarted, Stopped, Failed}, "start a run"},
+	reflect.TypeFor[Stop]():           {[]State{Running}, "stop a run"},
+	reflect.TypeFor[Skip]():           {[]State{NotStarted, Running, Stopped, Failed}, "skip in a run"},
+	reflect.TypeFor[Tick]():           {notFinal, ""},
+	reflect.TypeFor[MemberChanged]():  {notFinal, ""},
+	reflect.TypeFor[CatalogChanged](): {notFinal, ""},
+}
+
+// notFinal: every phase but Completed and Skipped.
+var notFinal = []State{NotStarted, Running, Stopping, Stopped, Failed}
 
 // stepper builds the next state. It owns b.s (a shallow copy) and any node,
 // record or slice it created during this step; everything else is shared
@@ -212,8 +247,8 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 	}
 	g := b.p.groupOf[id]
 	pg := &b.p.groups[g]
+	wasDone := b.r().groupDone(g)
 	gr := b.mutGroup(g)
-	wasOpen := gr.unfinished(len(pg.members)) > 0
 	for i, st := range [2]State{from, to} {
 		d := int32(1 - 2*i) // leave from, enter to
 		switch st {
@@ -229,18 +264,7 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 		}
 	}
 	m.state = to
-	isOpen := gr.unfinished(len(pg.members)) > 0
-	// openGroups is counted when the stage starts; before that it stays 0.
-	if wasOpen != isOpen && b.s.stages[pg.stage].phase != stageNotStarted {
-		st := b.stage(int(pg.stage))
-		if isOpen {
-			st.openGroups++
-			gr.end = time.Time{}
-		} else {
-			st.openGroups--
-			gr.end = b.s.clock
-		}
-	}
+	b.regroup(g, wasDone)
 	if to == Running {
 		b.setInflight(id, true)
 	} else if from == Running {
@@ -250,11 +274,6 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 }
 
 func (b *stepper) start() error {
-	switch b.s.phase {
-	case NotStarted, Stopped, Failed:
-	default:
-		return fmt.Errorf("%w: cannot start a run that is %s", ErrInvalidTransition, b.r().runState())
-	}
 	if !b.s.started {
 		b.s.started = true
 		b.s.start = b.s.clock
@@ -299,9 +318,6 @@ func (b *stepper) retryFailed() {
 }
 
 func (b *stepper) stop() error {
-	if b.s.phase != Running {
-		return fmt.Errorf("%w: cannot stop a run that is %s", ErrInvalidTransition, b.r().runState())
-	}
 	if len(b.s.inflight) > 0 {
 		b.s.phase = Stopping
 		return nil
@@ -336,13 +352,13 @@ func (b *stepper) finished(op OpID, code, message string) error {
 			m := b.setState(id, Skipped)
 			m.message, m.end = why, b.s.clock
 		} else {
-			b.waitForCatalog(g, id, message)
+			b.waitForCatalog(g, id, code, message)
 		}
 	default:
 		m := b.setState(id, Failed)
 		m.end = b.s.clock
 		m.errCode, m.errMsg = code, message
-		b.fail(id)
+		b.memberFailed(id)
 	}
 	switch b.s.phase {
 	case Stopping:
@@ -387,28 +403,6 @@ func (b *stepper) abandoned(g, id int32) (string, bool) {
 	return "", false
 }
 
-// fail applies fail-fast: the run stops starting work and ends Failed once
-// nothing is in flight. Azure concepts doc: "Marks all parents (group ->
-// stage -> run) as Failed with a summary error message"; "The update run
-// status shows as Stopping until all in-progress cluster updates finish."
-func (b *stepper) fail(id int32) {
-	if b.s.errCode == "" {
-		m := b.member(id)
-		b.s.errCode = m.errCode
-		b.s.errMsg = failureSummary(m.data.Name, m.errMsg)
-	}
-	b.s.failing = true
-	if b.s.phase == Running || b.s.phase == Stopping {
-		b.s.phase = Stopping
-		b.settle()
-	}
-}
-
-// failureSummary is the error a failed member gives its group, stage and run.
-func failureSummary(member, message string) string {
-	return fmt.Sprintf("member %q failed: %s", member, message)
-}
-
 // settle ends a Stopping run once nothing is in flight.
 func (b *stepper) settle() {
 	if b.s.phase != Stopping || len(b.s.inflight) > 0 {
@@ -419,108 +413,5 @@ func (b *stepper) settle() {
 		b.s.end = b.s.clock
 	} else {
 		b.s.phase = Stopped
-	}
-}
-
-// advance makes all the progress the run can make now: it fills free slots
-// in the active stage and moves through finished stages and waits. hint is
-// the group whose slot just freed, or -1 to look at every group.
-func (b *stepper) advance(hint int32) {
-	for b.s.phase == Running && b.s.stage < len(b.p.stages) {
-		i := b.s.stage
-		ps := &b.p.stages[i]
-		st := &b.s.stages[i]
-		if st.phase == stageNotStarted {
-			st = b.stage(i)
-			st.phase = stageGroups
-			st.start = b.s.clock
-			for _, g := range ps.groups {
-				gr := b.mutGroup(g)
-				gr.start = b.s.clock
-				if gr.unfinished(len(b.p.groups[g].members)) > 0 {
-					st.openGroups++
-				} else {
-					gr.end = b.s.clock
-				}
-			}
-			hint = -1
-		}
-		if st.phase == stageGroups {
-			b.fill(i, hint)
-			if b.s.phase != Running || b.s.stages[i].openGroups > 0 {
-				return
-			}
-			st = b.stage(i)
-			st.phase = stageDone
-			if ps.wait > 0 && !st.waitSkipped {
-				st.phase = stageWaiting
-				st.waitEnd = b.s.clock.Add(ps.wait)
-				b.wakeAt(st.waitEnd)
-			}
-		}
-		if st.phase == stageWaiting {
-			if !st.waitSkipped && b.s.clock.Before(st.waitEnd) {
-				return
-			}
-			st = b.stage(i)
-			st.phase = stageDone
-		}
-		st = b.stage(i)
-		st.end = b.s.clock
-		b.s.stage++
-		hint = -1
-	}
-	if b.s.phase == Running && b.s.stage >= len(b.p.stages) {
-		b.s.phase = Completed
-		if b.allStagesSkipped() {
-			b.s.phase = Skipped
-		}
-		b.s.end = b.s.clock
-	}
-}
-
-func (b *stepper) allStagesSkipped() bool {
-	for i := range b.p.stages {
-		if b.r().stageState(i) != Skipped {
-			return false
-		}
-	}
-	return true
-}
-
-// fill starts work in the stage's groups while slots are free.
-func (b *stepper) fill(stage int, hint int32) {
-	if hint >= 0 && b.p.groups[hint].stage != int32(stage) {
-		return // a change in another stage frees nothing here
-	}
-	if hint >= 0 && !b.s.stages[stage].starved {
-		b.fillGroup(stage, hint)
-		return
-	}
-	if b.s.stages[stage].starved {
-		b.stage(stage).starved = false
-	}
-	for _, g := range b.p.stages[stage].groups {
-		b.fillGroup(stage, g)
-		if b.s.phase != Running {
-			return
-		}
-	}
-}
-
-func (b *stepper) fillGroup(stage int, g int32) {
-	pg := &b.p.groups[g]
-	for b.s.phase == Running {
-		gr := b.group(g)
-		if gr.userSkipped || gr.running >= int32(pg.limit) || gr.unfinished(len(pg.members))-gr.running <= 0 {
-			return
-		}
-		if b.s.stages[stage].running >= b.p.stages[stage].limit {
-			b.stage(stage).starved = true
-			return
-		}
-		if !b.pick(g) {
-			return
-		}
 	}
 }

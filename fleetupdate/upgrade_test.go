@@ -1,6 +1,7 @@
 package fleetupdate
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -204,4 +205,59 @@ func TestControlPlaneOnlyRefusedWhenPoolWouldLagTooFar(t *testing.T) {
 	h = newHost(t, Spec{ManagedClusterUpdate: ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: ControlPlaneOnly, KubernetesVersion: "1.30"}}}, ms, catalog())
 	h.start()
 	assert.Equal(t, UpgradeMember{Op: "run-1/a/1", Member: "a", Type: ControlPlaneOnly, KubernetesVersion: "1.30.5"}, onlyUpgrade(t, h))
+}
+
+// AKS docs: LTS clusters may upgrade straight to a higher LTS version, so "one that would skip a
+// minor version (non-LTS) … is Failed with code UpgradeNotAllowed" does not apply to them.
+func TestLTSMemberMaySkipMinorVersions(t *testing.T) {
+	ms := members("g", "a")
+	ms[0].KubernetesVersion = "1.28.9"
+	ms[0].LongTermSupport = true
+	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
+	h.start()
+	u := onlyUpgrade(t, h)
+	assert.Equal(t, "1.30.5", u.KubernetesVersion)
+	h.succeed("a")
+	assert.Equal(t, Completed, h.run.State())
+	var m Member
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"a","region":"eastus","kubernetesVersion":"1.28.9","longTermSupport":true}`), &m))
+	assert.True(t, m.LongTermSupport)
+}
+
+// Azure's monitoring example (howto-monitor-update-runs.md): a member Pending because its region
+// does not offer the target image shows state Pending with error {code NodeImageVersionNotAvailable,
+// message}; so does one waiting for a Kubernetes version (code KubernetesVersionNotAvailable).
+func TestPendingMemberShowsWhyAsAnError(t *testing.T) {
+	c := catalog()
+	c.Regions[regionA] = RegionCatalog{KubernetesVersions: []string{"1.29.4", "1.30.5"}, NodeImageVersions: []string{imgOld}}
+	c.Regions[regionB] = RegionCatalog{KubernetesVersions: []string{"1.29.4"}, NodeImageVersions: []string{imgOld, imgNew}}
+	ms := members("g", "a", "b")
+	ms[1].Region = regionB
+	spec := Spec{ManagedClusterUpdate: ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: Full, KubernetesVersion: k8sToFix},
+		NodeImageSelection: &NodeImageSelection{Type: Custom, CustomNodeImageVersions: []NodeImageVersion{{imgNew}}}}}
+	h := newHost(t, spec, ms, c)
+	h.start()
+	a := h.member("a")
+	assert.Equal(t, Pending, a.Status.State)
+	want := `target upgrade node image version "` + imgNew + `" for agent pool "system" is not available in region "eastus"`
+	assert.Equal(t, &ErrorDetail{Code: "NodeImageVersionNotAvailable", Message: want}, a.Status.Error)
+	assert.Equal(t, want, a.Message)
+	assert.Equal(t, &ErrorDetail{Code: "KubernetesVersionNotAvailable", Message: `target Kubernetes version 1.30.5 is not available in region "westeurope"`}, h.member("b").Status.Error)
+	h.step(CatalogChanged{At: h.now, Catalog: catalog()})
+	assert.Equal(t, []string{"a"}, h.started())
+	assert.Nil(t, h.member("a").Status.Error, "running: the reason is gone")
+	h.failOp("a", CodeNodeImageVersionNotAvailable, "not in eastus yet")
+	assert.Equal(t, &ErrorDetail{Code: "NodeImageVersionNotAvailable", Message: "not in eastus yet"}, h.member("a").Status.Error)
+}
+
+// Under Custom, status shows the selected versions as nodeImageSelection.selectedNodeImageVersions,
+// as it does under Consistent; under Latest there is no selection to show.
+func TestCustomSelectionShowsSelectedVersions(t *testing.T) {
+	win := "AKSWindows-2022-containerd-20348.3000.250101"
+	spec := Spec{ManagedClusterUpdate: ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: NodeImageOnly},
+		NodeImageSelection: &NodeImageSelection{Type: Custom, CustomNodeImageVersions: []NodeImageVersion{{imgMid}, {win}}}}}
+	h := newHost(t, spec, members("g", "a"), catalog())
+	assert.Equal(t, &NodeImageSelectionStatus{SelectedNodeImageVersions: []NodeImageVersion{{imgMid}, {win}}}, h.run.Status().NodeImageSelection, "by family")
+	h = newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("g", "a"), catalog())
+	assert.Nil(t, h.run.Status().NodeImageSelection)
 }

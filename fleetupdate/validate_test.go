@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetkit/fleetkit/window"
 )
 
 func strategy(stages ...Stage) *Strategy { return &Strategy{Stages: stages} }
@@ -95,24 +97,89 @@ func TestNewRejectsInvalidInputNamingFieldAndValue(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// "A strategy that uses an Azure field this version does not implement yet … is rejected with an error naming the field".
-func TestStrategyWithUnimplementedAzureFieldIsRejected(t *testing.T) {
-	for field, js := range map[string]string{
-		"beforeGates":        `{"stages":[{"name":"s","groups":[{"name":"g"}],"beforeGates":[{"type":"Approval"}]}]}`,
-		"afterGates":         `{"stages":[{"name":"s","groups":[{"name":"g","afterGates":[{"type":"Approval"}]}]}]}`,
-		"memberSelector":     `{"stages":[{"name":"s","memberSelector":{"byLabel":"env=prod"},"groups":[{"name":"g"}]}]}`,
-		"maxAllowedFailures": `{"stages":[{"name":"s","groups":[{"name":"g","maxAllowedFailures":"1"}]}]}`,
-		"colour":             `{"stages":[{"name":"s","groups":[{"name":"g"}]}],"colour":"blue"}`,
+// Issue 9: "unknown fields are refused at every level (today an unknown key inside upgrade or
+// nodeImageSelection is dropped silently)"; keys match exactly, as Azure spells them.
+func TestUnknownFieldsAreRefusedAtEveryLevel(t *testing.T) {
+	for want, js := range map[string]string{
+		`unknown field "colour"`:                                                                           `{"colour":1,"managedClusterUpdate":{"upgrade":{"type":"NodeImageOnly"}}}`,
+		`strategy: unknown field "colour"`:                                                                 `{"strategy":{"stages":[],"colour":1}}`,
+		`strategy.stages[0]: unknown field "colour"`:                                                       `{"strategy":{"stages":[{"name":"s","colour":1}]}}`,
+		`strategy.stages[0]: unknown field "Name"`:                                                         `{"strategy":{"stages":[{"Name":"s"}]}}`,
+		`strategy.stages[1].groups[0]: unknown field "colour"`:                                             `{"strategy":{"stages":[{"name":"s"},{"name":"t","groups":[{"name":"g","colour":1}]}]}}`,
+		`strategy.stages[0].memberSelector: unknown field "x"`:                                             `{"strategy":{"stages":[{"name":"s","memberSelector":{"byLabel":"a=b","x":1}}]}}`,
+		`strategy.stages[0].beforeGates[0]: unknown field "x"`:                                             `{"strategy":{"stages":[{"name":"s","beforeGates":[{"type":"Approval","x":1}]}]}}`,
+		`strategy.stages[0].groups[0].afterGates[0]: unknown field "timeoutSeconds"`:                       `{"strategy":{"stages":[{"name":"s","groups":[{"name":"g","afterGates":[{"type":"Approval","timeoutSeconds":5}]}]}]}}`,
+		`strategy.stages[0].beforeGates[0].scheduledStartConfiguration: unknown field "absoluteStartTime"`: `{"strategy":{"stages":[{"name":"s","beforeGates":[{"type":"ScheduledStart","scheduledStartConfiguration":{"startDay":"Friday","startTime":"18:00","utcOffset":"+00:00","absoluteStartTime":"x"}}]}]}}`,
+		`managedClusterUpdate: unknown field "surge"`:                                                      `{"managedClusterUpdate":{"upgrade":{"type":"Full"},"surge":"33%"}}`,
+		`managedClusterUpdate.upgrade: unknown field "surge"`:                                              `{"managedClusterUpdate":{"upgrade":{"type":"Full","surge":"33%"}}}`,
+		`managedClusterUpdate.nodeImageSelection: unknown field "pinned"`:                                  `{"managedClusterUpdate":{"upgrade":{"type":"Full"},"nodeImageSelection":{"type":"Latest","pinned":true}}}`,
+		`managedClusterUpdate.nodeImageSelection.customNodeImageVersions[1]: unknown field "v"`:            `{"managedClusterUpdate":{"upgrade":{"type":"Full"},"nodeImageSelection":{"type":"Custom","customNodeImageVersions":[{"version":"x"},{"v":"y"}]}}}`,
 	} {
-		var s Strategy
+		var s Spec
 		err := json.Unmarshal([]byte(js), &s)
-		require.Error(t, err, field)
-		assert.ErrorIs(t, err, ErrInvalidSpec)
-		assert.Contains(t, err.Error(), `"`+field+`"`)
+		assert.ErrorIs(t, err, ErrInvalidSpec, js)
+		assert.EqualError(t, err, "fleetupdate: invalid update run: "+want)
 	}
-	var m ManagedClusterUpdate
-	err := json.Unmarshal([]byte(`{"upgrade":{"type":"Full","kubernetesVersion":"1.30"},"surge":"33%"}`), &m)
-	assert.ErrorContains(t, err, `unknown field "surge"`)
+}
+
+// Issue 9: "an error names its field once (today: fleetupdate: invalid update run: update run:
+// fleetupdate: invalid update run: strategy: fleetupdate: invalid update run: stage "s": …)".
+func TestSpecErrorNamesItsFieldOnce(t *testing.T) {
+	var s Spec
+	err := json.Unmarshal([]byte(`{"strategy":{"stages":[{"name":"s","afterStageWaitInSeconds":"soon"}]}}`), &s)
+	assert.EqualError(t, err, `fleetupdate: invalid update run: strategy.stages[0].afterStageWaitInSeconds: want a whole number in range, not JSON string`)
+	assert.Equal(t, 1, strings.Count(err.Error(), "fleetupdate:"))
+	assert.Equal(t, 1, strings.Count(err.Error(), "strategy"))
+}
+
+// Issue 9: "every Azure int32 is bounded (afterStageWaitInSeconds 9,300,000,000 is accepted today
+// and the wait silently disappears)".
+func TestAzureInt32FieldsAreBounded(t *testing.T) {
+	spec := func(js string) Spec {
+		var s Spec
+		require.NoError(t, json.Unmarshal([]byte(`{"strategy":{"stages":[`+js+`]},"managedClusterUpdate":{"upgrade":{"type":"Full","kubernetesVersion":"1.30"}}}`), &s))
+		return s
+	}
+	for js, want := range map[string]string{
+		`{"name":"s","groups":[{"name":"g"}],"afterStageWaitInSeconds":9300000000}`:        `strategy.stages[0].afterStageWaitInSeconds 9300000000: must be from 0 to 2147483647`,
+		`{"name":"s","groups":[{"name":"g"}],"afterStageWaitInSeconds":2147483648}`:        `strategy.stages[0].afterStageWaitInSeconds 2147483648: must be from 0 to 2147483647`,
+		`{"name":"s","groups":[{"name":"g","maxConcurrency":"3000000000"}]}`:               `strategy.stages[0].groups[0].maxConcurrency "3000000000": at most 2147483647`,
+		`{"name":"s","groups":[{"name":"g","maxAllowedFailures":"3000000000"}]}`:           `strategy.stages[0].groups[0].maxAllowedFailures "3000000000": at most 2147483647`,
+		`{"name":"s","groups":[{"name":"g"}],"maxAllowedFailures":"99999999999999999999"}`: `strategy.stages[0].maxAllowedFailures "99999999999999999999": at most 2147483647`,
+	} {
+		_, err := New("run-1", spec(js), members("g", "a"), catalog())
+		assert.ErrorIs(t, err, ErrInvalidSpec)
+		assert.ErrorContains(t, err, want)
+	}
+	r, err := New("run-1", spec(`{"name":"s","groups":[{"name":"g"}],"afterStageWaitInSeconds":2147483647}`), members("g", "a"), catalog())
+	require.NoError(t, err)
+	assert.Equal(t, 2147483647, r.Status().Stages[0].AfterStageWaitStatus.WaitDurationInSeconds)
+	var s Spec
+	err = json.Unmarshal([]byte(`{"strategy":{"stages":[{"name":"s","afterStageWaitInSeconds":1e40}]}}`), &s)
+	assert.EqualError(t, err, `fleetupdate: invalid update run: strategy.stages[0].afterStageWaitInSeconds: want a whole number in range, not JSON number 1e40`)
+}
+
+// Azure: "Setting both … is invalid", but its own examples set updateStrategyId next to the
+// strategy it was copied from; the run keeps it and shows it (Run.Spec), and runs the inline copy.
+func TestUpdateStrategyIDIsKeptNextToAnInlineStrategy(t *testing.T) {
+	const id = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/fleets/f/updateStrategies/s1"
+	var s Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"updateStrategyId":"`+id+`","strategy":{"stages":[{"name":"s","groups":[{"name":"g"}]}]},
+	  "managedClusterUpdate":{"upgrade":{"type":"Full","kubernetesVersion":"1.30"}}}`), &s))
+	r, err := New("run-1", s, members("g", "a"), catalog())
+	require.NoError(t, err)
+	assert.Equal(t, id, r.Spec().UpdateStrategyID)
+	assert.Contains(t, mustJSON(t, r.Spec()), `"updateStrategyId":"`+id+`"`)
+	assert.Equal(t, "s", r.Status().Stages[0].Name, "the inline strategy runs")
+}
+
+// fleetkit cannot fetch a strategy resource: an updateStrategyId alone is refused, saying what to do.
+func TestUpdateStrategyIDAloneIsRefused(t *testing.T) {
+	var s Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"updateStrategyId":"/subscriptions/x","managedClusterUpdate":{"upgrade":{"type":"NodeImageOnly"}}}`), &s))
+	_, err := New("run-1", s, members("g", "a"), catalog())
+	assert.ErrorIs(t, err, ErrInvalidSpec)
+	assert.ErrorContains(t, err, `updateStrategyId "/subscriptions/x": fleetkit does not fetch strategies; pass the strategy inline as strategy`)
 }
 
 // "A user can json.Unmarshal the strategy and managedClusterUpdate of an Azure update run straight into them."
@@ -138,6 +205,37 @@ func TestSpecUnmarshalsAzureUpdateRunProperties(t *testing.T) {
 	    {"name":"stage-2","groups":[{"name":"group-c"}]}]},
 	  "managedClusterUpdate":{"upgrade":{"type":"Full","kubernetesVersion":"1.30.5"},"nodeImageSelection":{"type":"Consistent"}}}`, out)
 
-	err := json.Unmarshal([]byte(`{"updateStrategyId":"/subscriptions/x","managedClusterUpdate":{"upgrade":{"type":"NodeImageOnly"}}}`), &s)
-	assert.ErrorContains(t, err, "pass it inline")
+}
+
+// Azure's GateConfiguration rules (gate.tsp): type Approval or ScheduledStart; ScheduledStart only
+// before a stage or group, with startDay, startTime "HH:mm" and utcOffset "±hh:mm"; displayName at
+// most 100 characters.
+func TestGateConfigurationIsChecked(t *testing.T) {
+	sched := func(day, at, off string) *ScheduledStartConfiguration {
+		return &ScheduledStartConfiguration{StartDay: window.Weekday(day), StartTime: at, UTCOffset: off}
+	}
+	for want, g := range map[string]struct {
+		gate   GateConfiguration
+		timing GateTiming
+	}{
+		`beforeGates[0].type "Manual": must be Approval or ScheduledStart`:             {GateConfiguration{Type: "Manual"}, Before},
+		`afterGates[0].type ScheduledStart: allowed in beforeGates only`:               {GateConfiguration{Type: ScheduledStart, ScheduledStartConfiguration: sched("Friday", "18:00", "-05:00")}, After},
+		`beforeGates[0].scheduledStartConfiguration: required for type ScheduledStart`: {GateConfiguration{Type: ScheduledStart}, Before},
+		`beforeGates[0].scheduledStartConfiguration: only for type ScheduledStart`:     {GateConfiguration{Type: Approval, ScheduledStartConfiguration: sched("Friday", "18:00", "+00:00")}, Before},
+		`beforeGates[0].scheduledStartConfiguration.startDay "Fri"`:                    {GateConfiguration{Type: ScheduledStart, ScheduledStartConfiguration: sched("Fri", "18:00", "+00:00")}, Before},
+		`beforeGates[0].scheduledStartConfiguration.startTime "24:00"`:                 {GateConfiguration{Type: ScheduledStart, ScheduledStartConfiguration: sched("Friday", "24:00", "+00:00")}, Before},
+		`beforeGates[0].scheduledStartConfiguration.utcOffset "+14:30"`:                {GateConfiguration{Type: ScheduledStart, ScheduledStartConfiguration: sched("Friday", "18:00", "+14:30")}, Before},
+		`beforeGates[0].scheduledStartConfiguration.utcOffset "05:00"`:                 {GateConfiguration{Type: ScheduledStart, ScheduledStartConfiguration: sched("Friday", "18:00", "05:00")}, Before},
+		`beforeGates[0].displayName: 101 characters; at most 100`:                      {GateConfiguration{Type: Approval, DisplayName: strings.Repeat("é", 101)}, Before},
+	} {
+		st := Stage{Name: "s", Groups: []Group{{Name: "g"}}}
+		if g.timing == Before {
+			st.BeforeGates = []GateConfiguration{g.gate}
+		} else {
+			st.AfterGates = []GateConfiguration{g.gate}
+		}
+		_, err := New("run-1", Spec{Strategy: strategy(st), ManagedClusterUpdate: full(k8sTo)}, members("g", "a"), catalog())
+		assert.ErrorIs(t, err, ErrInvalidSpec)
+		assert.ErrorContains(t, err, "strategy.stages[0]."+want)
+	}
 }

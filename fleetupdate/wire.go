@@ -23,8 +23,10 @@ import (
 //	{"type":"UpgradeFailed","at":…,"op":…,"code":"QuotaExceeded","message":"…"}
 //	{"type":"MemberChanged","at":…,"member":{…Member JSON…},"removed":true}
 //	{"type":"CatalogChanged","at":…,"catalog":{"regions":{…}}}
+//	{"type":"CompleteGate","at":…,"gate":"run-1/prod/Before/0"}
 //	{"type":"UpgradeMember","op":…,"member":"c1","upgradeType":"Full","kubernetesVersion":"1.30.5","nodeImages":[{"pool":"system","nodeImageVersion":"…"}]}
 //	{"type":"WakeAt","at":…}
+//	{"type":"AwaitGate","gate":…,"gateType":"ScheduledStart","displayName":"…","stage":"prod","group":"eu","timing":"Before","startAt":…}
 //
 // Decoded times are in UTC, so a value whose times are UTC round-trips
 // exactly (reflect.DeepEqual), and any value round-trips to the same bytes.
@@ -71,6 +73,23 @@ type wireCatalog struct {
 	Catalog *Catalog   `json:"catalog"`
 }
 
+type wireComplete struct {
+	Type string     `json:"type"`
+	At   *time.Time `json:"at"`
+	Gate GateID     `json:"gate"`
+}
+
+type wireAwait struct {
+	Type        string     `json:"type"`
+	Gate        GateID     `json:"gate"`
+	GateType    GateType   `json:"gateType"`
+	DisplayName string     `json:"displayName,omitempty"`
+	Stage       string     `json:"stage"`
+	Group       string     `json:"group,omitempty"`
+	Timing      GateTiming `json:"timing"`
+	StartAt     *time.Time `json:"startAt,omitempty"`
+}
+
 type wireUpgrade struct {
 	Type              string      `json:"type"`
 	Op                OpID        `json:"op"`
@@ -105,6 +124,8 @@ func MarshalEvent(e Event) ([]byte, error) {
 		v = wireMember{"MemberChanged", utcPtr(e.At), &e.Member, e.Removed}
 	case CatalogChanged:
 		v = wireCatalog{"CatalogChanged", utcPtr(e.At), &e.Catalog}
+	case CompleteGate:
+		v = wireComplete{"CompleteGate", utcPtr(e.At), e.Gate}
 	default:
 		return nil, fmt.Errorf("%w: cannot encode event type %T", ErrInvalidEncoding, e)
 	}
@@ -166,6 +187,12 @@ func UnmarshalEvent(b []byte) (Event, error) {
 			return nil, err
 		}
 		return CatalogChanged{At: w.At.UTC(), Catalog: *w.Catalog}, nil
+	case "CompleteGate":
+		var w wireComplete
+		if err := decodeWire(b, &w, typ, &w.At, "at", &w.Gate, "gate"); err != nil {
+			return nil, err
+		}
+		return CompleteGate{At: w.At.UTC(), Gate: w.Gate}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown event type %q", ErrInvalidEncoding, typ)
 }
@@ -178,6 +205,12 @@ func MarshalCommand(c Command) ([]byte, error) {
 		v = wireUpgrade{"UpgradeMember", c.Op, c.Member, c.Type, c.KubernetesVersion, c.NodeImages}
 	case WakeAt:
 		v = wireAt{"WakeAt", utcPtr(c.At)}
+	case AwaitGate:
+		w := wireAwait{"AwaitGate", c.Gate, c.Type, c.DisplayName, c.Stage, c.Group, c.Timing, nil}
+		if !c.StartAt.IsZero() {
+			w.StartAt = utcPtr(c.StartAt)
+		}
+		v = w
 	default:
 		return nil, fmt.Errorf("%w: cannot encode command type %T", ErrInvalidEncoding, c)
 	}
@@ -208,6 +241,16 @@ func UnmarshalCommand(b []byte) (Command, error) {
 			return nil, err
 		}
 		return WakeAt{At: w.At.UTC()}, nil
+	case "AwaitGate":
+		var w wireAwait
+		if err := decodeWire(b, &w, typ, &w.Gate, "gate", &w.GateType, "gateType", &w.Stage, "stage", &w.Timing, "timing"); err != nil {
+			return nil, err
+		}
+		c := AwaitGate{Gate: w.Gate, Type: w.GateType, DisplayName: w.DisplayName, Stage: w.Stage, Group: w.Group, Timing: w.Timing}
+		if w.StartAt != nil {
+			c.StartAt = w.StartAt.UTC()
+		}
+		return c, nil
 	}
 	return nil, fmt.Errorf("%w: unknown command type %q", ErrInvalidEncoding, typ)
 }

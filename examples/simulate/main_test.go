@@ -51,9 +51,9 @@ func TestUserFilesAreRead(t *testing.T) {
 	require.NoError(t, os.WriteFile(strategy, []byte(`{"stages":[{"name":"all","groups":[{"name":"canary"},{"name":"dev"}]}]}`), 0o600))
 	out := simulate(t, "-strategy", strategy)
 	assert.Contains(t, out, "Members: 7 completed", "only the groups the strategy names")
-	require.NoError(t, os.WriteFile(strategy, []byte(`{"stages":[{"name":"all","groups":[{"name":"dev"}],"beforeGates":[{"type":"Approval"}]}]}`), 0o600))
+	require.NoError(t, os.WriteFile(strategy, []byte(`{"stages":[{"name":"all","groups":[{"name":"dev","colour":"blue"}]}]}`), 0o600))
 	var b strings.Builder
-	assert.ErrorContains(t, run([]string{"-strategy", strategy}, &b), `"beforeGates" is not supported yet`)
+	assert.ErrorContains(t, run([]string{"-strategy", strategy}, &b), `stages[0].groups[0]: unknown field "colour"`)
 }
 
 func TestChartsAreSelfContained(t *testing.T) {

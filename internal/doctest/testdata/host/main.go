@@ -8,7 +8,7 @@
 // prints one JSON report and exits 0; the test judges the report.
 //
 // The loop's free identifiers are defined here: spec, members, catalog,
-// clock, persist, upgrade, timers and results (log is the standard package).
+// clock, persist, upgrade, timers, notify and results (log is the standard package).
 // Everything the loop asks for goes to one scheduler goroutine, which keeps
 // the virtual clock, a queue of future events (outcomes, ticks, the
 // scenario's injections) and its own copy of the run, stepped with the same
@@ -85,6 +85,19 @@ var requests = make(chan request)
 // scheduler reports the outcome on results when its virtual time comes.
 func upgrade(c fleetupdate.UpgradeMember, out chan fleetupdate.Event) {
 	requests <- request{upgrade: &c, out: out}
+}
+
+// notify would tell whoever approves; these scenarios have no gates, so it
+// only records the gate.
+func notify(c fleetupdate.AwaitGate) {
+	notified.mu.Lock()
+	defer notified.mu.Unlock()
+	notified.gates = append(notified.gates, c.Gate)
+}
+
+var notified struct {
+	mu    sync.Mutex
+	gates []fleetupdate.GateID
 }
 
 type timerService struct{}

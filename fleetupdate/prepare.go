@@ -1,0 +1,126 @@
+package fleetupdate
+
+// prepare: what one member needs, decided when it is reached.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/fleetkit/fleetkit/internal/kversion"
+	"github.com/fleetkit/fleetkit/nodeimage"
+)
+
+// prepare decides, at the moment a member is reached with its window open,
+// whether to upgrade it, skip it, refuse it or wait for the catalog.
+func (b *stepper) prepare(id int32, m *memberRec) verdict {
+	if m.pinned != nil { // a retry: the same inputs as the first attempt (Azure/AKS#5733)
+		return verdict{kind: vStart, note: m.note}
+	}
+	d := m.data
+	up := b.p.v.upType
+	cmd := UpgradeMember{Member: d.Name, Type: up}
+	var notes []string // pools left alone
+	cpNote := ""       // why the control plane needs nothing
+	needK8s := false
+	cat := b.s.catalog
+
+	if up != NodeImageOnly {
+		cur, _ := kversion.Parse(d.KubernetesVersion)
+		target := b.p.v.target
+		resolved, rerr := kversion.Resolve(target, cat.k8s[d.Region])
+		if rerr == nil {
+			target = resolved
+		}
+		behind := !kversion.NothingToDo(cur, target)
+		if up == Full {
+			for _, np := range d.NodePools {
+				if pv, err := kversion.Parse(np.KubernetesVersion); err == nil && !kversion.NothingToDo(pv, target) {
+					behind = true
+				}
+			}
+		}
+		if behind {
+			if err := kversion.CheckMinorSkip(cur, target, d.LongTermSupport); err != nil {
+				return verdict{kind: vFail, note: err.Error()}
+			}
+			if up == ControlPlaneOnly {
+				for _, np := range d.NodePools {
+					pv := cur
+					if p, err := kversion.Parse(np.KubernetesVersion); err == nil {
+						pv = p
+					}
+					if err := kversion.CheckPoolSkew(target, pv); err != nil {
+						return verdict{kind: vFail, note: fmt.Sprintf("agent pool %q: %v", np.Name, err)}
+					}
+				}
+			}
+			if rerr != nil {
+				return verdict{kind: vWait, code: CodeKubernetesVersionNotAvailable, note: fmt.Sprintf("target Kubernetes version %s is not available in region %q", b.p.v.target, d.Region)}
+			}
+			needK8s = true
+			cmd.KubernetesVersion = target.String()
+		} else if up == ControlPlaneOnly {
+			return verdict{kind: vSkip, note: fmt.Sprintf("control plane Kubernetes version %s is already at or ahead of target %s", cur, target)}
+		} else {
+			cpNote = fmt.Sprintf("Kubernetes version %s is already at or ahead of target %s", cur, target)
+			cmd.KubernetesVersion = target.String()
+		}
+	}
+
+	if up != ControlPlaneOnly {
+		if why, ok := b.s.unresolved[id]; ok { // only Consistent resolves ahead
+			return verdict{kind: vSkip, note: why}
+		}
+		pools := slices.Clone(d.NodePools)
+		slices.SortFunc(pools, func(a, b NodePool) int { return strings.Compare(a.Name, b.Name) })
+		for _, np := range pools {
+			cur, err := nodeimage.Parse(np.NodeImageVersion)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("agent pool %q has no node image version", np.Name))
+				continue
+			}
+			pool := nodeimage.Pool{Member: d.Name, Name: np.Name, Region: d.Region, Image: cur}
+			var target nodeimage.Image
+			switch b.p.v.selection {
+			case Latest:
+				// A region that offers no image of the family gives no target:
+				// the pool is left alone, as under Custom.
+				target, _ = nodeimage.ResolveLatest(cat.images, d.Region, cur.Family)
+			case Consistent:
+				t, ok := b.s.selection.Lookup(cur.Family)
+				if !ok {
+					return verdict{kind: vSkip, note: fmt.Sprintf("no consistent node image for agent pool %q of family %q", np.Name, cur.Family)}
+				}
+				target = t
+			case Custom:
+				target, _ = b.p.v.custom.Lookup(cur.Family)
+			}
+			dec := nodeimage.Decide(cat.images, pool, target)
+			switch dec.Action {
+			case nodeimage.Upgrade:
+				cmd.NodeImages = append(cmd.NodeImages, PoolImage{Pool: np.Name, NodeImageVersion: dec.Target.String()})
+			case nodeimage.NotInRegion:
+				return verdict{kind: vWait, code: CodeNodeImageVersionNotAvailable, note: dec.Message}
+			default:
+				notes = append(notes, dec.Message)
+			}
+		}
+	}
+
+	if !needK8s && len(cmd.NodeImages) == 0 {
+		why := "nothing to upgrade"
+		if cpNote != "" {
+			notes = append([]string{cpNote}, notes...)
+		}
+		if len(notes) > 0 {
+			why = "already at target: " + strings.Join(notes, "; ")
+		}
+		return verdict{kind: vSkip, note: why}
+	}
+	note := ""
+	if len(notes) > 0 {
+		note = "Skipped upgrade of following agent pool(s): " + strings.Join(notes, "; ")
+	}
+	return verdict{kind: vStart, cmd: cmd, note: note}
+}
