@@ -196,13 +196,23 @@ func (r Run) checkGroup(g int32) (int, error) {
 	sr := &s.stages[pg.stage]
 	f := fmt.Sprintf("state.groups[%d]", g)
 	keys := map[string]bool{}
-	for bi, bk := range gr.buckets {
+	final := s.phase == Completed || s.phase == Skipped
+	for bi := range gr.buckets.n {
+		bk := gr.buckets.get(bi)
+		wf := fmt.Sprintf("%s.windows[%d]", f, bi)
 		if keys[bk.key] {
-			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "listed twice")
+			return 0, corruptf(wf, "listed twice")
 		}
 		keys[bk.key] = true
-		if !slices.IsSorted(bk.base) || !slices.IsSorted(bk.extra[bk.xhead:]) {
-			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "queue not sorted")
+		if (bk.sched == nil) != (bk.comp == nil) || (bk.sched == nil) != (bk.key == "") {
+			return 0, corruptf(wf, "a window and its compiled form go together")
+		}
+		// A reach asks for a wake-up at the opening, and only a Tick past it
+		// drops it (a final run owes none).
+		if bk.reached && bk.opening.After(s.clock) && !final {
+			if _, found := slices.BinarySearchFunc(s.wakes, bk.opening, time.Time.Compare); !found {
+				return 0, corruptf(wf+".opening", "reached at %s, a wake-up the run does not owe", bk.opening.Format(time.RFC3339Nano))
+			}
 		}
 	}
 	var n [6]int32 // running, completed, skipped, failed
@@ -215,16 +225,8 @@ func (r Run) checkGroup(g int32) (int, error) {
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
 			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
 		}
-		if int(m.bucket) >= len(gr.buckets) || gr.buckets[m.bucket].key != scheduleKey(windowFor(m.data, p.v.upType)) {
+		if m.bucket < 0 || int(m.bucket) >= gr.buckets.n || gr.buckets.get(int(m.bucket)).key != scheduleKey(windowFor(m.data, p.v.upType)) {
 			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
-		}
-		if m.eligible() {
-			bk := gr.buckets[m.bucket]
-			_, inBase := slices.BinarySearch(bk.base[bk.cursor:], id)
-			_, inExtra := slices.BinarySearch(bk.extra[bk.xhead:], id)
-			if !inBase && !inExtra {
-				return 0, corruptf(mf, "%q waits for its turn but is in no queue", m.data.Name)
-			}
 		}
 		switch m.state {
 		case Running:
@@ -239,6 +241,9 @@ func (r Run) checkGroup(g int32) (int, error) {
 	}
 	if n[0] != gr.running || n[1] != gr.completed || n[2] != gr.skipped || n[3] != gr.failed {
 		return 0, corruptf(f, "counters do not match the members")
+	}
+	if err := r.checkIndex(g, gr); err != nil {
+		return 0, err
 	}
 	if err := checkTimes(f, s.clock, gr.start, gr.end); err != nil {
 		return 0, err

@@ -73,6 +73,45 @@ func (n *pnode[T]) with(gen uint64, shift uint, i int, x T) *pnode[T] {
 	return m
 }
 
+// push returns a vector one slot longer, holding x in its last slot,
+// owned by step gen.
+func (v pvec[T]) push(gen uint64, x T) pvec[T] {
+	if v.n == pwidth<<v.shift {
+		v.root = &pnode[T]{gen: gen, kids: []*pnode[T]{v.root}}
+		v.shift += pbits
+	}
+	v.root = v.root.grow(gen, v.shift, v.n, x)
+	v.n++
+	return v
+}
+
+// grow is with for slot i = the vector's length: it adds the nodes and the
+// slot the path to i lacks.
+func (n *pnode[T]) grow(gen uint64, shift uint, i int, x T) *pnode[T] {
+	m := n
+	if n.gen != gen {
+		m = &pnode[T]{gen: gen}
+		if n.kids != nil {
+			m.kids = append([]*pnode[T](nil), n.kids...)
+		} else {
+			m.vals = append([]T(nil), n.vals...)
+		}
+	}
+	if shift == 0 {
+		m.vals = append(m.vals, x)
+		return m
+	}
+	k := (i >> shift) & (pwidth - 1)
+	if k == len(m.kids) {
+		m.kids = append(m.kids, &pnode[T]{gen: gen})
+		if shift > pbits {
+			m.kids[k].kids = []*pnode[T]{}
+		}
+	}
+	m.kids[k] = m.kids[k].grow(gen, shift-pbits, i, x)
+	return m
+}
+
 // each calls f on every slot in order.
 func (v pvec[T]) each(f func(i int, x T)) {
 	i := 0

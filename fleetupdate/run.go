@@ -145,9 +145,9 @@ type groupRec struct {
 	failed      int32
 	userSkipped bool
 	start, end  time.Time
-	buckets     []*bucketRec
-	bucketsGen  uint64  // the step that owns the buckets slice
-	catalogWait []int32 // ids waiting for CatalogChanged (lazily pruned)
+	buckets     pvec[*bucketRec] // the group's distinct windows, in the order the run met them
+	catalogWait []int32          // ids waiting for CatalogChanged (lazily pruned)
+	idx         *groupIndex      // derived pick state, owned by one record at a time (index.go)
 }
 
 // unfinished counts members not Completed, Skipped or Failed.
@@ -155,23 +155,17 @@ func (g *groupRec) unfinished(size int) int32 {
 	return int32(size) - g.completed - g.skipped - g.failed
 }
 
-// bucketRec holds a group's members that share one maintenance window, so a
-// pick classifies each distinct window once instead of every member.
+// bucketRec is one of a group's distinct maintenance windows: its members
+// (memberRec.bucket) are picked in one queue, so a pick classifies each
+// distinct window once instead of every member. The queues themselves are
+// derived (groupIndex).
 type bucketRec struct {
 	gen     uint64
 	key     string           // the window's JSON; "" for no window
 	sched   *window.Schedule // nil for no window
-	base    []int32          // members placed at New, sorted; shared between versions
-	cursor  int32            // base[:cursor] have been taken
-	extra   []int32          // members eligible again (retries, catalog, moved in), sorted
-	xhead   int32            // extra[:xhead] have been taken
+	comp    *window.Compiled // sched compiled; nil for no window
 	reached bool             // reached while closed: its NotStarted members show Pending
 	opening time.Time        // next opening when reached
-
-	// The window's Next at some past step, valid until the clock reaches
-	// iv.End; a cache, so not encoded (a decoded run recomputes it).
-	iv           window.Interval
-	ivOK, ivSeen bool
 }
 
 type memberRec struct {
@@ -199,6 +193,18 @@ func windowFor(m *Member, t UpgradeType) *window.Schedule {
 		return m.NodeOSUpgradeWindow
 	}
 	return m.AutoUpgradeWindow
+}
+
+// compileWindow compiles a window the run holds (validated, so it compiles).
+func compileWindow(s *window.Schedule) *window.Compiled {
+	if s == nil {
+		return nil
+	}
+	c, err := s.Compile()
+	if err != nil {
+		panic("fleetupdate: a validated window does not compile: " + err.Error())
+	}
+	return c
 }
 
 func scheduleKey(s *window.Schedule) string {
@@ -362,27 +368,30 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		recs[i] = &memberRec{data: &p.members[i], state: NotStarted}
 	}
 	groups := make([]*groupRec, len(p.groups))
-	keys := map[*window.Schedule]string{} // members share window copies (cloneMemberShared)
+	type bucketOf struct {
+		key  string
+		comp *window.Compiled
+	}
+	known := map[*window.Schedule]bucketOf{} // members share window copies (cloneMemberShared)
 	for gi, g := range p.groups {
-		gr := &groupRec{}
-		byKey := map[string]int{}
+		var bks []*bucketRec
+		byKey := map[string]int32{}
 		for _, id := range g.members {
-			w := windowFor(recs[id].data, p.v.upgradeType())
-			k, ok := keys[w]
+			w := windowFor(recs[id].data, p.v.upType)
+			k, ok := known[w]
 			if !ok {
-				k = scheduleKey(w)
-				keys[w] = k
+				k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
+				known[w] = k
 			}
-			bi, ok := byKey[k]
+			bi, ok := byKey[k.key]
 			if !ok {
-				bi = len(gr.buckets)
-				byKey[k] = bi
-				gr.buckets = append(gr.buckets, &bucketRec{key: k, sched: w})
+				bi = int32(len(bks))
+				byKey[k.key] = bi
+				bks = append(bks, &bucketRec{key: k.key, sched: w, comp: k.comp})
 			}
-			gr.buckets[bi].base = append(gr.buckets[bi].base, id)
-			recs[id].bucket = int32(bi)
+			recs[id].bucket = bi
 		}
-		groups[gi] = gr
+		groups[gi] = &groupRec{buckets: newPvec(bks)}
 	}
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
