@@ -10,9 +10,12 @@
 // Step reads no clock, does no I/O and never changes the Run it is given;
 // versions share structure, so a step costs O(log members) plus the work the
 // event causes, however large the fleet. A pick inside a group costs
-// O(distinct maintenance windows in the group): cheap when members share
-// windows, as they usually do, and linear in the group's size when every
-// member has a window of its own. Time comes in on every event.
+// O(log distinct maintenance windows in the group) plus the buckets it marks
+// or clears, and each window's next opening is recomputed once per
+// occurrence that reaches the front of the group's order. Stepping a Run that
+// has already been stepped costs O(group size) once per group it picks in,
+// to rebuild the picking index the later run took over. Time comes in on
+// every event.
 //
 // # Host contract
 //
