@@ -143,7 +143,7 @@ func Plan(p Profile, members []Member, rel Releases, hist History) (Evaluation, 
 	e.followUps(included)
 	slices.SortStableFunc(e.out.LeftOut, func(a, b LeftOut) int { return strings.Compare(a.Member, b.Member) })
 	for _, g := range e.out.Runs {
-		if _, err := g.New(c.catalog); err != nil {
+		if _, err := g.New(fleetupdate.Catalog{}); err != nil {
 			return Evaluation{}, fmt.Errorf("autoupgrade: generated run %s is not valid (a fleetkit bug): %w", g.Name, err)
 		}
 	}
@@ -172,22 +172,14 @@ func (e *evaluator) leave(m, format string, r Reason, a ...any) {
 // scope keeps the members whose data fleetupdate accepts and whose group the
 // profile's strategy reaches.
 func (e *evaluator) scope(sorted []Member) error {
-	var valid []Member
-	for _, m := range sorted {
-		spec := fleetupdate.Spec{ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.Full, KubernetesVersion: "1.0"}}}
-		if _, err := fleetupdate.New("member-check", spec, []fleetupdate.Member{m.Member}, fleetupdate.Catalog{}); err != nil {
-			e.leave(m.Name, "%s; fix the member's data", InvalidMember, strings.ReplaceAll(strings.ReplaceAll(err.Error(), fleetupdate.ErrInvalidSpec.Error()+": ", ""), "\n", "; "))
-			continue
-		}
-		valid = append(valid, m)
-	}
-	if e.p.Strategy == nil {
-		e.inScope = valid
-		return nil
-	}
-	probe, err := fleetupdate.New("scope-check", e.spec(fleetupdate.NodeImageOnly, ""), fleetMembers(valid), fleetupdate.Catalog{})
+	spec := fleetupdate.Spec{Strategy: e.p.Strategy, ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.Full, KubernetesVersion: "1.0"}}}
+	valid := sorted
+	probe, err := fleetupdate.New("scope-check", spec, fleetMembers(valid), fleetupdate.Catalog{})
 	if err != nil {
-		return fmt.Errorf("%w: properties.strategy over the members: %v", ErrInvalidProfile, err)
+		valid = e.valid(sorted) // find the culprits one by one
+		if probe, err = fleetupdate.New("scope-check", spec, fleetMembers(valid), fleetupdate.Catalog{}); err != nil {
+			return fmt.Errorf("%w: properties.strategy over the members: %v", ErrInvalidProfile, err)
+		}
 	}
 	for _, m := range valid {
 		if _, ok := probe.Member(m.Name); ok {
@@ -197,6 +189,20 @@ func (e *evaluator) scope(sorted []Member) error {
 		}
 	}
 	return nil
+}
+
+// valid returns the members fleetupdate.New accepts, leaving the others out.
+func (e *evaluator) valid(sorted []Member) []Member {
+	spec := fleetupdate.Spec{ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.Full, KubernetesVersion: "1.0"}}}
+	var valid []Member
+	for _, m := range sorted {
+		if _, err := fleetupdate.New("member-check", spec, []fleetupdate.Member{m.Member}, fleetupdate.Catalog{}); err != nil {
+			e.leave(m.Name, "%s; fix the member's data", InvalidMember, strings.ReplaceAll(strings.ReplaceAll(err.Error(), fleetupdate.ErrInvalidSpec.Error()+": ", ""), "\n", "; "))
+			continue
+		}
+		valid = append(valid, m)
+	}
+	return valid
 }
 
 func fleetMembers(ms []Member) []fleetupdate.Member {
