@@ -14,15 +14,15 @@ import (
 // requires the cluster's Kubernetes version to be within the AKS support window".
 func (e *evaluator) outsideWindow(m Member) bool {
 	cur, _ := kversion.Parse(m.KubernetesVersion)
-	if e.c.inWindow(minorOf(cur), m.LongTermSupport) {
+	if e.f.inWindow(minorOf(cur), m.LongTermSupport) {
 		return false
 	}
 	hint := ""
-	if e.c.lts[minorOf(cur)] {
+	if e.f.lts[minorOf(cur)] {
 		hint = " or put the cluster on AKS's long-term support plan"
 	}
 	e.leave(m.Name, "Kubernetes %s is outside AKS's support window (%s): auto-upgrade only manages supported clusters; upgrade it to %d.%d with an update run%s",
-		OutsideSupportWindow, cur, e.c.window(), e.c.newest.major, e.c.newest.minor-2, hint)
+		OutsideSupportWindow, cur, e.f.window(), e.f.newest.major, e.f.newest.minor-2, hint)
 	return true
 }
 
@@ -38,11 +38,11 @@ func (e *evaluator) heldBack(m Member) bool {
 // kubernetes resolves a Kubernetes channel and returns the members to
 // upgrade, leaving the others out with why.
 func (e *evaluator) kubernetes() []Member {
-	if !e.c.hasGA {
+	if !e.f.hasGA {
 		e.out.Message = "AKS offers no GA Kubernetes version in any region"
 		return nil
 	}
-	t, ok, why := e.c.resolveKubernetes(e.p)
+	t, ok, why := e.f.resolveKubernetes(e.p)
 	if ok {
 		e.target = t
 		e.out.Target.KubernetesVersion = t.String()
@@ -71,11 +71,6 @@ func (e *evaluator) kubernetes() []Member {
 		if kversion.CheckMinorSkip(cur, t, false) != nil {
 			e.leave(m.Name, "Kubernetes %s is more than one minor version behind %s and auto-upgrade moves one minor at a time; upgrade it to %d.%d with an update run first",
 				MinorVersionSkip, cur, t, t.Major, t.Minor-1)
-			continue
-		}
-		// Fleet concepts doc: "Auto-upgrade only updates to GA versions of Kubernetes".
-		if !e.c.gaIn(m.Region, t) {
-			e.leave(m.Name, "Kubernetes %s is not GA in region %q yet; it is included once it is", TargetNotInRegion, t, m.Region)
 			continue
 		}
 		if chained && e.poolSkew(m, cur, t) {
@@ -150,7 +145,7 @@ func (e *evaluator) pools(m Member) []nodeimage.Pool {
 // ("The Node image channel always uses consistent image", update-automation.md),
 // so it is offered in every region of the fleet.
 func (e *evaluator) nodeImages() []Member {
-	if !e.c.hasGA {
+	if !e.f.hasGA {
 		e.out.Message = "AKS offers no GA Kubernetes version in any region, so no cluster can be checked against the support window"
 		return nil
 	}

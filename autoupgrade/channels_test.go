@@ -82,7 +82,7 @@ func TestTargetKubernetesVersionIsNewestPatchOfTheNamedMinor(t *testing.T) {
 	assert.Equal(t, "Kubernetes 1.30 is outside AKS's support window (1.31 to 1.33) and is not an LTS version", ev.Message)
 
 	ev = plan(t, tkv("1.34", false), []autoupgrade.Member{onLTS}, offer("1.32.2 1.33.1 1.34.0p", nil), nil)
-	assert.Equal(t, "Kubernetes 1.34 has no GA release yet (the newest GA minor is 1.33)", ev.Message)
+	assert.Equal(t, "Kubernetes 1.34 is not GA in every region of the fleet yet (the newest minor that is: 1.33)", ev.Message)
 }
 
 // Fleet concepts doc, "TargetKubernetesVersion channel": "if the generated update run

@@ -19,10 +19,11 @@
 //
 // Stable targets the newest GA patch of minor N-1, Rapid of minor N, and
 // TargetKubernetesVersion of the minor the profile names, where N is the
-// newest minor GA in any region; their runs are Full (or, chained,
-// ControlPlaneOnly then NodeImageOnly). NodeImage targets the newest node
-// images common to every region of the profile's members, and SecurityPatch
-// the same for Linux pools only; their runs are NodeImageOnly.
+// newest minor GA in every region of the profile's members; their runs are
+// Full (or, chained, ControlPlaneOnly then NodeImageOnly). NodeImage targets
+// the newest node images common to every region of the profile's members,
+// and SecurityPatch the same for Linux pools only; their runs are
+// NodeImageOnly.
 //
 // # Semantics
 //
@@ -33,10 +34,11 @@
 //     member behind its channel's target, whatever happened to it before:
 //     a profile created after a release acts at once, and members that were
 //     Pending, Failed or Skipped in an earlier run are caught up.
-//   - The target is one version for the whole fleet. A member whose region
-//     does not offer it as GA yet is left out (TargetNotInRegion) and
-//     included at the first evaluation after it does, rather than sitting
-//     Pending in a run for the length of AKS's regional rollout.
+//   - A version counts once it is GA in every region the profile's members
+//     are in (AKS rolls a release out region by region, over up to two
+//     weeks): the fleet moves to one version, as with Consistent node images,
+//     and no run sits Pending for a region. A member in a region AKS's
+//     releases do not list is left out (UnknownRegion).
 //   - AKS's support window is the three newest GA minors N-2, N-1 and N (and
 //     anything newer); AKS's "platform support" for N-3 counts as outside.
 //     A cluster on the LTS support plan (Member.LongTermSupport) is inside

@@ -32,18 +32,16 @@ func Members(ms []fleetupdate.Member) []Member {
 // Reason says why a member is left out of the runs Plan generates.
 type Reason string
 
-// Why members are left out. Some need a person (InvalidMember,
-// NotInStrategy, OutsideSupportWindow, MinorVersionSkip, NodePoolSkew,
-// NoConsistentNodeImage); the others pass by themselves (TargetNotInRegion,
-// InRun) and the member is included at a later evaluation.
+// Why members are left out. InRun passes by itself (the member is included
+// at a later evaluation); the others need a person.
 const (
 	InvalidMember         Reason = "InvalidMember"         // fleetupdate refuses the member's data
+	UnknownRegion         Reason = "UnknownRegion"         // the releases list no region of its name
 	NotInStrategy         Reason = "NotInStrategy"         // no stage of the profile's strategy holds it
 	OutsideSupportWindow  Reason = "OutsideSupportWindow"  // its Kubernetes minor is out of AKS's support window
 	MinorVersionSkip      Reason = "MinorVersionSkip"      // more than one minor behind the target
 	NodePoolSkew          Reason = "NodePoolSkew"          // a ControlPlaneOnly upgrade would leave a node pool too far behind
 	NoConsistentNodeImage Reason = "NoConsistentNodeImage" // no common node image for one of its pools
-	TargetNotInRegion     Reason = "TargetNotInRegion"     // the target is not GA in its region yet
 	InRun                 Reason = "InRun"                 // an unfinished run still holds it
 )
 
@@ -100,7 +98,7 @@ type Evaluation struct {
 // Errors wrap ErrInvalidProfile, ErrInvalidReleases or ErrInvalidHistory and
 // name the field.
 func Plan(p Profile, members []Member, rel Releases, hist History) (Evaluation, error) {
-	if err := p.Validate(); err != nil {
+	if err := p.validate(false); err != nil {
 		return Evaluation{}, err
 	}
 	c, err := compileReleases(rel)
@@ -161,6 +159,7 @@ type evaluator struct {
 	inScope, notInStrategy []Member
 	out                    Evaluation
 
+	f         fleetView           // the releases, as GA in every region of the members in scope
 	target    kversion.Version    // Kubernetes channels
 	selection nodeimage.Selection // node image channels
 }
@@ -176,18 +175,32 @@ func (e *evaluator) scope(sorted []Member) error {
 	valid := sorted
 	probe, err := fleetupdate.New("scope-check", spec, fleetMembers(valid), fleetupdate.Catalog{})
 	if err != nil {
+		if e.p.Strategy != nil {
+			if err := checkStrategy(*e.p.Strategy); err != nil {
+				return fmt.Errorf("%w: properties.strategy: %v", ErrInvalidProfile, err)
+			}
+		}
 		valid = e.valid(sorted) // find the culprits one by one
 		if probe, err = fleetupdate.New("scope-check", spec, fleetMembers(valid), fleetupdate.Catalog{}); err != nil {
 			return fmt.Errorf("%w: properties.strategy over the members: %v", ErrInvalidProfile, err)
 		}
 	}
+	var regions []string
 	for _, m := range valid {
-		if _, ok := probe.Member(m.Name); ok {
-			e.inScope = append(e.inScope, m)
-		} else {
+		switch _, ok := probe.Member(m.Name); {
+		case !ok:
 			e.notInStrategy = append(e.notInStrategy, m)
+		case !e.c.regionOK[m.Region]:
+			e.leave(m.Name, "AKS's releases list no region %q; check the member's region", UnknownRegion, m.Region)
+		default:
+			e.inScope = append(e.inScope, m)
+			if !slices.Contains(regions, m.Region) {
+				regions = append(regions, m.Region)
+			}
 		}
 	}
+	slices.Sort(regions)
+	e.f = e.c.view(regions)
 	return nil
 }
 

@@ -168,17 +168,29 @@ func TestLTSClusterOnAnLTSMinorIsInTheSupportWindow(t *testing.T) {
 	assert.Equal(t, []string{"lts"}, targeted(ev))
 }
 
-// Fleet concepts doc: only GA versions; a region that does not offer the target as GA yet
-// (AKS rolls releases out region by region) gets it at a later evaluation.
-func TestMemberWhoseRegionLacksTheTargetWaits(t *testing.T) {
-	rel := offer("1.29.9 1.30.2 1.30.5 1.31.1", nil, "eastus")
+// fleetkit: the target is the newest version GA in every region the profile's members are
+// in (AKS rolls a release out region by region over up to two weeks), so the fleet moves
+// to one version, as Consistent node images do, and no run waits on a region.
+func TestTargetIsTheNewestVersionGAInEveryRegionOfTheFleet(t *testing.T) {
+	rel := offer("1.29.9 1.30.2 1.30.5 1.31.1 1.32.1", nil, "eastus")
 	rel.Regions["westeurope"] = autoupgrade.RegionReleases{KubernetesVersions: versions("1.29.9 1.30.2 1.30.5p 1.31.1")}
 	late := member("late", "1.30.2")
 	late.Region = "westeurope"
-	ev := plan(t, stable, []autoupgrade.Member{member("a", "1.30.2"), late}, rel, nil)
+	ev := plan(t, stable, []autoupgrade.Member{member("a", "1.29.9"), late}, rel, nil)
+	assert.Equal(t, "1.30.2", ev.Target.KubernetesVersion, "1.32 is not GA in westeurope, so N is 1.31; 1.30.5 is not GA there either")
 	assert.Equal(t, []string{"a"}, targeted(ev))
-	assert.Equal(t, autoupgrade.TargetNotInRegion, reasons(ev)["late"])
-	assert.Equal(t, `Kubernetes 1.30.5 is not GA in region "westeurope" yet; it is included once it is`, ev.LeftOut[0].Message)
+	ev = plan(t, stable, []autoupgrade.Member{member("a", "1.29.9")}, rel, nil)
+	assert.Equal(t, "1.31.1", ev.Target.KubernetesVersion, "a fleet only in eastus follows eastus")
+}
+
+// A member's region must be one AKS's releases list.
+func TestMemberInAnUnknownRegionIsLeftOut(t *testing.T) {
+	m := member("m", "1.30.2")
+	m.Region = "marsnorth"
+	ev := plan(t, stable, []autoupgrade.Member{member("a", "1.30.2"), m}, current, nil)
+	assert.Equal(t, []string{"a"}, targeted(ev))
+	assert.Equal(t, autoupgrade.UnknownRegion, reasons(ev)["m"])
+	assert.Equal(t, `AKS's releases list no region "marsnorth"; check the member's region`, ev.LeftOut[0].Message)
 }
 
 // autoupgradeprofile.tsp: with a strategy, the profile reaches the members its groups name.
@@ -312,4 +324,12 @@ func TestEvaluationIsPlainJSON(t *testing.T) {
 	var back autoupgrade.Evaluation
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, ev, back)
+}
+
+func TestPlanRefusesAnInvalidStrategyNamingTheField(t *testing.T) {
+	p := stable
+	p.Strategy = &fleetupdate.Strategy{}
+	_, err := autoupgrade.Plan(p, []autoupgrade.Member{member("a", "1.30.2")}, current, nil)
+	assert.ErrorIs(t, err, autoupgrade.ErrInvalidProfile)
+	assert.ErrorContains(t, err, "properties.strategy: strategy.stages: at least one stage is required")
 }

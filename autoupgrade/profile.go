@@ -192,7 +192,11 @@ var strategyIDPattern = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGr
 
 // Validate checks the profile against Azure's rules; every error names the
 // field and wraps ErrInvalidProfile. Each rule's source is given beside it.
-func (p Profile) Validate() error {
+func (p Profile) Validate() error { return p.validate(true) }
+
+// validate is Validate; Plan leaves the strategy to the check it makes of
+// the strategy over the members.
+func (p Profile) validate(strategy bool) error {
 	var errs []error
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidProfile}, a...)...))
@@ -242,7 +246,7 @@ func (p Profile) Validate() error {
 			bad("properties.updateStrategyId: fleetkit cannot fetch it; give its stages as properties.strategy too")
 		}
 	}
-	if p.Strategy != nil {
+	if p.Strategy != nil && strategy {
 		if err := checkStrategy(*p.Strategy); err != nil {
 			bad("properties.strategy: %v", err)
 		}

@@ -160,7 +160,7 @@ func TestPropertySameInputsGiveTheSameRunsWithTheSameNames(t *testing.T) {
 
 // permanent reasons need a person; the others pass by themselves.
 var permanent = map[autoupgrade.Reason]bool{
-	autoupgrade.InvalidMember: true, autoupgrade.NotInStrategy: true, autoupgrade.OutsideSupportWindow: true,
+	autoupgrade.InvalidMember: true, autoupgrade.UnknownRegion: true, autoupgrade.NotInStrategy: true, autoupgrade.OutsideSupportWindow: true,
 	autoupgrade.MinorVersionSkip: true, autoupgrade.NodePoolSkew: true, autoupgrade.NoConsistentNodeImage: true,
 }
 

@@ -78,8 +78,6 @@ func (m minor) behind(n minor) int {
 type releases struct {
 	ga       map[string][]kversion.Version // region → GA versions
 	lts      map[minor]bool                // minors flagged LTS in any region
-	newest   minor                         // N: the newest minor GA in any region
-	hasGA    bool
 	images   nodeimage.Catalog
 	catalog  fleetupdate.Catalog
 	regionOK map[string]bool
@@ -118,9 +116,6 @@ func compileReleases(r Releases) (*releases, error) {
 			}
 			if !k.IsPreview {
 				c.ga[name] = append(c.ga[name], v)
-				if !c.hasGA || minorOf(v).compare(c.newest) > 0 {
-					c.newest, c.hasGA = minorOf(v), true
-				}
 			}
 		}
 		imgs[name] = reg.NodeImageVersions
@@ -137,76 +132,110 @@ func compileReleases(r Releases) (*releases, error) {
 	return c, nil
 }
 
-// newestGA returns the newest GA patch of minor m in any region.
-func (c *releases) newestGA(m minor) (kversion.Version, bool) {
+// fleetView is what AKS offers as GA in every region of a fleet: a version
+// counts only once every region the profile's members are in offers it, so
+// the fleet moves as one, as Consistent node images do.
+type fleetView struct {
+	*releases
+	regions []string // sorted; each is in the releases
+	newest  minor    // N: the newest minor GA in every region
+	hasGA   bool
+}
+
+// view returns the releases as seen from the given regions (all of them when
+// there are none).
+func (c *releases) view(regions []string) fleetView {
+	if len(regions) == 0 {
+		for r := range c.regionOK {
+			regions = append(regions, r)
+		}
+		slices.Sort(regions)
+	}
+	f := fleetView{releases: c, regions: regions}
+	if len(regions) == 0 {
+		return f
+	}
+	for _, v := range c.ga[regions[0]] {
+		if m := minorOf(v); (!f.hasGA || m.compare(f.newest) > 0) && f.everywhere(func(w kversion.Version) bool { return minorOf(w) == m }) {
+			f.newest, f.hasGA = m, true
+		}
+	}
+	return f
+}
+
+// everywhere reports whether every region of the view offers a GA version matching ok.
+func (f fleetView) everywhere(ok func(kversion.Version) bool) bool {
+	for _, r := range f.regions {
+		if !slices.ContainsFunc(f.ga[r], ok) {
+			return false
+		}
+	}
+	return true
+}
+
+// newestGA returns the newest patch of minor m GA in every region.
+func (f fleetView) newestGA(m minor) (kversion.Version, bool) {
 	var best kversion.Version
 	found := false
-	for _, vs := range c.ga {
-		for _, v := range vs {
-			if minorOf(v) == m && (!found || v.Compare(best) > 0) {
-				best, found = v, true
-			}
+	if len(f.regions) == 0 {
+		return best, false
+	}
+	for _, v := range f.ga[f.regions[0]] {
+		if minorOf(v) == m && (!found || v.Compare(best) > 0) && f.everywhere(func(w kversion.Version) bool { return w.Compare(v) == 0 }) {
+			best, found = v, true
 		}
 	}
 	return best, found
 }
 
-// gaIn reports whether region offers v as a GA version.
-func (c *releases) gaIn(region string, v kversion.Version) bool {
-	return slices.ContainsFunc(c.ga[region], func(w kversion.Version) bool { return w.Compare(v) == 0 })
-}
-
 // window describes AKS's support window: the three newest GA minors.
-func (c *releases) window() string {
-	lo := minor{c.newest.major, c.newest.minor - 2}
-	return fmt.Sprintf("%s to %s", lo, c.newest)
+func (f fleetView) window() string {
+	lo := minor{f.newest.major, f.newest.minor - 2}
+	return fmt.Sprintf("%s to %s", lo, f.newest)
 }
 
 // inWindow reports whether a cluster on minor m is in AKS's support window:
 // one of the three newest GA minors N, N-1, N-2 (or newer), or an LTS minor
 // when the cluster is on the LTS support plan (AKS supported-kubernetes-versions.md).
-func (c *releases) inWindow(m minor, lts bool) bool {
-	if d := m.behind(c.newest); d <= 2 {
+func (f fleetView) inWindow(m minor, lts bool) bool {
+	if d := m.behind(f.newest); d <= 2 {
 		return true
 	}
-	return lts && c.lts[m]
+	return lts && f.lts[m]
 }
 
 // resolveKubernetes resolves a Kubernetes channel to its target version; a
 // false ok comes with why nothing can be targeted.
-func (c *releases) resolveKubernetes(p Profile) (target kversion.Version, ok bool, why string) {
-	if !c.hasGA {
-		return kversion.Version{}, false, "AKS offers no GA Kubernetes version in any region"
-	}
+func (f fleetView) resolveKubernetes(p Profile) (target kversion.Version, ok bool, why string) {
 	var m minor
 	switch p.Channel {
 	case Stable:
 		// Fleet concepts doc, "Stable channel": the latest patch of minor N-1.
-		m = minor{c.newest.major, c.newest.minor - 1}
+		m = minor{f.newest.major, f.newest.minor - 1}
 	case Rapid:
 		// Fleet concepts doc, "Rapid channel": the latest patch of the latest minor N.
-		m = c.newest
+		m = f.newest
 	case TargetKubernetesVersion:
 		// Fleet concepts doc, "TargetKubernetesVersion channel": the latest patch of the named minor.
 		v, _ := kversion.Parse(p.TargetKubernetesVersion)
 		m = minorOf(v)
-		if m.compare(c.newest) > 0 {
-			return kversion.Version{}, false, fmt.Sprintf("Kubernetes %s has no GA release yet (the newest GA minor is %s)", m, c.newest)
+		if m.compare(f.newest) > 0 {
+			return kversion.Version{}, false, fmt.Sprintf("Kubernetes %s is not GA in every region of the fleet yet (the newest minor that is: %s)", m, f.newest)
 		}
 		// update-automation.md: with longTermSupport, runs are generated "for patches of
 		// minor versions earlier than N-2 … if those minor versions support LTS".
-		if m.behind(c.newest) > 2 {
+		if m.behind(f.newest) > 2 {
 			if !p.LongTermSupport {
-				return kversion.Version{}, false, fmt.Sprintf("Kubernetes %s is outside AKS's support window (%s); set longTermSupport to follow it as an LTS version", m, c.window())
+				return kversion.Version{}, false, fmt.Sprintf("Kubernetes %s is outside AKS's support window (%s); set longTermSupport to follow it as an LTS version", m, f.window())
 			}
-			if !c.lts[m] {
-				return kversion.Version{}, false, fmt.Sprintf("Kubernetes %s is outside AKS's support window (%s) and is not an LTS version", m, c.window())
+			if !f.lts[m] {
+				return kversion.Version{}, false, fmt.Sprintf("Kubernetes %s is outside AKS's support window (%s) and is not an LTS version", m, f.window())
 			}
 		}
 	}
-	v, found := c.newestGA(m)
+	v, found := f.newestGA(m)
 	if !found {
-		return kversion.Version{}, false, fmt.Sprintf("AKS offers no GA patch of Kubernetes %s", m)
+		return kversion.Version{}, false, fmt.Sprintf("no GA patch of Kubernetes %s is offered in every region of the fleet", m)
 	}
 	return v, true, ""
 }

@@ -23,10 +23,9 @@ type AutoUpgradeOptions struct {
 	// LTS names the members whose clusters are on AKS's LTS support plan.
 	LTS []string
 	// NoCatchUp evaluates the way Azure's event-driven auto-upgrade behaves
-	// (Azure/AKS#5741): a profile generates runs only when its channel's
-	// target changes after it was created; members a run misses (a failure,
-	// a skip) wait for the next release. Members waiting for the release to
-	// reach their region still get it when it does, as Azure's Pending does.
+	// (Azure/AKS#5741): a profile creates runs only when its channel's target
+	// changes after it was created; members a run misses (a failure that
+	// stops the run, a skip) wait for the next release.
 	NoCatchUp bool
 }
 
@@ -76,8 +75,8 @@ type VersionSample struct {
 // calls autoupgrade.Plan for each profile in order, creates and starts the
 // runs it generates, and every run goes on (fake.Simulate, with h) between
 // evaluations. h.Fleet takes the train's regions, rollout and node images,
-// and before each interval the Kubernetes versions offered anywhere (Plan
-// only targets a member whose region offers the version).
+// and before each interval the Kubernetes versions offered in any region
+// (Plan only targets versions every region of the fleet offers).
 //
 // The error is Plan's (an invalid profile) or a generated run fleetupdate.New
 // refuses (a fleetkit bug).
@@ -103,8 +102,7 @@ func SimulateAutoUpgrade(h *Host, train *ReleaseTrain, profiles []autoupgrade.Pr
 		started bool
 	}
 	var running []*active
-	lastTarget := map[string]string{}        // profile → target at its previous evaluation (NoCatchUp)
-	awaiting := map[string]map[string]bool{} // profile → members waiting for the target to reach their region (NoCatchUp)
+	lastTarget := map[string]string{} // profile → target at its previous evaluation (NoCatchUp)
 
 	// Plan is pure: while its inputs stay the same, so does its answer, and an
 	// evaluation that created nothing need not be repeated. version counts
@@ -134,9 +132,7 @@ func SimulateAutoUpgrade(h *Host, train *ReleaseTrain, profiles []autoupgrade.Pr
 			}
 			runs := ev.Runs
 			if opt.NoCatchUp {
-				if runs, err = eventDriven(p, ev, members, rel, tr.History, lastTarget, awaiting); err != nil {
-					return tr, err
-				}
+				runs = eventDriven(p, ev, tr.History, lastTarget)
 			}
 			last[p.Name] = ev
 			if len(runs) == 0 {
@@ -245,59 +241,24 @@ func resume(r fleetupdate.Run, h *Host, now time.Time) []Action {
 // eventDriven filters an evaluation's runs to what Azure's event-driven
 // auto-upgrade would create: all of them when the channel's target changed
 // since the profile's previous evaluation (but not at its first), and
-// otherwise only runs for members that waited for the target to reach their
-// region and now have it, and a ControlPlaneOnly run's first chained run.
-func eventDriven(p autoupgrade.Profile, ev autoupgrade.Evaluation, members []autoupgrade.Member, rel autoupgrade.Releases, h autoupgrade.History,
-	lastTarget map[string]string, awaiting map[string]map[string]bool) ([]autoupgrade.GeneratedRun, error) {
+// otherwise only a ControlPlaneOnly run's first chained run.
+func eventDriven(p autoupgrade.Profile, ev autoupgrade.Evaluation, h autoupgrade.History, lastTarget map[string]string) []autoupgrade.GeneratedRun {
 	b, _ := json.Marshal(ev.Target)
 	target := string(b)
 	prev, seen := lastTarget[p.Name]
 	lastTarget[p.Name] = target
-	if ev.Target.KubernetesVersion == "" && len(ev.Target.NodeImages) == 0 {
-		return nil, nil
-	}
 	if seen && prev != target { // a release: Azure creates a run for the whole fleet
-		waiting := map[string]bool{}
-		for _, l := range ev.LeftOut {
-			if l.Reason == autoupgrade.TargetNotInRegion {
-				waiting[l.Member] = true
-			}
-		}
-		awaiting[p.Name] = waiting
-		return ev.Runs, nil
+		return ev.Runs
 	}
-	var runs []autoupgrade.GeneratedRun
 	followed := map[string]bool{}
 	for _, r := range h {
 		followed[r.After] = true
 	}
+	var runs []autoupgrade.GeneratedRun
 	for _, g := range ev.Runs {
 		if g.After != "" && !followed[g.After] {
 			runs = append(runs, g)
 		}
 	}
-	waiting := awaiting[p.Name]
-	if len(waiting) == 0 {
-		return runs, nil
-	}
-	var sub []autoupgrade.Member
-	for _, m := range members {
-		if waiting[m.Name] {
-			sub = append(sub, m)
-		}
-	}
-	ev2, err := autoupgrade.Plan(p, sub, rel, h)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range ev2.Runs {
-		if g.After != "" {
-			continue
-		}
-		runs = append(runs, g)
-		for _, m := range g.Members {
-			delete(waiting, m.Name)
-		}
-	}
-	return runs, nil
+	return runs
 }
