@@ -141,3 +141,14 @@ func TestKubernetesRunsUseTheProfilesNodeImageSelection(t *testing.T) {
 	ev = plan(t, p, []autoupgrade.Member{member("m", "1.30.2")}, offer("1.30.2 1.30.5", []string{ubuntu + "202603.02.0"}), nil)
 	assert.Nil(t, ev.Runs[0].Spec.ManagedClusterUpdate.NodeImageSelection)
 }
+
+// A SecurityPatch profile with a strategy: its runs' Custom selection is built from the
+// target, after the strategy has chosen the members.
+func TestSecurityPatchWithAStrategy(t *testing.T) {
+	p := autoupgrade.Profile{Name: "p", Channel: autoupgrade.SecurityPatch,
+		Strategy: &fleetupdate.Strategy{Stages: []fleetupdate.Stage{{Name: "all", Groups: []fleetupdate.Group{{Name: "prod"}}}}}}
+	m := member("m", "1.30.5", ubuntu+"202603.02.0")
+	m.Group = "prod"
+	ev := plan(t, p, []autoupgrade.Member{m}, offer("1.30.5", []string{ubuntu + "202603.09.0"}), nil)
+	assert.Equal(t, []string{"m"}, targeted(ev))
+}

@@ -48,7 +48,7 @@ type MemberOutcome struct {
 // run's state and each of g's members' state in it. A member r does not
 // know (outside every stage of the strategy) shows NotStarted.
 func (g GeneratedRun) Record(r fleetupdate.Run) RunRecord {
-	rec := g.record(r.State())
+	rec := g.record(r.State(), fleetupdate.NotStarted)
 	for i := range rec.Members {
 		if st, ok := r.Member(rec.Members[i].Name); ok {
 			rec.Members[i].State = st.Status.State
@@ -60,14 +60,16 @@ func (g GeneratedRun) Record(r fleetupdate.Run) RunRecord {
 // Created returns the record of a run just created from g and not yet
 // started: the run and every member NotStarted. A host appends it when it
 // creates the run, and replaces it with Record as the run goes on.
-func (g GeneratedRun) Created() RunRecord { return g.record(fleetupdate.NotStarted) }
+func (g GeneratedRun) Created() RunRecord {
+	return g.record(fleetupdate.NotStarted, fleetupdate.NotStarted)
+}
 
-// record is g's record with every member in state s.
-func (g GeneratedRun) record(s fleetupdate.State) RunRecord {
+// record is g's record with the run in state run and every member in state m.
+func (g GeneratedRun) record(run, m fleetupdate.State) RunRecord {
 	up := g.Spec.ManagedClusterUpdate.Upgrade
-	rec := RunRecord{Name: g.Name, Profile: g.Profile, Type: up.Type, KubernetesVersion: up.KubernetesVersion, After: g.After, State: s}
-	for _, m := range g.Members {
-		rec.Members = append(rec.Members, MemberOutcome{Name: m.Name, State: s})
+	rec := RunRecord{Name: g.Name, Profile: g.Profile, Type: up.Type, KubernetesVersion: up.KubernetesVersion, After: g.After, State: run}
+	for _, gm := range g.Members {
+		rec.Members = append(rec.Members, MemberOutcome{Name: gm.Name, State: m})
 	}
 	return rec
 }

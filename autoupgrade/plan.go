@@ -95,8 +95,9 @@ type Evaluation struct {
 // LeftOut holds it back. Plan is pure and deterministic: the same inputs
 // give the same runs with the same names, whatever the order of members.
 //
-// Errors wrap ErrInvalidProfile, ErrInvalidReleases or ErrInvalidHistory and
-// name the field.
+// Errors wrap ErrInvalidProfile, ErrInvalidMembers, ErrInvalidReleases or
+// ErrInvalidHistory and name the field. A member whose data fleetupdate
+// refuses is no error: it is left out (InvalidMember).
 func Plan(p Profile, members []Member, rel Releases, hist History) (Evaluation, error) {
 	if err := p.validate(false); err != nil {
 		return Evaluation{}, err
@@ -112,7 +113,7 @@ func Plan(p Profile, members []Member, rel Releases, hist History) (Evaluation, 
 	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].Name == sorted[i-1].Name {
-			return Evaluation{}, fmt.Errorf("%w: members: %q is listed twice", ErrInvalidProfile, sorted[i].Name)
+			return Evaluation{}, fmt.Errorf("%w: %q is listed twice", ErrInvalidMembers, sorted[i].Name)
 		}
 	}
 	if p.Disabled {

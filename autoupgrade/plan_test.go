@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -310,7 +311,8 @@ func TestPlanRefusesInvalidInputsNamingTheField(t *testing.T) {
 	assert.ErrorIs(t, err, autoupgrade.ErrInvalidHistory)
 	assert.ErrorContains(t, err, `history[0] (r).state "Done"`)
 	_, err = autoupgrade.Plan(stable, []autoupgrade.Member{member("a", "1.30.2"), member("a", "1.30.2")}, current, nil)
-	assert.ErrorContains(t, err, `members: "a" is listed twice`)
+	assert.ErrorIs(t, err, autoupgrade.ErrInvalidMembers)
+	assert.ErrorContains(t, err, `"a" is listed twice`)
 }
 
 func TestEvaluationIsPlainJSON(t *testing.T) {
@@ -332,4 +334,38 @@ func TestPlanRefusesAnInvalidStrategyNamingTheField(t *testing.T) {
 	_, err := autoupgrade.Plan(p, []autoupgrade.Member{member("a", "1.30.2")}, current, nil)
 	assert.ErrorIs(t, err, autoupgrade.ErrInvalidProfile)
 	assert.ErrorContains(t, err, "properties.strategy: strategy.stages: at least one stage is required")
+}
+
+// fleetkit: only a member's latest control-plane upgrade is followed by node images; an
+// older one whose chained run failed is not redone.
+func TestOnlyTheLatestControlPlaneUpgradeIsFollowed(t *testing.T) {
+	p := stable
+	p.ChainNodeImageUpgrade = true
+	ms := []autoupgrade.Member{member("a", "1.30.2")}
+	old := plan(t, p, ms, offer("1.29.9 1.30.2 1.30.4 1.31.1", nil), nil).Runs[0]
+	ms[0].KubernetesVersion = "1.30.4"
+	h := autoupgrade.History{finished(old, fleetupdate.Completed, nil)}
+	nodes := plan(t, p, ms, offer("1.29.9 1.30.2 1.30.4 1.31.1", nil), h).Runs[0]
+	require.Equal(t, old.Name, nodes.After)
+	h = append(h, finished(nodes, fleetupdate.Failed, map[string]fleetupdate.State{"a": fleetupdate.Failed}))
+	newer := plan(t, p, ms, current, h)
+	require.Len(t, newer.Runs, 1, "1.30.5 is out: its control-plane run supersedes the failed node images")
+	assert.Equal(t, fleetupdate.ControlPlaneOnly, newer.Runs[0].Spec.ManagedClusterUpdate.Upgrade.Type)
+	ms[0].KubernetesVersion = "1.30.5"
+	h = append(h, finished(newer.Runs[0], fleetupdate.Completed, nil))
+	ev := plan(t, p, ms, current, h)
+	require.Len(t, ev.Runs, 1)
+	assert.Equal(t, newer.Runs[0].Name, ev.Runs[0].After, "node images follow the latest upgrade, not the old one")
+}
+
+// A member a run does not know (its strategy left it out) is recorded NotStarted.
+func TestRecordOfARunShowsEachMembersState(t *testing.T) {
+	g := plan(t, stable, []autoupgrade.Member{member("a", "1.30.2"), member("b", "1.30.2")}, current, nil).Runs[0]
+	r := mustRun(t, g)
+	r, _, err := fleetupdate.Step(r, fleetupdate.Start{At: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	rec := g.Record(r)
+	assert.Equal(t, fleetupdate.Running, rec.State)
+	assert.Equal(t, []autoupgrade.MemberOutcome{{Name: "a", State: fleetupdate.Running}, {Name: "b", State: fleetupdate.NotStarted}}, rec.Members)
+	assert.Equal(t, "1.30.5", rec.KubernetesVersion)
 }

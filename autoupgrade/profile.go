@@ -16,6 +16,7 @@ import (
 // Sentinel errors. Every error this package returns wraps one of them.
 var (
 	ErrInvalidProfile  = errors.New("autoupgrade: invalid profile")
+	ErrInvalidMembers  = errors.New("autoupgrade: invalid members")
 	ErrInvalidReleases = errors.New("autoupgrade: invalid releases")
 	ErrInvalidHistory  = errors.New("autoupgrade: invalid history")
 )
