@@ -51,7 +51,10 @@
 //     unfinished run (NotStarted, Running, Pending, Stopping, or Stopped,
 //     which a user paused) holds the members not yet Completed, Skipped or
 //     Failed in it; they are left out (InRun) until it is done. A Failed run
-//     holds nobody: its members are caught up by the next evaluation.
+//     holds nobody: its members are caught up by the next evaluation. Nor
+//     does a run hold a member it waits for in vain, not started while AKS
+//     has withdrawn the run's Kubernetes version from the member's region:
+//     Plan reports it (Evaluation.Stale) for the host to skip there.
 //   - A member whose latest attempt under the profile failed is retried in a
 //     run of its own, so that a cluster that keeps failing (a stopped one,
 //     Azure/AKS#5655) cannot fail the run of everyone else. The host's

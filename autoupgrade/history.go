@@ -11,12 +11,15 @@ import (
 // created from a GeneratedRun, of any profile of the fleet, in the order
 // they were created. The host keeps it (its JSON is plain data) and brings
 // each record up to date from its run with GeneratedRun.Record before
-// calling Plan. Records may be dropped once their runs are final; a record
-// dropped too early costs at most a run that upgrades nobody.
+// calling Plan. A record of a finished run may be dropped once nothing
+// below needs it: dropped, a ControlPlaneOnly run loses its chained run, a
+// failure its retry alone, and a name may be generated again (the host then
+// finds it taken, records the existing run and evaluates again).
 //
 // Plan reads from it:
 //   - which members an unfinished run still holds, so that no member is in
-//     two runs at once (any profile's runs count);
+//     two runs at once (any profile's runs count), and which it waits for
+//     in vain (Evaluation.Stale);
 //   - which run names are taken, so that an existing run is never modified;
 //   - each member's latest outcome under this profile, so that a member that
 //     failed is retried in a run of its own (it cannot stop the others);

@@ -78,11 +78,23 @@ func (g GeneratedRun) New(catalog fleetupdate.Catalog) (fleetupdate.Run, error) 
 	return fleetupdate.New(g.Name, g.Spec, g.Members, catalog)
 }
 
+// StaleMember is a member an unfinished run waits for in vain: AKS no
+// longer offers the run's Kubernetes version in the member's region (a
+// withdrawn patch), and the member has not started. Plan no longer counts
+// the run as holding it; the host skips it there (fleetupdate.Skip,
+// TargetMember), so that the run can finish.
+type StaleMember struct {
+	Run     string `json:"run"`
+	Member  string `json:"member"`
+	Message string `json:"message"`
+}
+
 // Evaluation is what one evaluation of a profile decided.
 type Evaluation struct {
 	Target  Target         `json:"target"`
 	Runs    []GeneratedRun `json:"runs"`
-	LeftOut []LeftOut      `json:"leftOut"` // sorted by member
+	LeftOut []LeftOut      `json:"leftOut"`         // sorted by member
+	Stale   []StaleMember  `json:"stale,omitempty"` // in history order
 	// Message says why the channel targets nothing now (a disabled profile,
 	// a target minor with no GA release), as Azure's lastTriggerMessage does.
 	Message string `json:"message,omitempty"`
@@ -121,12 +133,25 @@ func Plan(p Profile, members []Member, rel Releases, hist History) (Evaluation, 
 		return Evaluation{Message: "the profile is disabled: it generates no runs, and runs already generated go on"}, nil
 	}
 	e := &evaluator{p: p, c: c, hist: hist, held: map[string]string{}, taken: map[string]bool{}}
+	region := map[string]string{}
+	for _, m := range sorted {
+		region[m.Name] = m.Region
+	}
 	for _, r := range hist {
 		e.taken[r.Name] = true
+		target, _ := kversion.Parse(r.KubernetesVersion)
 		for _, m := range r.Members {
-			if holds(r.State, m.State) {
-				e.held[m.Name] = r.Name
+			if !holds(r.State, m.State) {
+				continue
 			}
+			// A run waits in vain for a member not yet started whose region no longer
+			// offers its target (AKS withdrew the patch): it holds the member no more.
+			if r.KubernetesVersion != "" && (m.State == fleetupdate.NotStarted || m.State == fleetupdate.Pending) && c.regionOK[region[m.Name]] && !c.gaIn(region[m.Name], target) {
+				e.out.Stale = append(e.out.Stale, StaleMember{Run: r.Name, Member: m.Name,
+					Message: fmt.Sprintf("AKS no longer offers Kubernetes %s in region %q; skip the member in the run", r.KubernetesVersion, region[m.Name])})
+				continue
+			}
+			e.held[m.Name] = r.Name
 		}
 	}
 	if err := e.scope(sorted); err != nil {

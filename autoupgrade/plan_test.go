@@ -369,3 +369,15 @@ func TestRecordOfARunShowsEachMembersState(t *testing.T) {
 	assert.Equal(t, []autoupgrade.MemberOutcome{{Name: "a", State: fleetupdate.Running}, {Name: "b", State: fleetupdate.NotStarted}}, rec.Members)
 	assert.Equal(t, "1.30.5", rec.KubernetesVersion)
 }
+
+// fleetkit: AKS withdraws patches; a run whose target is withdrawn from a member's region
+// before the member started waits for it in vain, so it holds the member no more.
+func TestRunWaitingForAWithdrawnVersionHoldsNoMore(t *testing.T) {
+	ms := []autoupgrade.Member{member("a", "1.30.2"), member("b", "1.30.2")}
+	first := plan(t, stable, ms, offer("1.29.9 1.30.2 1.30.4 1.31.1", nil), nil).Runs[0]
+	ms[0].KubernetesVersion = "1.30.4"
+	h := autoupgrade.History{finished(first, fleetupdate.Pending, map[string]fleetupdate.State{"b": fleetupdate.Pending})}
+	ev := plan(t, stable, ms, offer("1.29.9 1.30.5 1.30.6 1.31.1", nil), h) // 1.30.4 withdrawn
+	assert.Equal(t, []autoupgrade.StaleMember{{Run: first.Name, Member: "b", Message: `AKS no longer offers Kubernetes 1.30.4 in region "eastus"; skip the member in the run`}}, ev.Stale)
+	assert.Equal(t, []string{"a,b"}, targeted(ev), "b is not held: it is in the new run")
+}

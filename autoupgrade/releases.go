@@ -132,6 +132,11 @@ func compileReleases(r Releases) (*releases, error) {
 	return c, nil
 }
 
+// gaIn reports whether region offers v as a GA version.
+func (c *releases) gaIn(region string, v kversion.Version) bool {
+	return slices.ContainsFunc(c.ga[region], func(w kversion.Version) bool { return w.Compare(v) == 0 })
+}
+
 // fleetView is what AKS offers as GA in every region of a fleet: a version
 // counts only once every region the profile's members are in offers it, so
 // the fleet moves as one, as Consistent node images do.

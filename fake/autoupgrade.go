@@ -72,9 +72,9 @@ type VersionSample struct {
 
 // SimulateAutoUpgrade evaluates profiles over h's fleet on a cadence for
 // opt.Horizon, against what train offers at each moment: every evaluation
-// calls autoupgrade.Plan for each profile in order, creates and starts the
-// runs it generates, and every run goes on (fake.Simulate, with h) between
-// evaluations. h.Fleet takes the train's regions, rollout and node images,
+// calls autoupgrade.Plan for each profile in order, skips the stale members
+// it reports in their runs, creates and starts the runs it generates, and
+// every run goes on (fake.Simulate, with h) between evaluations. h.Fleet takes the train's regions, rollout and node images,
 // and before each interval the Kubernetes versions offered in any region
 // (Plan only targets versions every region of the fleet offers).
 //
@@ -129,6 +129,18 @@ func SimulateAutoUpgrade(h *Host, train *ReleaseTrain, profiles []autoupgrade.Pr
 			ev, err := autoupgrade.Plan(p, members, rel, tr.History)
 			if err != nil {
 				return tr, fmt.Errorf("fake: evaluating profile %s at %s: %w", p.Name, t.Format(time.RFC3339), err)
+			}
+			// Members a run waits for in vain are skipped there, as a host would.
+			for _, st := range ev.Stale {
+				for _, a := range running {
+					if a.run.Name() != st.Run {
+						continue
+					}
+					skip := fleetupdate.Skip{At: t, Targets: []fleetupdate.SkipTarget{{Type: fleetupdate.TargetMember, Name: st.Member}}}
+					if next, _, err := fleetupdate.Step(a.run, skip); err == nil {
+						a.run = next
+					}
+				}
 			}
 			runs := ev.Runs
 			if opt.NoCatchUp {
