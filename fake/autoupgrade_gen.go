@@ -23,7 +23,7 @@ type AutoUpgradeScenario struct {
 
 // ReleaseTrains generates release trains starting at GenEpoch: 1 to 6
 // regions, rollouts of 3 days to 2 weeks, minors every 8 to 17 weeks,
-// patches every 2 to 6 weeks, and a stop from 0 to 120 days after the start.
+// patches every 2 to 6 weeks, and a stop from 0 to 90 days after the start.
 func ReleaseTrains() *rapid.Generator[*ReleaseTrain] {
 	return rapid.Custom(func(t *rapid.T) *ReleaseTrain {
 		return NewReleaseTrain(trainOptions(t))
@@ -34,7 +34,7 @@ func trainOptions(t *rapid.T) TrainOptions {
 	const week = 7 * 24 * time.Hour
 	return TrainOptions{
 		Start:      GenEpoch,
-		Stop:       GenEpoch.AddDate(0, 0, rapid.IntRange(0, 120).Draw(t, "stopDays")),
+		Stop:       GenEpoch.AddDate(0, 0, rapid.IntRange(0, 90).Draw(t, "stopDays")),
 		Regions:    slices.Clone(trainRegions[:rapid.IntRange(1, len(trainRegions)).Draw(t, "regions")]),
 		Rollout:    rapid.SampledFrom([]time.Duration{3 * 24 * time.Hour, week, 2 * week}).Draw(t, "rollout"),
 		Newest:     rapid.IntRange(29, 33).Draw(t, "newest"),
@@ -45,7 +45,7 @@ func trainOptions(t *rapid.T) TrainOptions {
 }
 
 // AutoUpgradeScenarios generates a release train (as ReleaseTrains does)
-// and 1 to 25 members on it: each on a GA patch its region offered at
+// and 1 to 15 members on it: each on a GA patch its region offered at
 // GenEpoch of a minor from N-3 to N, some on the LTS plan, with 1 to 3 node
 // pools on images 2 to 10 weeks old, and a daily or weekly maintenance
 // window or none.
@@ -58,7 +58,7 @@ func AutoUpgradeScenarios() *rapid.Generator[AutoUpgradeScenario] {
 		families := append(slices.Clone(trainLinux), trainWindows)
 		groups := genGroups[:rapid.IntRange(1, len(genGroups)).Draw(t, "groups")]
 		var members []fleetupdate.Member
-		for i := range rapid.IntRange(1, 25).Draw(t, "members") {
+		for i := range rapid.IntRange(1, 15).Draw(t, "members") {
 			region := rapid.SampledFrom(train.Regions).Draw(t, "region")
 			var ga []string
 			for _, k := range rel.Regions[region].KubernetesVersions {
