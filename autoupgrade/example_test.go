@@ -77,10 +77,10 @@ func Example() {
 	show(ev)
 	// Output:
 	// target: 1.30.4
-	// run stable-1-30-4-ec0be404: Full 1.30.4 for canary-1 prod-1 prod-2 (3 members behind Kubernetes 1.30.4)
+	// run stable-1-30-4-e6274592: Full 1.30.4 for canary-1 prod-1 prod-2 (3 members behind Kubernetes 1.30.4)
 	// left out prod-3: OutsideSupportWindow
 	// a week later:
-	// run stable-1-30-5-c4af2b63: Full 1.30.5 for canary-1 prod-2 (2 members behind Kubernetes 1.30.5)
-	// run stable-1-30-5-c4af2b63-2: Full 1.30.5 for prod-1 (retry of prod-1, which failed in stable-1-30-4-ec0be404, alone: Kubernetes 1.30.5)
+	// run stable-1-30-5-53c120a7: Full 1.30.5 for canary-1 prod-2 (2 members behind Kubernetes 1.30.5)
+	// run stable-1-30-5-53c120a7-2: Full 1.30.5 for prod-1 (retry of prod-1, which failed in stable-1-30-4-e6274592, alone: Kubernetes 1.30.5)
 	// left out prod-3: OutsideSupportWindow
 }

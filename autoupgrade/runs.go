@@ -1,9 +1,8 @@
 package autoupgrade
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"strings"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
@@ -216,8 +215,9 @@ func (e *evaluator) addRun(spec fleetupdate.Spec, ms []Member, after, label, why
 // specification. Names keep Azure's rule: at most 50 characters of
 // [a-z0-9-], the profile's name shortened to fit.
 func (e *evaluator) name(k nameKey, label string) string {
-	sum := sha256.Sum256(compact(k))
-	h := hex.EncodeToString(sum[:])[:8]
+	f := fnv.New32a() // a name, not a secret: FNV keeps the package off crypto
+	f.Write(compact(k))
+	h := fmt.Sprintf("%08x", f.Sum32())
 	for n := 1; ; n++ {
 		tail := "-" + label + "-" + h
 		if n > 1 {
