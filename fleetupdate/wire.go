@@ -30,6 +30,7 @@ import (
 //
 // Decoded times are in UTC, so a value whose times are UTC round-trips
 // exactly (reflect.DeepEqual), and any value round-trips to the same bytes.
+// Optional lists that are empty are omitted, so they decode as nil.
 
 type wireTag struct {
 	Type string `json:"type"`
@@ -104,7 +105,9 @@ func utcPtr(t time.Time) *time.Time {
 	return &u
 }
 
-// MarshalEvent encodes an event in the wire format.
+// MarshalEvent encodes an event in the wire format. It refuses what
+// UnmarshalEvent would refuse (an outcome without an op), so whatever it
+// writes can be read back.
 func MarshalEvent(e Event) ([]byte, error) {
 	var v any
 	switch e := e.(type) {
@@ -117,8 +120,14 @@ func MarshalEvent(e Event) ([]byte, error) {
 	case Skip:
 		v = wireSkip{"Skip", utcPtr(e.At), e.Targets}
 	case UpgradeSucceeded:
+		if e.Op == "" {
+			return nil, fmt.Errorf("%w: UpgradeSucceeded: empty op", ErrInvalidEncoding)
+		}
 		v = wireSucceeded{"UpgradeSucceeded", utcPtr(e.At), e.Op}
 	case UpgradeFailed:
+		if e.Op == "" {
+			return nil, fmt.Errorf("%w: UpgradeFailed: empty op", ErrInvalidEncoding)
+		}
 		v = wireOutcome{"UpgradeFailed", utcPtr(e.At), e.Op, e.Code, e.Message}
 	case MemberChanged:
 		v = wireMember{"MemberChanged", utcPtr(e.At), &e.Member, e.Removed}
@@ -197,11 +206,15 @@ func UnmarshalEvent(b []byte) (Event, error) {
 	return nil, fmt.Errorf("%w: unknown event type %q", ErrInvalidEncoding, typ)
 }
 
-// MarshalCommand encodes a command in the wire format.
+// MarshalCommand encodes a command in the wire format. Like MarshalEvent,
+// it refuses what UnmarshalCommand would refuse.
 func MarshalCommand(c Command) ([]byte, error) {
 	var v any
 	switch c := c.(type) {
 	case UpgradeMember:
+		if c.Op == "" || c.Member == "" || c.Type == "" {
+			return nil, fmt.Errorf("%w: UpgradeMember: empty op, member or type", ErrInvalidEncoding)
+		}
 		v = wireUpgrade{"UpgradeMember", c.Op, c.Member, c.Type, c.KubernetesVersion, c.NodeImages}
 	case WakeAt:
 		v = wireAt{"WakeAt", utcPtr(c.At)}

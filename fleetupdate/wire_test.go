@@ -252,11 +252,15 @@ func TestWireTimesAreUTC(t *testing.T) {
 }
 
 func TestWireRefusesWhatItCannotEncode(t *testing.T) {
-	for _, e := range []Event{nil, &Start{At: t0}, Tick{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}} {
+	// Whatever encodes must decode, so values missing a required field are
+	// refused here rather than written to a journal no one can read.
+	for _, e := range []Event{nil, &Start{At: t0}, Tick{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		UpgradeSucceeded{At: t0}, UpgradeFailed{At: t0, Code: "X"}} {
 		_, err := MarshalEvent(e)
 		assert.ErrorIs(t, err, ErrInvalidEncoding, "%#v", e)
 	}
-	for _, c := range []Command{nil, &WakeAt{At: t0}, WakeAt{At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}} {
+	for _, c := range []Command{nil, &WakeAt{At: t0}, WakeAt{At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
+		UpgradeMember{Member: "c1", Type: Full}, UpgradeMember{Op: "r/c1/1", Type: Full}, UpgradeMember{Op: "r/c1/1", Member: "c1"}} {
 		_, err := MarshalCommand(c)
 		assert.ErrorIs(t, err, ErrInvalidEncoding, "%#v", c)
 	}
