@@ -122,10 +122,10 @@ func Open(path string, opt *Options) (*Store, error) {
 	case timeout < 0:
 		timeout = time.Nanosecond // bbolt: one try, no sleep
 	}
-	// bbolt rebuilds its free list (we do not sync it: see below) by walking
-	// every page in a goroutine of its own, where damage would crash the
-	// process. So an existing file is first opened read-only and walked
-	// here, where a panic can be recovered.
+	// bbolt trusts its pages: on damage it may panic in a goroutine of its
+	// own (rebuilding the free list, which we do not sync: see below) or
+	// loop on a cycle of pages. So an existing file's pages are checked
+	// first.
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 		if err := precheck(path, timeout); err != nil {
 			return nil, err
@@ -184,38 +184,23 @@ func openBolt(path string, bopt *bolt.Options) (db *bolt.DB, err error) {
 	return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 }
 
-// precheck opens path read-only, checks its format and visits every key of
-// every bucket, so that damage shows here as an error.
+// precheck opens path read-only (so another host's lock is seen first),
+// checks its pages and then its format.
 func precheck(path string, timeout time.Duration) error {
 	db, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	s := &Store{db: db, path: path}
-	return s.view(func(tx *bolt.Tx) error {
-		if err := checkFormat(tx, path); err != nil {
-			return err
-		}
-		return walk(tx.Cursor())
-	})
-}
-
-// walk visits every key below c, descending into buckets.
-func walk(c *bolt.Cursor) error {
-	b := c.Bucket()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			sub := b.Bucket(k)
-			if sub == nil {
-				return fmt.Errorf("%w: key %q has no value and is not a bucket", ErrCorrupt, k)
-			}
-			if err := walk(sub.Cursor()); err != nil {
-				return err
-			}
-		}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
-	return nil
+	if err := checkPages(path, b); err != nil {
+		return err
+	}
+	s := &Store{db: db, path: path}
+	return s.view(func(tx *bolt.Tx) error { return checkFormat(tx, path) })
 }
 
 // initFormat marks a new file as a journal, or checks an existing one.
