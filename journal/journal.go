@@ -219,8 +219,9 @@ func (j *Journal) Run() fleetupdate.Run {
 // committed to the file (and fsynced unless Options.NoSync) before Step
 // returns the new run and its commands, so a host that performs them after
 // Step returns keeps host contract rule 1. A refused event returns the run
-// unchanged, no commands and the run's error, and is not written. An error
-// writing returns the run unchanged too: the step did not happen.
+// unchanged, no commands and the run's error, and is not written. A failure
+// to write returns the run unchanged too, with an error wrapping ErrWrite:
+// the step did not happen, and the host should stop.
 //
 // What is stepped is e as decoded from its own encoding, so the run in
 // memory is always the one Load would rebuild (times in UTC, for one).
@@ -266,7 +267,7 @@ func (j *Journal) Step(e fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Comm
 		return nil
 	})
 	if err != nil {
-		return j.run, nil, err
+		return j.run, nil, fmt.Errorf("%w: run %q, event %d: %w", ErrWrite, j.name, seq, err)
 	}
 	j.run, j.seq = next, seq
 	if snap != nil {
@@ -299,7 +300,7 @@ func (j *Journal) Snapshot() error {
 		return j.compact(rb, j.seq, snap)
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: run %q, snapshot at event %d: %w", ErrWrite, j.name, j.seq, err)
 	}
 	j.run, j.snapSeq, j.mark, j.base, j.tail, j.snapErr = run, j.seq, j.seq, len(snap), 0, nil
 	return nil

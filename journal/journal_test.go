@@ -131,6 +131,7 @@ func TestRefusedEventsAreNotWritten(t *testing.T) {
 	} {
 		run, cmds, err := j.Step(e)
 		require.Error(t, err, "%T", e)
+		assert.NotErrorIs(t, err, ErrWrite, "refused, not a write failure")
 		assert.Nil(t, cmds)
 		assert.Equal(t, before, runJSON(t, run))
 	}
@@ -246,6 +247,7 @@ func TestCreateLoadRunsDelete(t *testing.T) {
 	assert.ErrorIs(t, s.Delete("roll"), ErrNotFound)
 	_, _, err = j.Step(fleetupdate.Start{At: t0})
 	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, ErrWrite)
 	names, err = s.Runs()
 	require.NoError(t, err)
 	assert.Equal(t, []string{"another"}, names)
@@ -264,6 +266,7 @@ func TestSecondJournalOfARunConflicts(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = b.Step(fleetupdate.Start{At: t0})
 	assert.ErrorIs(t, err, ErrConflict)
+	assert.ErrorIs(t, err, ErrWrite)
 	assert.ErrorIs(t, b.Snapshot(), ErrConflict)
 }
 

@@ -68,6 +68,10 @@ var (
 	ErrUnsupportedVersion = errors.New("journal: unsupported format version")
 	ErrClosed             = errors.New("journal: store is closed")
 	ErrConflict           = errors.New("journal: run was written through another Journal")
+	// ErrWrite wraps every error of Journal.Step and Journal.Snapshot that
+	// is the journal failing rather than the run refusing an event: the
+	// step was not kept, and a host should stop rather than carry on.
+	ErrWrite = errors.New("journal: not written")
 )
 
 // Options tune a Store. The zero value is what production wants.
