@@ -89,6 +89,9 @@ func TestDamagedDataIsRefusedWithWhereAndWhat(t *testing.T) {
 		{"event missing", 0, func(tx *bolt.Tx) error {
 			return runBucket(tx, eventsBucket).Delete(seqKey(2))
 		}, ErrCorrupt, `bucket "events", key 3: events 2 to 2 are missing`},
+		{"last event missing", 0, func(tx *bolt.Tx) error {
+			return runBucket(tx, eventsBucket).Delete(seqKey(6))
+		}, ErrCorrupt, `bucket "events": its sequence says 6 events were appended, the log and snapshot hold 5`},
 		{"event key not a sequence number", 0, func(tx *bolt.Tx) error {
 			return runBucket(tx, eventsBucket).Put([]byte("zzz"), []byte(`{}`))
 		}, ErrCorrupt, `bucket "events", key "zzz": not an event`},

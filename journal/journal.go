@@ -182,7 +182,7 @@ func (j *Journal) load(rb *bolt.Bucket) error {
 		j.run, j.base = run, len(b)
 	}
 
-	return eb.ForEach(func(k, v []byte) error {
+	if err := eb.ForEach(func(k, v []byte) error {
 		seq, ok := parseSeq(k)
 		switch {
 		case !ok || v == nil:
@@ -202,7 +202,13 @@ func (j *Journal) load(rb *bolt.Bucket) error {
 		}
 		j.run, j.seq, j.tail = next, seq, j.tail+len(v)
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	if n := eb.Sequence(); n != j.seq {
+		return j.corrupt(eventsBucket, nil, fmt.Sprintf("its sequence says %d events were appended, the log and snapshot hold %d", n, j.seq), nil)
+	}
+	return nil
 }
 
 // Name returns the run's name.
@@ -259,6 +265,9 @@ func (j *Journal) Step(e fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Comm
 		eb := rb.Bucket(eventsBucket)
 		eb.FillPercent = 1 // append-only: fill pages instead of splitting them in half
 		if err := eb.Put(seqKey(seq), b); err != nil {
+			return err
+		}
+		if err := eb.SetSequence(seq); err != nil {
 			return err
 		}
 		if snap != nil {
@@ -329,23 +338,19 @@ func encodeSnapshot(r fleetupdate.Run) ([]byte, fleetupdate.Run, error) {
 }
 
 // bucket returns the run's bucket in tx after checking that no other
-// Journal has written the run since this one last did.
+// Journal has written the run since this one last did: the events bucket's
+// sequence (bbolt keeps it in the bucket's header, so it costs no page of
+// its own) counts the events ever appended.
 func (j *Journal) bucket(tx *bolt.Tx) (*bolt.Bucket, error) {
 	rb := tx.Bucket(runsBucket).Bucket([]byte(j.name))
 	if rb == nil {
 		return nil, fmt.Errorf("%w: %q in %s (deleted?)", ErrNotFound, j.name, j.s.path)
 	}
-	eb, sb := rb.Bucket(eventsBucket), rb.Bucket(snapshotsBucket)
-	if eb == nil || sb == nil {
-		return nil, j.corrupt(nil, nil, fmt.Sprintf("bucket %q or %q is missing", eventsBucket, snapshotsBucket), nil)
+	eb := rb.Bucket(eventsBucket)
+	if eb == nil {
+		return nil, j.corrupt(eventsBucket, nil, "bucket is missing", nil)
 	}
-	var last uint64
-	if k, _ := eb.Cursor().Last(); k != nil {
-		last, _ = parseSeq(k)
-	} else if k, _ := sb.Cursor().Last(); k != nil {
-		last, _ = parseSeq(k)
-	}
-	if last != j.seq {
+	if last := eb.Sequence(); last != j.seq {
 		return nil, fmt.Errorf("%w: %q in %s is at event %d, this Journal at %d; Load it again", ErrConflict, j.name, j.s.path, last, j.seq)
 	}
 	return rb, nil
@@ -362,6 +367,9 @@ func (j *Journal) compact(rb *bolt.Bucket, seq uint64, snap []byte) error {
 		if _, err := rb.CreateBucket(name); err != nil {
 			return err
 		}
+	}
+	if err := rb.Bucket(eventsBucket).SetSequence(seq); err != nil {
+		return err
 	}
 	return rb.Bucket(snapshotsBucket).Put(seqKey(seq), snap)
 }

@@ -29,7 +29,8 @@
 //
 //	fleetkit.journal/format        "1"
 //	runs/<name>/inputs/json        {"name","spec","members","catalog"}
-//	runs/<name>/events/<seq>       wire-format event; seq is 8 bytes big-endian, from 1
+//	runs/<name>/events/<seq>       wire-format event; seq is 8 bytes big-endian, from 1;
+//	                               the bucket's sequence is the number of the last event
 //	runs/<name>/snapshots/<seq>    json.Marshal(run) after event seq (at most one)
 //
 // Events after a snapshot continue its numbering: a run with a snapshot at
