@@ -294,7 +294,10 @@ func (j *Journal) Step(e fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Comm
 func (j *Journal) Snapshot() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.snapErr == nil && j.seq == j.snapSeq && j.seq > 0 {
+	if j.seq == 0 {
+		return nil // the run is New of its inputs: nothing to save
+	}
+	if j.snapErr == nil && j.seq == j.snapSeq {
 		return nil // the newest snapshot is of this very run
 	}
 	snap, run, err := encodeSnapshot(j.run)

@@ -120,6 +120,26 @@ func TestReloadAfterEveryStep(t *testing.T) {
 	}
 }
 
+// Snapshot before any event has nothing to save; twice in a row, nothing new.
+func TestSnapshotWithNothingNew(t *testing.T) {
+	path := testPath(t)
+	s := openT(t, path, &Options{NoSync: true})
+	j := createT(t, s, "roll", 3)
+	require.NoError(t, j.Snapshot())
+	_, snaps := counts(t, s, "roll")
+	assert.Equal(t, 0, snaps)
+	_, _, err := j.Step(fleetupdate.Start{At: t0})
+	require.NoError(t, err)
+	require.NoError(t, j.Snapshot())
+	require.NoError(t, j.Snapshot())
+	ev, snaps := counts(t, s, "roll")
+	assert.Equal(t, 0, ev)
+	assert.Equal(t, 1, snaps)
+	loaded, err := s.Load("roll")
+	require.NoError(t, err)
+	assert.Equal(t, runJSON(t, j.Run()), runJSON(t, loaded.Run()))
+}
+
 func TestRefusedEventsAreNotWritten(t *testing.T) {
 	s := openT(t, testPath(t), &Options{NoSync: true})
 	j := createT(t, s, "roll", 6)
