@@ -277,14 +277,15 @@ func TestCreateLoadRunsDelete(t *testing.T) {
 // instead of forking the log.
 func TestSecondJournalOfARunConflicts(t *testing.T) {
 	s := openT(t, testPath(t), &Options{NoSync: true})
-	createT(t, s, "roll", 3)
+	_, _, err := createT(t, s, "roll", 3).Step(fleetupdate.Start{At: t0})
+	require.NoError(t, err)
 	a, err := s.Load("roll")
 	require.NoError(t, err)
 	b, err := s.Load("roll")
 	require.NoError(t, err)
-	_, _, err = a.Step(fleetupdate.Start{At: t0})
+	_, _, err = a.Step(fleetupdate.Tick{At: t0})
 	require.NoError(t, err)
-	_, _, err = b.Step(fleetupdate.Start{At: t0})
+	_, _, err = b.Step(fleetupdate.Tick{At: t0})
 	assert.ErrorIs(t, err, ErrConflict)
 	assert.ErrorIs(t, err, ErrWrite)
 	assert.ErrorIs(t, b.Snapshot(), ErrConflict)
