@@ -20,6 +20,11 @@
 //	j, err := s.Create("roll-1-30", spec, members, catalog) // or s.Load("roll-1-30")
 //	run, cmds, err := j.Step(fleetupdate.Start{At: now})
 //
+// Each Step is one bbolt transaction: a few pages written (about 20 KB,
+// however large the fleet) and, unless Options.NoSync, one fdatasync, which
+// then dominates its cost. Opening a run costs decoding its snapshot (or New
+// of its inputs) plus replaying the events after it.
+//
 // Only one process (one Store) may have a file open at a time: a second
 // gets ErrLocked. Damaged or unknown data gives an error wrapping ErrCorrupt
 // or ErrUnsupportedVersion that names the run, bucket and key, never a
