@@ -58,13 +58,13 @@ func counts(t *testing.T, s *Store, name string) (events, snapshots int) {
 // A run hosted on the journal is the in-memory run after every step, and
 // Load rebuilds it exactly, whatever the snapshot interval.
 func TestJournaledRunEqualsInMemoryRun(t *testing.T) {
-	want, events := reference(t, "roll", 60)
+	want, events := reference(t, "roll", 40)
 	require.Equal(t, fleetupdate.Completed, want.State())
 	for _, every := range []int{0, 1, 2, 7, 50, 100000} {
 		t.Run(fmt.Sprintf("snapshotEvery=%d", every), func(t *testing.T) {
 			path := testPath(t)
 			s := openT(t, path, &Options{SnapshotEvery: every, NoSync: true})
-			j := createT(t, s, "roll", 60)
+			j := createT(t, s, "roll", 40)
 			mem := j.Run()
 			for i, e := range events {
 				got, _, err := j.Step(e)

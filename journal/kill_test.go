@@ -195,7 +195,7 @@ func TestKill9(t *testing.T) {
 	for done := false; !done; starts++ {
 		require.Less(t, starts, 1000, "the run does not finish")
 		mode := rng.IntN(10)
-		after := 1 + rng.IntN(10) // lines before the kill
+		after := 1 + rng.IntN(8) // lines before the kill
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHostProcess$")
 		cmd.Env = append(os.Environ(), hostDirEnv+"="+dir)
 		if mode < 5 {
