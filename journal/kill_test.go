@@ -275,3 +275,33 @@ func TestKill9(t *testing.T) {
 	}
 	assert.Len(t, ops, len(refCluster), "the same upgrades as uninterrupted")
 }
+
+// A host process holds the file: another process (here, the test) cannot
+// open it, and can once that host is gone.
+func TestFileLockedByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHostProcess$")
+	cmd.Env = append(os.Environ(), hostDirEnv+"="+dir, hostPauseEnv+"=1")
+	stdin, err := cmd.StdinPipe() // never written: the host stays paused
+	require.NoError(t, err)
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(out)
+	require.True(t, sc.Scan(), "the host printed its first step")
+
+	path := filepath.Join(dir, "fleet.db")
+	_, err = Open(path, &Options{LockTimeout: -1})
+	require.ErrorIs(t, err, ErrLocked)
+	assert.ErrorContains(t, err, path)
+
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	s, err := Open(path, &Options{LockTimeout: -1})
+	require.NoError(t, err)
+	defer s.Close()
+	j, err := s.Load("roll")
+	require.NoError(t, err)
+	assert.Equal(t, fleetupdate.Running, j.Run().State(), "the host's Start was committed")
+}
