@@ -134,6 +134,9 @@ func MarshalEvent(e Event) ([]byte, error) {
 	case CatalogChanged:
 		v = wireCatalog{"CatalogChanged", utcPtr(e.At), &e.Catalog}
 	case CompleteGate:
+		if e.Gate == "" {
+			return nil, fmt.Errorf("%w: CompleteGate: empty gate", ErrInvalidEncoding)
+		}
 		v = wireComplete{"CompleteGate", utcPtr(e.At), e.Gate}
 	default:
 		return nil, fmt.Errorf("%w: cannot encode event type %T", ErrInvalidEncoding, e)
@@ -219,6 +222,9 @@ func MarshalCommand(c Command) ([]byte, error) {
 	case WakeAt:
 		v = wireAt{"WakeAt", utcPtr(c.At)}
 	case AwaitGate:
+		if c.Gate == "" || c.Type == "" || c.Stage == "" || c.Timing == "" {
+			return nil, fmt.Errorf("%w: AwaitGate: empty gate, type, stage or timing", ErrInvalidEncoding)
+		}
 		w := wireAwait{"AwaitGate", c.Gate, c.Type, c.DisplayName, c.Stage, c.Group, c.Timing, nil}
 		if !c.StartAt.IsZero() {
 			w.StartAt = utcPtr(c.StartAt)

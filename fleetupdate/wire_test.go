@@ -110,7 +110,7 @@ func genWireCatalog(t *rapid.T) Catalog {
 
 func genWireEvent(t *rapid.T) Event {
 	at := genUTC(t, "at")
-	switch rapid.IntRange(0, 7).Draw(t, "event") {
+	switch rapid.IntRange(0, 8).Draw(t, "event") {
 	case 0:
 		return Start{At: at}
 	case 1:
@@ -132,13 +132,27 @@ func genWireEvent(t *rapid.T) Event {
 		return UpgradeFailed{At: at, Op: genOp(t), Code: genText(t, "code"), Message: genText(t, "message")}
 	case 6:
 		return MemberChanged{At: at, Member: genWireMember(t), Removed: rapid.Bool().Draw(t, "removed")}
+	case 7:
+		return CompleteGate{At: at, Gate: GateID(rapid.StringMatching(`[a-z0-9-]{1,8}/[a-z0-9-]{1,8}/(Before|After)/[0-9]`).Draw(t, "gate"))}
 	}
 	return CatalogChanged{At: at, Catalog: genWireCatalog(t)}
 }
 
 func genWireCommand(t *rapid.T) Command {
-	if rapid.Bool().Draw(t, "wake") {
+	switch rapid.IntRange(0, 2).Draw(t, "command") {
+	case 0:
 		return WakeAt{At: genUTC(t, "at")}
+	case 1:
+		c := AwaitGate{Gate: GateID(rapid.StringMatching(`[a-z0-9/-]{1,20}`).Draw(t, "gate")),
+			Type: rapid.SampledFrom([]GateType{Approval, ScheduledStart}).Draw(t, "gateType"), DisplayName: genText(t, "displayName"),
+			Stage: rapid.StringMatching(`[a-z0-9-]{1,8}`).Draw(t, "stage"), Timing: rapid.SampledFrom([]GateTiming{Before, After}).Draw(t, "timing")}
+		if rapid.Bool().Draw(t, "inGroup") {
+			c.Group = genText(t, "group")
+		}
+		if rapid.Bool().Draw(t, "scheduled") {
+			c.StartAt = genUTC(t, "startAt")
+		}
+		return c
 	}
 	c := UpgradeMember{Op: genOp(t), Member: rapid.StringMatching(`[a-z0-9-]{1,8}`).Draw(t, "member"),
 		Type: rapid.SampledFrom([]UpgradeType{Full, ControlPlaneOnly, NodeImageOnly}).Draw(t, "type")}
@@ -210,6 +224,7 @@ func TestWireFormatTable(t *testing.T) {
 			`{"type":"MemberChanged","at":"2026-03-04T12:00:00Z","member":{"name":"c1","group":"canary","region":"eastus","kubernetesVersion":"1.29.4","nodePools":[{"name":"system","nodeImageVersion":"AKSUbuntu-2204gen2containerd-202405.13.0"}],"autoUpgradeWindow":{"schedule":{"daily":{"intervalDays":1}},"durationHours":4,"startTime":"22:00"}},"removed":true}`},
 		{CatalogChanged{At: t0, Catalog: Catalog{Regions: map[string]RegionCatalog{"eastus": {KubernetesVersions: []string{"1.30.5"}, NodeImageVersions: []string{}}}}},
 			`{"type":"CatalogChanged","at":"2026-03-04T12:00:00Z","catalog":{"regions":{"eastus":{"kubernetesVersions":["1.30.5"],"nodeImageVersions":[]}}}}`},
+		{CompleteGate{At: t0, Gate: "run-1/prod/Before/0"}, `{"type":"CompleteGate","at":"2026-03-04T12:00:00Z","gate":"run-1/prod/Before/0"}`},
 	}
 	for _, tc := range events {
 		t.Run(fmt.Sprintf("%T", tc.e), func(t *testing.T) {
@@ -228,6 +243,10 @@ func TestWireFormatTable(t *testing.T) {
 		{UpgradeMember{Op: "run-1/c1/2", Member: "c1", Type: NodeImageOnly, NodeImages: []PoolImage{{"system", imgNew}}},
 			`{"type":"UpgradeMember","op":"run-1/c1/2","member":"c1","upgradeType":"NodeImageOnly","nodeImages":[{"pool":"system","nodeImageVersion":"AKSUbuntu-2204gen2containerd-202405.27.0"}]}`},
 		{WakeAt{At: t0}, `{"type":"WakeAt","at":"2026-03-04T12:00:00Z"}`},
+		{AwaitGate{Gate: "run-1/prod/eu/Before/0", Type: ScheduledStart, DisplayName: "change window", Stage: "prod", Group: "eu", Timing: Before, StartAt: t0},
+			`{"type":"AwaitGate","gate":"run-1/prod/eu/Before/0","gateType":"ScheduledStart","displayName":"change window","stage":"prod","group":"eu","timing":"Before","startAt":"2026-03-04T12:00:00Z"}`},
+		{AwaitGate{Gate: "run-1/prod/After/1", Type: Approval, Stage: "prod", Timing: After},
+			`{"type":"AwaitGate","gate":"run-1/prod/After/1","gateType":"Approval","stage":"prod","timing":"After"}`},
 	}
 	for _, tc := range commands {
 		t.Run(fmt.Sprintf("%T", tc.c), func(t *testing.T) {
@@ -255,12 +274,14 @@ func TestWireRefusesWhatItCannotEncode(t *testing.T) {
 	// Whatever encodes must decode, so values missing a required field are
 	// refused here rather than written to a journal no one can read.
 	for _, e := range []Event{nil, &Start{At: t0}, Tick{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
-		UpgradeSucceeded{At: t0}, UpgradeFailed{At: t0, Code: "X"}} {
+		UpgradeSucceeded{At: t0}, UpgradeFailed{At: t0, Code: "X"}, CompleteGate{At: t0}} {
 		_, err := MarshalEvent(e)
 		assert.ErrorIs(t, err, ErrInvalidEncoding, "%#v", e)
 	}
 	for _, c := range []Command{nil, &WakeAt{At: t0}, WakeAt{At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
-		UpgradeMember{Member: "c1", Type: Full}, UpgradeMember{Op: "r/c1/1", Type: Full}, UpgradeMember{Op: "r/c1/1", Member: "c1"}} {
+		UpgradeMember{Member: "c1", Type: Full}, UpgradeMember{Op: "r/c1/1", Type: Full}, UpgradeMember{Op: "r/c1/1", Member: "c1"},
+		AwaitGate{Type: Approval, Stage: "s", Timing: Before}, AwaitGate{Gate: "g", Stage: "s", Timing: Before},
+		AwaitGate{Gate: "g", Type: Approval, Timing: Before}, AwaitGate{Gate: "g", Type: Approval, Stage: "s"}} {
 		_, err := MarshalCommand(c)
 		assert.ErrorIs(t, err, ErrInvalidEncoding, "%#v", c)
 	}
@@ -306,6 +327,11 @@ func TestWireDecodingIsStrict(t *testing.T) {
 		{`{"type":"CatalogChanged",` + at0 + `}`, `CatalogChanged: missing field "catalog"`},
 		{`{"type":"CatalogChanged",` + at0 + `,"catalog":{"regions":[]}}`, "cannot unmarshal array"},
 		{`{"type":"CatalogChanged",` + at0 + `,"catalog":{"regions":{},"zones":{}}}`, `unknown field "zones"`},
+		{`{"type":"CompleteGate",` + at0 + `}`, `CompleteGate: missing field "gate"`},
+		{`{"type":"CompleteGate","gate":"g"}`, `CompleteGate: missing field "at"`},
+		{`{"type":"CompleteGate",` + at0 + `,"gate":"g","op":"x"}`, `unknown field "op"`},
+		{`{"type":"CompleteGate",` + at0 + `,"gate":7}`, "cannot unmarshal number"},
+		{`{"type":"AwaitGate",` + at0 + `}`, `unknown event type "AwaitGate"`},
 	}
 	for _, tc := range events {
 		e, err := UnmarshalEvent([]byte(tc.in))
@@ -324,6 +350,13 @@ func TestWireDecodingIsStrict(t *testing.T) {
 		{`{"type":"UpgradeMember","op":"a/c1/1","member":"c1","type":"Full"}`, `unknown command type "Full"`}, // the last "type" wins
 		{`{"type":"UpgradeMember","op":"a/c1/1","member":"c1","upgradeType":"Full","nodeImages":"x"}`, "cannot unmarshal string"},
 		{`{"type":"UpgradeMember","op":"a/c1/1","member":"c1","upgradeType":"Full"}{}`, "after top-level value"},
+		{`{"type":"AwaitGate","gateType":"Approval","stage":"s","timing":"Before"}`, `AwaitGate: missing field "gate"`},
+		{`{"type":"AwaitGate","gate":"g","stage":"s","timing":"Before"}`, `AwaitGate: missing field "gateType"`},
+		{`{"type":"AwaitGate","gate":"g","gateType":"Approval","timing":"Before"}`, `AwaitGate: missing field "stage"`},
+		{`{"type":"AwaitGate","gate":"g","gateType":"Approval","stage":"s"}`, `AwaitGate: missing field "timing"`},
+		{`{"type":"AwaitGate","gate":"g","gateType":"Approval","stage":"s","timing":"Before","at":"2026-03-04T12:00:00Z"}`, `unknown field "at"`},
+		{`{"type":"AwaitGate","gate":"g","gateType":"Approval","stage":"s","timing":"Before","startAt":"soon"}`, "cannot parse"},
+		{`{"type":"CompleteGate",` + at0 + `,"gate":"g"}`, `unknown command type "CompleteGate"`},
 	}
 	for _, tc := range commands {
 		c, err := UnmarshalCommand([]byte(tc.in))
@@ -344,6 +377,7 @@ func FuzzUnmarshalEvent(f *testing.F) {
 	f.Add([]byte(`{"type":"MemberChanged","at":"2026-03-04T12:00:00Z","member":{"name":"c1","region":"eastus","kubernetesVersion":"1.29.4","nodePools":[],"autoUpgradeWindow":{"schedule":{"weekly":{"intervalWeeks":1,"dayOfWeek":"Monday"}},"durationHours":4,"startTime":"22:00","notAllowedDates":[]}},"removed":false}`))
 	f.Add([]byte(`{"type":"CatalogChanged","at":"2026-03-04T12:00:00Z","catalog":{"regions":{"eastus":{"kubernetesVersions":null,"nodeImageVersions":["a"]}}}}`))
 	f.Add([]byte(`{"TYPE":"Tick","At":"2026-03-04T12:00:00Z"}`))
+	f.Add([]byte(`{"type":"CompleteGate","at":"2026-03-04T12:00:00Z","gate":"run-1/prod/Before/0"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := UnmarshalEvent(b)
 		if err != nil {
