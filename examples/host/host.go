@@ -123,6 +123,8 @@ func (h *Host) Run(ctx context.Context, plan Plan) (fleetupdate.Run, error) {
 				timers = append(timers, h.Clock.AfterFunc(h.Clock.Until(c.At), func() {
 					send(fleetupdate.Tick{At: h.Clock.Now()})
 				}))
+			case fleetupdate.AwaitGate: // tell whoever approves; they send CompleteGate
+				h.logf("gate %s (%s %q) is waiting", c.Gate, c.Type, c.DisplayName)
 			}
 		}
 	}
