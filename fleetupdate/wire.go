@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -174,6 +175,13 @@ func UnmarshalEvent(b []byte) (Event, error) {
 		if err := decodeWire(b, &w, typ, &w.At, "at"); err != nil {
 			return nil, err
 		}
+		for i, t := range w.Targets {
+			switch t.Type {
+			case TargetMember, TargetGroup, TargetStage, TargetAfterStageWait:
+			default:
+				return nil, fmt.Errorf("%w: %s: targets[%d].type %q: want Member, Group, Stage or AfterStageWait", ErrInvalidEncoding, typ, i, t.Type)
+			}
+		}
 		return Skip{At: w.At.UTC(), Targets: w.Targets}, nil
 	case "UpgradeSucceeded":
 		var w wireSucceeded
@@ -253,6 +261,11 @@ func UnmarshalCommand(b []byte) (Command, error) {
 		if err := decodeWire(b, &w, typ, &w.Op, "op", &w.Member, "member", &w.UpgradeType, "upgradeType"); err != nil {
 			return nil, err
 		}
+		switch w.UpgradeType {
+		case Full, ControlPlaneOnly, NodeImageOnly:
+		default:
+			return nil, fmt.Errorf("%w: %s: upgradeType %q: want Full, ControlPlaneOnly or NodeImageOnly", ErrInvalidEncoding, typ, w.UpgradeType)
+		}
 		return UpgradeMember{Op: w.Op, Member: w.Member, Type: w.UpgradeType, KubernetesVersion: w.KubernetesVersion, NodeImages: w.NodeImages}, nil
 	case "WakeAt":
 		var w wireAt
@@ -264,6 +277,9 @@ func UnmarshalCommand(b []byte) (Command, error) {
 		var w wireAwait
 		if err := decodeWire(b, &w, typ, &w.Gate, "gate", &w.GateType, "gateType", &w.Stage, "stage", &w.Timing, "timing"); err != nil {
 			return nil, err
+		}
+		if w.GateType != Approval && w.GateType != ScheduledStart || w.Timing != Before && w.Timing != After {
+			return nil, fmt.Errorf("%w: %s: gateType %q or timing %q: want Approval or ScheduledStart, Before or After", ErrInvalidEncoding, typ, w.GateType, w.Timing)
 		}
 		c := AwaitGate{Gate: w.Gate, Type: w.GateType, DisplayName: w.DisplayName, Stage: w.Stage, Group: w.Group, Timing: w.Timing}
 		if w.StartAt != nil {
@@ -289,6 +305,9 @@ func wireType(b []byte) (string, error) {
 // trailing data, then checks that each required field (pairs of a pointer
 // into v and the field's JSON name) is present and not empty.
 func decodeWire(b []byte, v any, typ string, required ...any) error {
+	if err := noDuplicateKeys(b); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidEncoding, typ, err)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
@@ -303,6 +322,52 @@ func decodeWire(b []byte, v any, typ string, required ...any) error {
 		}
 	}
 	return nil
+}
+
+// noDuplicateKeys refuses a JSON value in which an object names a key twice,
+// in any letter case: encoding/json would keep the last silently, so what a
+// reader sees in a journal would not be what was decoded.
+func noDuplicateKeys(b []byte) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token is a key
+	}
+	var stack []frame
+	for {
+		t, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		top := len(stack) - 1
+		if key, ok := t.(string); ok && top >= 0 && stack[top].object && stack[top].key {
+			k := strings.ToLower(key)
+			if stack[top].keys[k] {
+				return fmt.Errorf("key %q appears twice", t)
+			}
+			stack[top].keys[k] = true
+			stack[top].key = false
+			continue
+		}
+		switch t {
+		case json.Delim('{'):
+			stack = append(stack, frame{object: true, keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+		}
+		// A value ended: in an object, a key comes next.
+		if n := len(stack) - 1; n >= 0 && stack[n].object {
+			stack[n].key = true
+		}
+	}
 }
 
 // Replay steps events into r in order and returns the run they lead to. It

@@ -501,3 +501,28 @@ func TestReplayOfNothingIsTheRun(t *testing.T) {
 	b2, _ := json.Marshal(got)
 	assert.Equal(t, string(b1), string(b2))
 }
+
+// Strict decoding: a key named twice (in any case) and enum values the
+// types do not have are refused; encoding/json alone would keep the last
+// key and any string.
+func TestWireRefusesDuplicateKeysAndUnknownEnums(t *testing.T) {
+	for _, b := range []string{
+		`{"type":"UpgradeSucceeded","at":"2026-03-04T12:00:00Z","op":"a/b/1","OP":"c/d/1"}`,
+		`{"type":"UpgradeSucceeded","at":"2026-03-04T12:00:00Z","op":"a/b/1","op":"c/d/1"}`,
+		`{"type":"MemberChanged","at":"2026-03-04T12:00:00Z","member":{"name":"a","region":"r","Region":"s","kubernetesVersion":"1.30.1"}}`,
+		`{"type":"Skip","at":"2026-03-04T12:00:00Z","targets":[{"type":"Cluster","name":"x"}]}`,
+	} {
+		_, err := UnmarshalEvent([]byte(b))
+		assert.ErrorIs(t, err, ErrInvalidEncoding, b)
+	}
+	for _, b := range []string{
+		`{"type":"UpgradeMember","op":"a/b/1","member":"b","upgradeType":"Everything"}`,
+		`{"type":"AwaitGate","gate":"g","gateType":"Vote","stage":"s","timing":"Before"}`,
+		`{"type":"AwaitGate","gate":"g","gateType":"Approval","stage":"s","timing":"During"}`,
+	} {
+		_, err := UnmarshalCommand([]byte(b))
+		assert.ErrorIs(t, err, ErrInvalidEncoding, b)
+	}
+	_, err := UnmarshalEvent([]byte(`{"type":"Skip","at":"2026-03-04T12:00:00Z","targets":[{"type":"Member","name":"x"},{"type":"Group","name":"x"}]}`))
+	assert.NoError(t, err, "the same key in sibling objects is fine")
+}
