@@ -55,21 +55,42 @@ type Trace struct {
 	End     time.Time // time of the last event delivered
 }
 
-// queued is an event waiting in virtual time; seq keeps ties in insertion order.
+// queued is an event waiting in virtual time. Events due at the same time
+// are delivered in an order that depends only on what they are, never on
+// when the driver learnt of them, so a restarted host (which learns of
+// outcomes and wake-ups again, in another order) delivers them as one that
+// never stopped: first the scheduled events (user actions and catalog
+// changes) in the order given, then outcomes by op id, then the tick.
 type queued struct {
-	at  time.Time
-	seq int
-	ev  fleetupdate.Event
+	at    time.Time
+	class int    // classScheduled, classOutcome or classTick
+	seq   int    // classScheduled: the order given
+	op    string // classOutcome: the op id
+	ev    fleetupdate.Event
 }
+
+// Classes of queued events, in delivery order at equal times.
+const (
+	classScheduled = iota
+	classOutcome
+	classTick
+)
 
 type eventQueue []queued
 
 func (q eventQueue) Len() int { return len(q) }
 func (q eventQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
+	a, b := q[i], q[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
 	}
-	return q[i].seq < q[j].seq
+	if a.class != b.class {
+		return a.class < b.class
+	}
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.op < b.op
 }
 func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
 func (q *eventQueue) Push(x any)   { *q = append(*q, x.(queued)) }
@@ -93,21 +114,21 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	end := opt.Start.Add(horizon)
 	var q eventQueue
 	seq := 0
-	push := func(at time.Time, ev fleetupdate.Event) {
-		heap.Push(&q, queued{at, seq, ev})
+	schedule := func(at time.Time, ev fleetupdate.Event) {
+		heap.Push(&q, queued{at: at, class: classScheduled, seq: seq, ev: ev})
 		seq++
 	}
 	if !opt.NoStart {
-		push(opt.Start, fleetupdate.Start{At: opt.Start})
+		schedule(opt.Start, fleetupdate.Start{At: opt.Start})
 	}
 	for _, a := range opt.Actions {
-		push(a.At, withTime(a.Event, a.At))
+		schedule(a.At, withTime(a.Event, a.At))
 	}
 	for _, t := range h.Fleet.CatalogChanges(opt.Start, end) {
-		push(t, fleetupdate.CatalogChanged{At: t, Catalog: h.Fleet.CatalogAt(t)})
+		schedule(t, fleetupdate.CatalogChanged{At: t, Catalog: h.Fleet.CatalogAt(t)})
 	}
 	// The run's catalog may be older than the fleet's at the start.
-	push(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
+	schedule(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
 
 	tr := Trace{Start: opt.Start, End: opt.Start}
 	ticks := map[time.Time]bool{}
@@ -137,11 +158,11 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			switch c := c.(type) {
 			case fleetupdate.UpgradeMember:
 				done := h.Perform(c, it.at)
-				push(done.At, done.Event)
+				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
 			case fleetupdate.WakeAt:
 				if !ticks[c.At] {
 					ticks[c.At] = true
-					push(c.At, fleetupdate.Tick(c))
+					heap.Push(&q, queued{at: c.At, class: classTick, ev: fleetupdate.Tick(c)})
 				}
 			}
 		}
