@@ -2,6 +2,8 @@ package fake
 
 import (
 	"container/heap"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
@@ -28,7 +30,39 @@ type Options struct {
 	// NoChanges skips recording status changes, which costs O(members) per
 	// event, for very large simulations.
 	NoChanges bool
+
+	// RestartAfter crashes the host after the k-th delivered event (counted
+	// from 1, refused events included), for each k listed, and restarts it
+	// at once. See Simulate for what a crash loses.
+	RestartAfter []int
+	// RestartEvery crashes and restarts the host after every delivered event.
+	RestartEvery bool
+	// Rebuild is how a restarted host rebuilds the run.
+	Rebuild Rebuild
+	// CrashBeforePerform puts each crash after the step was made durable and
+	// before its commands were performed (host contract, rule 1, allows
+	// it): they are lost, and only Run.Outstanding brings them back.
+	// Otherwise a crash comes after the commands were performed.
+	CrashBeforePerform bool
+
+	// Observe, if set, is called after each delivered event with the run
+	// before and after it (the same run when the event was refused) and the
+	// event's entry.
+	Observe func(prev, next fleetupdate.Run, e Entry)
 }
+
+// Rebuild is how a restarted host rebuilds its run (host contract, rule 5).
+type Rebuild int
+
+const (
+	// FromSnapshot decodes the run saved with json.Marshal after the last
+	// step (host contract, rule 1: saving the whole run).
+	FromSnapshot Rebuild = iota
+	// FromJournal replays (fleetupdate.Replay) the accepted events, kept in
+	// the wire format (fleetupdate.MarshalEvent), on the run Simulate was
+	// given: a journal whose first record is that run's inputs.
+	FromJournal
+)
 
 // Entry is one event the driver delivered and what came of it.
 type Entry struct {
@@ -49,10 +83,34 @@ type Change struct {
 
 // Trace is the record of a simulation.
 type Trace struct {
-	Entries []Entry
-	Run     fleetupdate.Run // the run at the end
-	Start   time.Time
-	End     time.Time // time of the last event delivered
+	Entries  []Entry
+	Restarts []Restart
+	Upgrades []Upgrade       // every UpgradeMember the host performed, re-sends included, in order
+	Run      fleetupdate.Run // the run at the end
+	Start    time.Time
+	End      time.Time // time of the last event delivered
+}
+
+// Restart records one crash and restart of the host.
+type Restart struct {
+	After int       // the number of events delivered before the crash
+	At    time.Time // the time of the crash and of the restart
+	// Lost are the commands of the last step that the crash kept from being
+	// performed (Options.CrashBeforePerform).
+	Lost []fleetupdate.Command
+	// Outstanding is what the rebuilt run said it was owed
+	// (Run.Outstanding); the restarted host performed all of it.
+	Outstanding []fleetupdate.Command
+	// Err says why the run could not be rebuilt; the simulation ended
+	// there, and Trace.Run is the run before the crash.
+	Err error
+}
+
+// Upgrade is one UpgradeMember the host performed.
+type Upgrade struct {
+	At      time.Time
+	Command fleetupdate.UpgradeMember
+	Restart bool // performed by a restarted host, from Run.Outstanding
 }
 
 // queued is an event waiting in virtual time. Events due at the same time
@@ -106,6 +164,17 @@ func (q *eventQueue) Pop() any {
 // at every WakeAt, tells the run whenever the fleet's catalog changes, and
 // injects opt.Actions. It stops when the run is Completed, Failed or Skipped,
 // when nothing more can happen, or at the horizon.
+//
+// With opt.RestartAfter or opt.RestartEvery the host crashes and restarts
+// during the simulation, as a real one may. A crash loses what only the
+// host's process held: its timers (ticks not yet delivered) and the outcomes
+// it had not yet delivered. What is outside the process survives: the
+// clusters (h) keep upgrading and end when they would have, and user
+// actions and catalog changes still come. The restarted host rebuilds the
+// run (opt.Rebuild) and, at the time of the crash (no time passes),
+// performs Run.Outstanding (host contract, rule 5): it sends each
+// UpgradeMember again, which h answers as it did the first time, and arms a
+// tick for each WakeAt.
 func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	horizon := opt.Horizon
 	if horizon == 0 {
@@ -131,21 +200,47 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	schedule(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
 
 	tr := Trace{Start: opt.Start, End: opt.Start}
-	ticks := map[time.Time]bool{}
+	ticks := map[time.Time]bool{} // ticks queued, by time
+	perform := func(cmds []fleetupdate.Command, now time.Time, restart bool) {
+		for _, c := range cmds {
+			switch c := c.(type) {
+			case fleetupdate.UpgradeMember:
+				done := h.Perform(c, now)
+				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
+				tr.Upgrades = append(tr.Upgrades, Upgrade{At: now, Command: c, Restart: restart})
+			case fleetupdate.WakeAt:
+				at := c.At
+				if at.Before(now) {
+					at = now // a timer armed in the past fires at once
+				}
+				if !ticks[at] {
+					ticks[at] = true
+					heap.Push(&q, queued{at: at, class: classTick, ev: fleetupdate.Tick{At: at}})
+				}
+			}
+		}
+	}
+	restartAfter := map[int]bool{}
+	for _, k := range opt.RestartAfter {
+		restartAfter[k] = true
+	}
+	d := durable{base: run, from: opt.Rebuild, on: opt.RestartEvery || len(restartAfter) > 0}
 	before := snapshot(run, opt.NoChanges)
 	for q.Len() > 0 {
 		it := heap.Pop(&q).(queued)
 		if it.at.After(end) {
 			break
 		}
-		if _, ok := it.ev.(fleetupdate.Tick); ok {
+		if it.class == classTick {
 			delete(ticks, it.at)
 		}
+		prev := run
 		next, cmds, err := fleetupdate.Step(run, it.ev)
 		e := Entry{At: it.at, Event: it.ev, Commands: cmds, Err: err}
 		tr.End = it.at
 		if err == nil {
 			run = next
+			d.accepted(it.ev)
 			if s, ok := it.ev.(fleetupdate.UpgradeSucceeded); ok {
 				h.Finish(s.Op)
 			}
@@ -154,17 +249,40 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			before = after
 		}
 		tr.Entries = append(tr.Entries, e)
-		for _, c := range cmds {
-			switch c := c.(type) {
-			case fleetupdate.UpgradeMember:
-				done := h.Perform(c, it.at)
-				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
-			case fleetupdate.WakeAt:
-				if !ticks[c.At] {
-					ticks[c.At] = true
-					heap.Push(&q, queued{at: c.At, class: classTick, ev: fleetupdate.Tick(c)})
+		if opt.Observe != nil {
+			opt.Observe(prev, run, e)
+		}
+		crash := opt.RestartEvery || restartAfter[len(tr.Entries)]
+		rs := Restart{After: len(tr.Entries), At: it.at}
+		if crash && opt.CrashBeforePerform {
+			rs.Lost = cmds
+		} else {
+			perform(cmds, it.at, false)
+		}
+		if crash {
+			rebuilt, err := d.rebuild(run)
+			if err != nil {
+				rs.Err = err
+				tr.Restarts = append(tr.Restarts, rs)
+				tr.Run = run
+				return tr
+			}
+			// The process's memory is gone: its timers and the outcomes it
+			// had not delivered. Scheduled events are the world's.
+			kept := q[:0]
+			for _, it := range q {
+				if it.class == classScheduled {
+					kept = append(kept, it)
 				}
 			}
+			q = kept
+			heap.Init(&q)
+			clear(ticks)
+			run = rebuilt
+			before = snapshot(run, opt.NoChanges)
+			rs.Outstanding = run.Outstanding()
+			perform(rs.Outstanding, it.at, true)
+			tr.Restarts = append(tr.Restarts, rs)
 		}
 		switch run.State() {
 		case fleetupdate.Completed, fleetupdate.Failed, fleetupdate.Skipped:
@@ -176,6 +294,58 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	}
 	tr.Run = run
 	return tr
+}
+
+// durable is what a host keeps across a crash: a journal of the accepted
+// events (FromJournal) or the run itself (FromSnapshot, saved when the
+// crash comes: a Run is a value, so saving it then or after its step is the
+// same).
+type durable struct {
+	on      bool
+	from    Rebuild
+	base    fleetupdate.Run
+	journal [][]byte
+	err     error // the first event that could not be journaled
+}
+
+func (d *durable) accepted(ev fleetupdate.Event) {
+	if !d.on || d.from != FromJournal || d.err != nil {
+		return
+	}
+	b, err := fleetupdate.MarshalEvent(ev)
+	if err != nil {
+		d.err = fmt.Errorf("journal: event %d: %w", len(d.journal), err)
+		return
+	}
+	d.journal = append(d.journal, b)
+}
+
+// rebuild returns the run a restarted host gets back, given the run the
+// crashed one had.
+func (d *durable) rebuild(run fleetupdate.Run) (fleetupdate.Run, error) {
+	if d.from == FromJournal {
+		if d.err != nil {
+			return fleetupdate.Run{}, d.err
+		}
+		events := make([]fleetupdate.Event, len(d.journal))
+		for i, b := range d.journal {
+			ev, err := fleetupdate.UnmarshalEvent(b)
+			if err != nil {
+				return fleetupdate.Run{}, fmt.Errorf("journal: event %d: %w", i, err)
+			}
+			events[i] = ev
+		}
+		return fleetupdate.Replay(d.base, events)
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		return fleetupdate.Run{}, fmt.Errorf("snapshot: %w", err)
+	}
+	var back fleetupdate.Run
+	if err := json.Unmarshal(b, &back); err != nil {
+		return fleetupdate.Run{}, fmt.Errorf("snapshot: %w", err)
+	}
+	return back, nil
 }
 
 // pendingActions reports whether user actions (which may restart a run)
