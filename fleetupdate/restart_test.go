@@ -1,0 +1,420 @@
+package fleetupdate_test
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/fleetkit/fleetkit/fake"
+	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// Host contract, rule 5: a host that restarts, rebuilds the run and
+// performs Run.Outstanding finishes exactly as one that never stopped. The
+// properties below simulate generated rollouts (fake.Simulations: windows,
+// concurrency, failures, stops, resumes, skips, member changes, catalog
+// changes) once without a crash, then with crashes, and compare.
+
+var simHorizon = fake.Options{Horizon: 120 * 24 * time.Hour}
+
+// outcome is what a simulation's end is compared on: the final status and
+// every upgrade performed, once per op, in the order first performed.
+type outcome struct {
+	status   string
+	upgrades []fake.Upgrade
+}
+
+func outcomeOf(t *rapid.T, tr fake.Trace) outcome {
+	b, err := json.Marshal(tr.Run.Status())
+	if err != nil {
+		t.Fatalf("marshal status: %v", err)
+	}
+	first := map[fleetupdate.OpID]fake.Upgrade{}
+	var ups []fake.Upgrade
+	for _, u := range tr.Upgrades {
+		if f, ok := first[u.Command.Op]; ok {
+			if !reflect.DeepEqual(f.Command, u.Command) {
+				t.Fatalf("op %s sent again with other inputs:\n first %+v\n again %+v", u.Command.Op, f.Command, u.Command)
+			}
+			continue
+		}
+		u.Restart = false // who sent it first does not matter, when does
+		first[u.Command.Op] = u
+		ups = append(ups, u)
+	}
+	slices.SortStableFunc(ups, func(a, b fake.Upgrade) int {
+		return cmp.Or(a.At.Compare(b.At), strings.Compare(string(a.Command.Op), string(b.Command.Op)))
+	})
+	return outcome{string(b), ups}
+}
+
+func requireSameOutcome(t *rapid.T, want, got outcome, what string) {
+	if want.status != got.status {
+		t.Fatalf("%s: final status differs from a host that never stopped:\nwant %s\n got %s", what, want.status, got.status)
+	}
+	if !reflect.DeepEqual(want.upgrades, got.upgrades) {
+		t.Fatalf("%s: upgrades differ from a host that never stopped:\nwant %s\n got %s", what, fmtUpgrades(want.upgrades), fmtUpgrades(got.upgrades))
+	}
+}
+
+func fmtUpgrades(ups []fake.Upgrade) string {
+	var b strings.Builder
+	for _, u := range ups {
+		fmt.Fprintf(&b, "\n  %s %s %+v", u.At.Format(time.RFC3339), u.Command.Op, u.Command)
+	}
+	return b.String()
+}
+
+// checkNeverStalls: a run that is not done has an upgrade in flight or a
+// wake-up owed, or waits for something only the outside world brings (a
+// user's Start, a catalog change, or a member's window or data changing).
+// Otherwise nothing will ever move it again.
+func checkNeverStalls(t *rapid.T, r fleetupdate.Run, when string) {
+	if r.Done() || len(r.Outstanding()) > 0 || waitsForOutside(r) {
+		return
+	}
+	b, _ := json.Marshal(r.Status())
+	t.Fatalf("%s: the run stalls: %s with nothing in flight, no wake-up owed and nothing to wait for outside:\n%s", when, r.State(), b)
+}
+
+func waitsForOutside(r fleetupdate.Run) bool {
+	st := r.Status()
+	if st.Status.State == fleetupdate.NotStarted {
+		return true
+	}
+	for _, s := range st.Stages {
+		switch s.Status.State {
+		case fleetupdate.Completed, fleetupdate.Skipped:
+			continue
+		}
+		// The active stage: every member left waits for the catalog or for
+		// a window that never opens again.
+		for _, g := range s.Groups {
+			for _, m := range g.Members {
+				switch {
+				case m.Status.State == fleetupdate.Completed, m.Status.State == fleetupdate.Skipped:
+				case m.Status.State == fleetupdate.Pending && (strings.Contains(m.Message, "not available") || strings.Contains(m.Message, "does not open again")):
+				default:
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// checkResends: a restarted host re-sends exactly the upgrades in flight,
+// each with the op id and inputs it was first sent with; and no op id is
+// ever issued twice, nor a member's attempt skipped.
+func checkResends(t *rapid.T, tr fake.Trace) {
+	inflight := map[fleetupdate.OpID]fleetupdate.UpgradeMember{}
+	issued := map[fleetupdate.OpID]bool{}
+	attempts := map[string]int{}
+	restarts := tr.Restarts
+	for i, e := range tr.Entries {
+		if e.Err == nil {
+			switch ev := e.Event.(type) {
+			case fleetupdate.UpgradeSucceeded:
+				delete(inflight, ev.Op)
+			case fleetupdate.UpgradeFailed:
+				delete(inflight, ev.Op)
+			}
+			for _, c := range e.Commands {
+				u, ok := c.(fleetupdate.UpgradeMember)
+				if !ok {
+					continue
+				}
+				if issued[u.Op] {
+					t.Fatalf("entry %d: op %s issued a second time", i, u.Op)
+				}
+				issued[u.Op] = true
+				attempts[u.Member]++
+				if want := fmt.Sprintf("/%s/%d", u.Member, attempts[u.Member]); !strings.HasSuffix(string(u.Op), want) {
+					t.Fatalf("entry %d: op %s is not attempt %d of %s", i, u.Op, attempts[u.Member], u.Member)
+				}
+				inflight[u.Op] = u
+			}
+		}
+		for len(restarts) > 0 && restarts[0].After == i+1 {
+			rs := restarts[0]
+			restarts = restarts[1:]
+			if rs.Err != nil {
+				t.Fatalf("restart after entry %d: %v", rs.After, rs.Err)
+			}
+			resent := map[fleetupdate.OpID]bool{}
+			for _, c := range rs.Outstanding {
+				u, ok := c.(fleetupdate.UpgradeMember)
+				if !ok {
+					continue
+				}
+				was, ok := inflight[u.Op]
+				if !ok {
+					t.Fatalf("restart after entry %d re-sends %s, which is not in flight", rs.After, u.Op)
+				}
+				if !reflect.DeepEqual(was, u) {
+					t.Fatalf("restart after entry %d re-sends %s with other inputs:\n sent %+v\n  now %+v", rs.After, u.Op, was, u)
+				}
+				resent[u.Op] = true
+			}
+			for op := range inflight {
+				if !resent[op] {
+					t.Fatalf("restart after entry %d forgets %s, in flight", rs.After, op)
+				}
+			}
+		}
+	}
+}
+
+// simulate runs sim with opt and checks, on the way, that the run never
+// stalls; then that every restart re-sent exactly what was in flight.
+func simulate(t *rapid.T, sim fake.Simulation, opt fake.Options, what string) fake.Trace {
+	events := 0
+	opt.Observe = func(prev, next fleetupdate.Run, e fake.Entry) {
+		if events++; events > 2000 {
+			t.Fatalf("%s: no end after %d events; the last: %T at %s", what, events, e.Event, e.At.Format(time.RFC3339))
+		}
+		checkNeverStalls(t, prev, what+": before "+fmt.Sprintf("%T at %s", e.Event, e.At.Format(time.RFC3339)))
+		checkNeverStalls(t, next, what+": after "+fmt.Sprintf("%T at %s", e.Event, e.At.Format(time.RFC3339)))
+	}
+	tr, _, err := sim.Simulate("rollout", opt)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	checkNeverStalls(t, tr.Run, what+": at the end")
+	checkResends(t, tr)
+	return tr
+}
+
+func rebuilds(t *rapid.T) (fake.Rebuild, bool, string) {
+	from := rapid.SampledFrom([]fake.Rebuild{fake.FromSnapshot, fake.FromJournal}).Draw(t, "rebuild")
+	lose := rapid.Bool().Draw(t, "crashBeforePerform")
+	what := map[fake.Rebuild]string{fake.FromSnapshot: "snapshot", fake.FromJournal: "journal"}[from]
+	if lose {
+		what += ", crash before performing"
+	}
+	return from, lose, what
+}
+
+// Restart after step k, for many k (every k in short runs), rebuilt from
+// the saved run or from the journal: same statuses, same upgrades.
+func TestRestartAfterAnyStepFinishesAsIfNeverStopped(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sim := fake.Simulations().Draw(t, "simulation")
+		base := simulate(t, sim, simHorizon, "never stopped")
+		want := outcomeOf(t, base)
+		from, lose, what := rebuilds(t)
+		n := len(base.Entries)
+		ks := make([]int, 0, n)
+		if n <= 40 {
+			for k := 1; k <= n; k++ {
+				ks = append(ks, k)
+			}
+		} else {
+			for range 12 {
+				ks = append(ks, rapid.IntRange(1, n).Draw(t, "k"))
+			}
+		}
+		for _, k := range ks {
+			opt := simHorizon
+			opt.RestartAfter, opt.Rebuild, opt.CrashBeforePerform = []int{k}, from, lose
+			label := fmt.Sprintf("restart after step %d of %d (%s)", k, n, what)
+			tr := simulate(t, sim, opt, label)
+			if len(tr.Restarts) != 1 {
+				t.Fatalf("%s: %d restarts", label, len(tr.Restarts))
+			}
+			requireSameOutcome(t, want, outcomeOf(t, tr), label)
+		}
+	})
+}
+
+// Restart after every step: same statuses, same upgrades.
+func TestRestartAfterEveryStepFinishesAsIfNeverStopped(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sim := fake.Simulations().Draw(t, "simulation")
+		want := outcomeOf(t, simulate(t, sim, simHorizon, "never stopped"))
+		from, lose, what := rebuilds(t)
+		opt := simHorizon
+		opt.RestartEvery, opt.Rebuild, opt.CrashBeforePerform = true, from, lose
+		label := "restart after every step (" + what + ")"
+		tr := simulate(t, sim, opt, label)
+		requireSameOutcome(t, want, outcomeOf(t, tr), label)
+	})
+}
+
+// Issue 8's report: two groups whose windows open at 14:00 and 16:00; the
+// host restarts after Start, ticks at 14:00, the first member completes.
+// A host that re-arms only NextWake never hears of 16:00 again and the run
+// stays Pending; one that performs Outstanding completes.
+func TestRestartAfterStartStillWakesForTheLaterWindow(t *testing.T) {
+	daily := func(start string) *window.Schedule {
+		return &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: start, DurationHours: 4}
+	}
+	pools := []fleetupdate.NodePool{{Name: "system", NodeImageVersion: "AKSUbuntu-2204gen2containerd-202405.13.0"}}
+	members := []fleetupdate.Member{
+		{Name: "a", Group: "early", Region: "eastus", KubernetesVersion: "1.29.4", NodePools: pools, AutoUpgradeWindow: daily("14:00")},
+		{Name: "b", Group: "late", Region: "eastus", KubernetesVersion: "1.29.4", NodePools: pools, AutoUpgradeWindow: daily("16:00")},
+	}
+	spec := fleetupdate.Spec{
+		Strategy:             &fleetupdate.Strategy{Stages: []fleetupdate.Stage{{Name: "all", Groups: []fleetupdate.Group{{Name: "early"}, {Name: "late"}}}}},
+		ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.ControlPlaneOnly, KubernetesVersion: "1.30.5"}},
+	}
+	catalog := fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.29.4", "1.30.5"}}}}
+	noon := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+
+	// drive restarts a host right after Start, re-arming what rearm says,
+	// then runs it for a day: timers fire at their time, upgrades take 30
+	// minutes and succeed.
+	drive := func(rearm func(fleetupdate.Run) []fleetupdate.Command) fleetupdate.Run {
+		run, err := fleetupdate.New("r", spec, members, catalog)
+		require.NoError(t, err)
+		run, _, err = fleetupdate.Step(run, fleetupdate.Start{At: noon})
+		require.NoError(t, err)
+		saved, err := json.Marshal(run)
+		require.NoError(t, err)
+		// Crash: the timers armed for Start's WakeAts are gone.
+		var back fleetupdate.Run
+		require.NoError(t, json.Unmarshal(saved, &back))
+		run = back
+		type due struct {
+			at time.Time
+			ev fleetupdate.Event
+		}
+		var queue []due
+		perform := func(cmds []fleetupdate.Command, now time.Time) {
+			for _, c := range cmds {
+				switch c := c.(type) {
+				case fleetupdate.UpgradeMember:
+					queue = append(queue, due{now.Add(30 * time.Minute), fleetupdate.UpgradeSucceeded{At: now.Add(30 * time.Minute), Op: c.Op}})
+				case fleetupdate.WakeAt:
+					queue = append(queue, due{c.At, fleetupdate.Tick(c)})
+				}
+			}
+		}
+		perform(rearm(run), noon)
+		for len(queue) > 0 {
+			slices.SortStableFunc(queue, func(a, b due) int { return a.at.Compare(b.at) })
+			d := queue[0]
+			queue = queue[1:]
+			if d.at.After(noon.Add(24 * time.Hour)) {
+				break
+			}
+			next, cmds, err := fleetupdate.Step(run, d.ev)
+			require.NoError(t, err)
+			run = next
+			perform(cmds, d.at)
+		}
+		return run
+	}
+
+	nextWakeOnly := drive(func(r fleetupdate.Run) []fleetupdate.Command {
+		cmds := []fleetupdate.Command{}
+		for _, u := range r.InFlight() {
+			cmds = append(cmds, u)
+		}
+		if w, ok := r.NextWake(); ok {
+			cmds = append(cmds, fleetupdate.WakeAt{At: w})
+		}
+		return cmds
+	})
+	assert.Equal(t, fleetupdate.Pending, nextWakeOnly.State(), "re-arming only NextWake loses the 16:00 wake-up")
+	b, _ := nextWakeOnly.Member("b")
+	assert.Equal(t, fleetupdate.Pending, b.Status.State)
+	assert.Empty(t, nextWakeOnly.InFlight())
+
+	outstanding := drive(fleetupdate.Run.Outstanding)
+	assert.Equal(t, fleetupdate.Completed, outstanding.State(), "Outstanding re-arms every wake-up owed")
+	b, _ = outstanding.Member("b")
+	assert.Equal(t, time.Date(2026, 3, 4, 16, 30, 0, 0, time.UTC), b.Status.CompletedTime)
+}
+
+// A run that ends Completed or Skipped ignores ticks, so it owes none: a
+// wake-up it asked for before it ended is no longer outstanding, or a host
+// that restarts re-arms it after every restart, forever (and NextWake
+// points into the past).
+func TestFinalRunOwesNoWakeUps(t *testing.T) {
+	pools := []fleetupdate.NodePool{{Name: "system", NodeImageVersion: "AKSUbuntu-2204gen2containerd-202405.13.0"}}
+	members := []fleetupdate.Member{{Name: "a", Region: "eastus", KubernetesVersion: "1.29.4", NodePools: pools,
+		AutoUpgradeWindow: &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: "14:00", DurationHours: 4}}}
+	spec := fleetupdate.Spec{ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.ControlPlaneOnly, KubernetesVersion: "1.30.5"}}}
+	catalog := fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.29.4", "1.30.5"}}}}
+	noon := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	run, err := fleetupdate.New("r", spec, members, catalog)
+	require.NoError(t, err)
+	run, cmds, err := fleetupdate.Step(run, fleetupdate.Start{At: noon})
+	require.NoError(t, err)
+	require.Equal(t, []fleetupdate.Command{fleetupdate.WakeAt{At: noon.Add(2 * time.Hour)}}, cmds, "a's window opens at 14:00")
+	run, _, err = fleetupdate.Step(run, fleetupdate.Skip{At: noon.Add(10 * time.Minute), Targets: []fleetupdate.SkipTarget{{Type: fleetupdate.TargetMember, Name: "a"}}})
+	require.NoError(t, err)
+	require.Equal(t, fleetupdate.Skipped, run.State())
+	assert.Empty(t, run.Outstanding(), "a Skipped run owes nothing")
+	run, _, err = fleetupdate.Step(run, fleetupdate.Tick{At: noon.Add(2 * time.Hour)})
+	require.NoError(t, err)
+	assert.Empty(t, run.Outstanding(), "not even after the tick it asked for")
+	_, ok := run.NextWake()
+	assert.False(t, ok)
+}
+
+// A wake-up is owed until a Tick at or after it is seen, whatever else
+// comes first. An outcome stamped at 14:05 (a tick may come late: rule 4)
+// reaches 14:00, when b's window opens, but does not start b: only a Tick
+// looks at every group. If it also settled the 14:00 wake-up, a host that
+// restarts right after it would be owed nothing, and b would wait forever.
+func TestAnOutcomePastAWakeLeavesTheWakeOwed(t *testing.T) {
+	pools := []fleetupdate.NodePool{{Name: "system", NodeImageVersion: "AKSUbuntu-2204gen2containerd-202405.13.0"}}
+	members := []fleetupdate.Member{
+		{Name: "a", Group: "any-time", Region: "eastus", KubernetesVersion: "1.29.4", NodePools: pools},
+		{Name: "b", Group: "afternoon", Region: "eastus", KubernetesVersion: "1.29.4", NodePools: pools,
+			AutoUpgradeWindow: &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: "14:00", DurationHours: 4}},
+	}
+	spec := fleetupdate.Spec{
+		Strategy:             &fleetupdate.Strategy{Stages: []fleetupdate.Stage{{Name: "all", Groups: []fleetupdate.Group{{Name: "any-time"}, {Name: "afternoon"}}}}},
+		ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.ControlPlaneOnly, KubernetesVersion: "1.30.5"}},
+	}
+	catalog := fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.29.4", "1.30.5"}}}}
+	at := func(hhmm string) time.Time {
+		t, _ := time.Parse("2006-01-02 15:04", "2026-03-04 "+hhmm)
+		return t
+	}
+	run, err := fleetupdate.New("r", spec, members, catalog)
+	require.NoError(t, err)
+	run, cmds, err := fleetupdate.Step(run, fleetupdate.Start{At: at("13:30")})
+	require.NoError(t, err)
+	require.Len(t, cmds, 2, "a starts; wake at 14:00 for b")
+	opA := cmds[0].(fleetupdate.UpgradeMember).Op
+	run, _, err = fleetupdate.Step(run, fleetupdate.UpgradeSucceeded{At: at("14:05"), Op: opA})
+	require.NoError(t, err)
+
+	// The host crashes before the 14:00 tick it had armed fires, restarts
+	// and performs Outstanding: a timer in the past fires at once.
+	saved, err := json.Marshal(run)
+	require.NoError(t, err)
+	var back fleetupdate.Run
+	require.NoError(t, json.Unmarshal(saved, &back))
+	owed := back.Outstanding()
+	assert.Contains(t, owed, fleetupdate.Command(fleetupdate.WakeAt{At: at("14:00")}), "the 14:00 wake-up is still owed")
+	started := false
+	for _, c := range owed {
+		if _, ok := c.(fleetupdate.WakeAt); ok {
+			var cmds []fleetupdate.Command
+			back, cmds, err = fleetupdate.Step(back, fleetupdate.Tick{At: at("14:05")})
+			require.NoError(t, err)
+			for _, c := range cmds {
+				if u, ok := c.(fleetupdate.UpgradeMember); ok && u.Member == "b" {
+					started = true
+				}
+			}
+		}
+	}
+	assert.True(t, started, "b starts in its window")
+}
