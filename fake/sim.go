@@ -27,6 +27,9 @@ type Options struct {
 	Horizon time.Duration
 	// Actions are user actions (Stop, Start, Skip, …) to inject.
 	Actions []Action
+	// TickDelay makes the host slow to tick: each Tick comes this long after
+	// the WakeAt's time (host contract, rule 4: at or after).
+	TickDelay time.Duration
 	// NoChanges skips recording status changes, which costs O(members) per
 	// event, for very large simulations.
 	NoChanges bool
@@ -209,7 +212,7 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
 				tr.Upgrades = append(tr.Upgrades, Upgrade{At: now, Command: c, Restart: restart})
 			case fleetupdate.WakeAt:
-				at := c.At
+				at := c.At.Add(opt.TickDelay)
 				if at.Before(now) {
 					at = now // a timer armed in the past fires at once
 				}
