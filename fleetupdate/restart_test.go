@@ -114,96 +114,150 @@ func waitsForOutside(r fleetupdate.Run) bool {
 	return false
 }
 
-// checkResends: a restarted host re-sends exactly the upgrades in flight,
-// each with the op id and inputs it was first sent with; and no op id is
-// ever issued twice, nor a member's attempt skipped.
-func checkResends(t *rapid.T, tr fake.Trace) {
-	inflight := map[fleetupdate.OpID]fleetupdate.UpgradeMember{}
-	issued := map[fleetupdate.OpID]bool{}
-	attempts := map[string]int{}
-	restarts := tr.Restarts
-	for i, e := range tr.Entries {
-		if e.Err == nil {
-			switch ev := e.Event.(type) {
-			case fleetupdate.UpgradeSucceeded:
-				delete(inflight, ev.Op)
-			case fleetupdate.UpgradeFailed:
-				delete(inflight, ev.Op)
-			}
-			for _, c := range e.Commands {
-				u, ok := c.(fleetupdate.UpgradeMember)
-				if !ok {
-					continue
-				}
-				if issued[u.Op] {
-					t.Fatalf("entry %d: op %s issued a second time", i, u.Op)
-				}
-				issued[u.Op] = true
-				attempts[u.Member]++
-				if want := fmt.Sprintf("/%s/%d", u.Member, attempts[u.Member]); !strings.HasSuffix(string(u.Op), want) {
-					t.Fatalf("entry %d: op %s is not attempt %d of %s", i, u.Op, attempts[u.Member], u.Member)
-				}
-				inflight[u.Op] = u
+// ledger follows a trace the way the contract reads it: an op is in flight
+// from the UpgradeMember that starts it until its outcome is accepted; a
+// wake-up is owed from its WakeAt until a Tick reaches it (rule 4), or
+// until the run ends Completed or Skipped (a final run ignores ticks).
+type ledger struct {
+	inflight map[fleetupdate.OpID]fleetupdate.UpgradeMember
+	owed     map[time.Time]bool
+	issued   map[fleetupdate.OpID]bool
+	attempts map[string]int
+}
+
+func newLedger() *ledger {
+	return &ledger{map[fleetupdate.OpID]fleetupdate.UpgradeMember{}, map[time.Time]bool{}, map[fleetupdate.OpID]bool{}, map[string]int{}}
+}
+
+// apply records an accepted entry: no op id is ever issued twice, and each
+// is its member's next attempt.
+func (l *ledger) apply(t *rapid.T, e fake.Entry, after fleetupdate.State) {
+	if e.Err != nil {
+		return
+	}
+	switch ev := e.Event.(type) {
+	case fleetupdate.UpgradeSucceeded:
+		delete(l.inflight, ev.Op)
+	case fleetupdate.UpgradeFailed:
+		delete(l.inflight, ev.Op)
+	case fleetupdate.Tick:
+		for w := range l.owed {
+			if !w.After(ev.At) {
+				delete(l.owed, w)
 			}
 		}
-		for len(restarts) > 0 && restarts[0].After == i+1 {
-			rs := restarts[0]
-			restarts = restarts[1:]
-			if rs.Err != nil {
-				t.Fatalf("restart after entry %d: %v", rs.After, rs.Err)
+	}
+	for _, c := range e.Commands {
+		switch c := c.(type) {
+		case fleetupdate.UpgradeMember:
+			if l.issued[c.Op] {
+				t.Fatalf("%s: op %s issued a second time", e.At, c.Op)
 			}
-			resent := map[fleetupdate.OpID]bool{}
-			for _, c := range rs.Outstanding {
-				u, ok := c.(fleetupdate.UpgradeMember)
-				if !ok {
-					continue
-				}
-				was, ok := inflight[u.Op]
-				if !ok {
-					t.Fatalf("restart after entry %d re-sends %s, which is not in flight", rs.After, u.Op)
-				}
-				if !reflect.DeepEqual(was, u) {
-					t.Fatalf("restart after entry %d re-sends %s with other inputs:\n sent %+v\n  now %+v", rs.After, u.Op, was, u)
-				}
-				resent[u.Op] = true
+			l.issued[c.Op] = true
+			l.attempts[c.Member]++
+			if want := fmt.Sprintf("/%s/%d", c.Member, l.attempts[c.Member]); !strings.HasSuffix(string(c.Op), want) {
+				t.Fatalf("%s: op %s is not attempt %d of %s", e.At, c.Op, l.attempts[c.Member], c.Member)
 			}
-			for op := range inflight {
-				if !resent[op] {
-					t.Fatalf("restart after entry %d forgets %s, in flight", rs.After, op)
-				}
+			l.inflight[c.Op] = c
+		case fleetupdate.WakeAt:
+			l.owed[c.At] = true
+		}
+	}
+	if after == fleetupdate.Completed || after == fleetupdate.Skipped {
+		clear(l.owed)
+	}
+}
+
+// check: outstanding (a run's Outstanding) is exactly what is owed: every
+// op in flight, with the op id and inputs it was first sent with, and every
+// wake-up not yet reached by a tick.
+func (l *ledger) check(t *rapid.T, outstanding []fleetupdate.Command, when string) {
+	ups := map[fleetupdate.OpID]bool{}
+	wakes := map[time.Time]bool{}
+	for _, c := range outstanding {
+		switch c := c.(type) {
+		case fleetupdate.UpgradeMember:
+			was, ok := l.inflight[c.Op]
+			if !ok {
+				t.Fatalf("%s: Outstanding re-sends %s, which is not in flight", when, c.Op)
 			}
+			if !reflect.DeepEqual(was, c) {
+				t.Fatalf("%s: Outstanding re-sends %s with other inputs:\n sent %+v\n  now %+v", when, c.Op, was, c)
+			}
+			ups[c.Op] = true
+		case fleetupdate.WakeAt:
+			if !l.owed[c.At] {
+				t.Fatalf("%s: Outstanding owes a wake-up at %s that was never asked for or already ticked", when, c.At)
+			}
+			wakes[c.At] = true
+		}
+	}
+	for op := range l.inflight {
+		if !ups[op] {
+			t.Fatalf("%s: Outstanding forgets %s, in flight", when, op)
+		}
+	}
+	for w := range l.owed {
+		if !wakes[w] {
+			t.Fatalf("%s: Outstanding forgets the wake-up at %s, owed", when, w.Format(time.RFC3339))
 		}
 	}
 }
 
-// simulate runs sim with opt and checks, on the way, that the run never
-// stalls; then that every restart re-sent exactly what was in flight.
+// simulate runs sim with opt and checks on the way that the run never
+// stalls, that Outstanding is always exactly what is owed, and that every
+// restart performed exactly that.
 func simulate(t *rapid.T, sim fake.Simulation, opt fake.Options, what string) fake.Trace {
-	events := 0
+	var states []fleetupdate.State // after each entry
+	l := newLedger()
 	opt.Observe = func(prev, next fleetupdate.Run, e fake.Entry) {
-		if events++; events > 2000 {
-			t.Fatalf("%s: no end after %d events; the last: %T at %s", what, events, e.Event, e.At.Format(time.RFC3339))
+		if states = append(states, next.State()); len(states) > 2000 {
+			t.Fatalf("%s: no end after %d events; the last: %T at %s", what, len(states), e.Event, e.At.Format(time.RFC3339))
 		}
-		checkNeverStalls(t, prev, what+": before "+fmt.Sprintf("%T at %s", e.Event, e.At.Format(time.RFC3339)))
-		checkNeverStalls(t, next, what+": after "+fmt.Sprintf("%T at %s", e.Event, e.At.Format(time.RFC3339)))
+		when := fmt.Sprintf("%s: %T at %s", what, e.Event, e.At.Format(time.RFC3339))
+		checkNeverStalls(t, prev, when+" (before)")
+		checkNeverStalls(t, next, when)
+		l.apply(t, e, next.State())
+		l.check(t, next.Outstanding(), when)
 	}
 	tr, _, err := sim.Simulate("rollout", opt)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	checkNeverStalls(t, tr.Run, what+": at the end")
-	checkResends(t, tr)
+	// Follow the trace again to check each restart against the ledger.
+	l = newLedger()
+	restarts := tr.Restarts
+	for i, e := range tr.Entries {
+		l.apply(t, e, states[i])
+		for len(restarts) > 0 && restarts[0].After == i+1 {
+			rs := restarts[0]
+			restarts = restarts[1:]
+			if rs.Err != nil {
+				t.Fatalf("%s: restart after entry %d: %v", what, rs.After, rs.Err)
+			}
+			l.check(t, rs.Outstanding, fmt.Sprintf("%s: restart after entry %d", what, rs.After))
+		}
+	}
 	return tr
 }
 
-func rebuilds(t *rapid.T) (fake.Rebuild, bool, string) {
-	from := rapid.SampledFrom([]fake.Rebuild{fake.FromSnapshot, fake.FromJournal}).Draw(t, "rebuild")
-	lose := rapid.Bool().Draw(t, "crashBeforePerform")
-	what := map[fake.Rebuild]string{fake.FromSnapshot: "snapshot", fake.FromJournal: "journal"}[from]
-	if lose {
+// hostOptions draws how the host works: how late its ticks come, how it
+// rebuilds the run after a crash, and whether crashes fall between making
+// a step durable and performing its commands.
+func hostOptions(t *rapid.T) (fake.Options, string) {
+	opt := simHorizon
+	opt.TickDelay = rapid.SampledFrom([]time.Duration{0, 0, 5 * time.Minute, time.Hour}).Draw(t, "tickDelay")
+	opt.Rebuild = rapid.SampledFrom([]fake.Rebuild{fake.FromSnapshot, fake.FromJournal}).Draw(t, "rebuild")
+	opt.CrashBeforePerform = rapid.Bool().Draw(t, "crashBeforePerform")
+	what := map[fake.Rebuild]string{fake.FromSnapshot: "snapshot", fake.FromJournal: "journal"}[opt.Rebuild]
+	if opt.CrashBeforePerform {
 		what += ", crash before performing"
 	}
-	return from, lose, what
+	if opt.TickDelay > 0 {
+		what += ", ticks " + opt.TickDelay.String() + " late"
+	}
+	return opt, what
 }
 
 // Restart after step k, for many k (every k in short runs), rebuilt from
@@ -211,9 +265,9 @@ func rebuilds(t *rapid.T) (fake.Rebuild, bool, string) {
 func TestRestartAfterAnyStepFinishesAsIfNeverStopped(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		sim := fake.Simulations().Draw(t, "simulation")
-		base := simulate(t, sim, simHorizon, "never stopped")
+		host, what := hostOptions(t)
+		base := simulate(t, sim, host, "never stopped")
 		want := outcomeOf(t, base)
-		from, lose, what := rebuilds(t)
 		n := len(base.Entries)
 		ks := make([]int, 0, n)
 		if n <= 40 {
@@ -226,8 +280,8 @@ func TestRestartAfterAnyStepFinishesAsIfNeverStopped(t *testing.T) {
 			}
 		}
 		for _, k := range ks {
-			opt := simHorizon
-			opt.RestartAfter, opt.Rebuild, opt.CrashBeforePerform = []int{k}, from, lose
+			opt := host
+			opt.RestartAfter = []int{k}
 			label := fmt.Sprintf("restart after step %d of %d (%s)", k, n, what)
 			tr := simulate(t, sim, opt, label)
 			if len(tr.Restarts) != 1 {
@@ -242,10 +296,10 @@ func TestRestartAfterAnyStepFinishesAsIfNeverStopped(t *testing.T) {
 func TestRestartAfterEveryStepFinishesAsIfNeverStopped(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		sim := fake.Simulations().Draw(t, "simulation")
-		want := outcomeOf(t, simulate(t, sim, simHorizon, "never stopped"))
-		from, lose, what := rebuilds(t)
-		opt := simHorizon
-		opt.RestartEvery, opt.Rebuild, opt.CrashBeforePerform = true, from, lose
+		host, what := hostOptions(t)
+		want := outcomeOf(t, simulate(t, sim, host, "never stopped"))
+		opt := host
+		opt.RestartEvery = true
 		label := "restart after every step (" + what + ")"
 		tr := simulate(t, sim, opt, label)
 		requireSameOutcome(t, want, outcomeOf(t, tr), label)
