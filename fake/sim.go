@@ -30,8 +30,9 @@ type Options struct {
 	// TickDelay makes the host slow to tick: each Tick comes this long after
 	// the WakeAt's time (host contract, rule 4: at or after).
 	TickDelay time.Duration
-	// NoChanges skips recording status changes, which costs O(members) per
-	// event, for very large simulations.
+	// NoChanges skips recording status changes. Recording them costs
+	// O(stages + groups + changed members) per event (Run.Overview,
+	// Run.Changed, Run.Member), not O(members).
 	NoChanges bool
 
 	// RestartAfter crashes the host after the k-th delivered event (counted
@@ -73,7 +74,7 @@ type Entry struct {
 	Event    fleetupdate.Event
 	Commands []fleetupdate.Command
 	Err      error    // the event was refused (the run did not change)
-	Changes  []Change // status changes the event caused
+	Changes  []Change // status changes the event caused, in status tree order
 }
 
 // Change is a state change of the run, a stage, a group or a member; the
@@ -228,7 +229,10 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 		restartAfter[k] = true
 	}
 	d := durable{base: run, from: opt.Rebuild, on: opt.RestartEvery || len(restartAfter) > 0}
-	before := snapshot(run, opt.NoChanges)
+	var tk *tracker
+	if !opt.NoChanges {
+		tk = newTracker(run)
+	}
 	for q.Len() > 0 {
 		it := heap.Pop(&q).(queued)
 		if it.at.After(end) {
@@ -247,9 +251,9 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			if s, ok := it.ev.(fleetupdate.UpgradeSucceeded); ok {
 				h.Finish(s.Op)
 			}
-			after := snapshot(run, opt.NoChanges)
-			e.Changes = diff(before, after)
-			before = after
+			if tk != nil {
+				e.Changes = tk.changes(prev, run)
+			}
 		}
 		tr.Entries = append(tr.Entries, e)
 		if opt.Observe != nil {
@@ -282,7 +286,9 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			heap.Init(&q)
 			clear(ticks)
 			run = rebuilt
-			before = snapshot(run, opt.NoChanges)
+			if tk != nil {
+				tk.reset(run)
+			}
 			rs.Outstanding = run.Outstanding()
 			perform(rs.Outstanding, it.at, true)
 			tr.Restarts = append(tr.Restarts, rs)
@@ -383,33 +389,99 @@ func withTime(e fleetupdate.Event, at time.Time) fleetupdate.Event {
 	return e // other events carry their own time
 }
 
-// row is one node of a flattened status tree.
+// tracker computes what a step changed in O(changes + stages + groups),
+// not O(members): the run, stage and group rows come from Run.Overview, and
+// the member rows from Run.Changed and Run.Member.
+type tracker struct {
+	groupOf map[string]int // member name → group, numbered in tree order
+	rows    []row          // the previous run's overview, flattened
+	members [][]Change     // scratch: member changes by group
+}
+
+// row is one node of a flattened status tree: the run, a stage, a group or
+// a member.
 type row struct {
 	stage, group, member string
 	state                fleetupdate.State
 	message              string
+	groupIndex           int // of a group's row; -1 for others
 }
 
-// snapshot flattens a status tree, in order, for diffing.
-func snapshot(r fleetupdate.Run, skip bool) []row {
-	if skip {
-		return nil
-	}
-	st := r.Status()
-	out := []row{{state: st.Status.State, message: errMessage(st.Status.Error)}}
-	for _, s := range st.Stages {
-		out = append(out, row{stage: s.Name, state: s.Status.State, message: errMessage(s.Status.Error)})
+func newTracker(r fleetupdate.Run) *tracker {
+	t := &tracker{groupOf: map[string]int{}}
+	gi := 0
+	for _, s := range r.Status().Stages { // once: membership is fixed at New
 		for _, g := range s.Groups {
-			out = append(out, row{stage: s.Name, group: g.Name, state: g.Status.State, message: errMessage(g.Status.Error)})
 			for _, m := range g.Members {
-				msg := m.Message
-				if m.Status.Error != nil {
-					msg = errMessage(m.Status.Error)
-				}
-				out = append(out, row{s.Name, g.Name, m.Name, m.Status.State, msg})
+				t.groupOf[m.Name] = gi
 			}
+			gi++
 		}
 	}
+	t.members = make([][]Change, gi)
+	t.reset(r)
+	return t
+}
+
+// reset makes r the run the next step is compared with.
+func (t *tracker) reset(r fleetupdate.Run) { t.rows = overview(r, t.rows[:0]) }
+
+// overview flattens the run's overview, in tree order, onto out.
+func overview(r fleetupdate.Run, out []row) []row {
+	st := r.Overview()
+	out = append(out, row{state: st.Status.State, message: errMessage(st.Status.Error), groupIndex: -1})
+	gi := 0
+	for _, s := range st.Stages {
+		out = append(out, row{stage: s.Name, state: s.Status.State, message: errMessage(s.Status.Error), groupIndex: -1})
+		for _, g := range s.Groups {
+			out = append(out, row{stage: s.Name, group: g.Name, state: g.Status.State, message: errMessage(g.Status.Error), groupIndex: gi})
+			gi++
+		}
+	}
+	return out
+}
+
+func memberRow(m fleetupdate.MemberStatus) (fleetupdate.State, string) {
+	if m.Status.Error != nil {
+		return m.Status.State, errMessage(m.Status.Error)
+	}
+	return m.Status.State, m.Message
+}
+
+// changes lists the rows that differ between prev and next, in tree order
+// (run, then each stage, its groups, and each group's members by name),
+// and makes next the run the next step is compared with.
+func (t *tracker) changes(prev, next fleetupdate.Run) []Change {
+	rows := overview(next, make([]row, 0, len(t.rows)))
+	for _, name := range next.Changed(prev) {
+		a, _ := prev.Member(name)
+		b, _ := next.Member(name)
+		from, was := memberRow(a)
+		to, msg := memberRow(b)
+		if from == to && was == msg {
+			continue
+		}
+		gi := t.groupOf[name]
+		t.members[gi] = append(t.members[gi], Change{Member: name, From: from, To: to, Message: msg})
+	}
+	var out []Change
+	for i, r := range rows {
+		if i >= len(t.rows) || t.rows[i].state != r.state || t.rows[i].message != r.message {
+			var from fleetupdate.State
+			if i < len(t.rows) {
+				from = t.rows[i].state
+			}
+			out = append(out, Change{Stage: r.stage, Group: r.group, From: from, To: r.state, Message: r.message})
+		}
+		if r.groupIndex >= 0 && len(t.members[r.groupIndex]) > 0 {
+			for _, c := range t.members[r.groupIndex] {
+				c.Stage, c.Group = r.stage, r.group
+				out = append(out, c)
+			}
+			t.members[r.groupIndex] = t.members[r.groupIndex][:0]
+		}
+	}
+	t.rows = rows
 	return out
 }
 
@@ -418,20 +490,4 @@ func errMessage(e *fleetupdate.ErrorDetail) string {
 		return ""
 	}
 	return e.Code + ": " + e.Message
-}
-
-// diff lists the rows of b that differ from a; the tree's shape never changes.
-func diff(a, b []row) []Change {
-	var out []Change
-	for i, r := range b {
-		var from fleetupdate.State
-		if i < len(a) {
-			if a[i] == r {
-				continue
-			}
-			from = a[i].state
-		}
-		out = append(out, Change{Stage: r.stage, Group: r.group, Member: r.member, From: from, To: r.state, Message: r.message})
-	}
-	return out
 }
