@@ -47,6 +47,7 @@ type Host struct {
 	Script map[string][]Outcome
 
 	seed     uint64
+	index    map[string]int // member name → index in Fleet.Members
 	attempts map[string]int
 	started  map[fleetupdate.OpID]Completion
 	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember // successes not yet delivered
@@ -82,7 +83,7 @@ func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
 	if done, ok := h.started[c.Op]; ok {
 		return done
 	}
-	m := h.Fleet.member(c.Member)
+	m := h.member(c.Member)
 	var done Completion
 	switch {
 	case m == nil:
@@ -137,6 +138,22 @@ func (h *Host) outcome(member string, op fleetupdate.OpID) Outcome {
 	return o
 }
 
+// member returns the fleet's member named name, or nil, in O(1): the index
+// is built again whenever it no longer matches Fleet.Members.
+func (h *Host) member(name string) *fleetupdate.Member {
+	if i, ok := h.index[name]; ok && i < len(h.Fleet.Members) && h.Fleet.Members[i].Name == name {
+		return &h.Fleet.Members[i]
+	}
+	h.index = make(map[string]int, len(h.Fleet.Members))
+	for i, m := range h.Fleet.Members {
+		h.index[m.Name] = i
+	}
+	if i, ok := h.index[name]; ok {
+		return &h.Fleet.Members[i]
+	}
+	return nil
+}
+
 // rand returns op's own random source: a function of the seed and the op.
 func (h *Host) rand(op fleetupdate.OpID) *rand.Rand {
 	f := fnv.New64a()
@@ -153,7 +170,7 @@ func (h *Host) Finish(op fleetupdate.OpID) {
 		return
 	}
 	delete(h.pending, op)
-	m := h.Fleet.member(c.Member)
+	m := h.member(c.Member)
 	if m == nil {
 		return
 	}
