@@ -64,7 +64,10 @@ const (
 	FromSnapshot Rebuild = iota
 	// FromJournal replays (fleetupdate.Replay) the accepted events, kept in
 	// the wire format (fleetupdate.MarshalEvent), on the run Simulate was
-	// given: a journal whose first record is that run's inputs.
+	// given: a journal whose first record is that run's inputs. That run
+	// must not share member data with the host's fleet, which upgrades
+	// change (fleetupdate.New does not copy node pools yet): give the host
+	// a Fleet.Clone, as Simulation.Host does.
 	FromJournal
 )
 
