@@ -472,3 +472,33 @@ func TestAnOutcomePastAWakeLeavesTheWakeOwed(t *testing.T) {
 	}
 	assert.True(t, started, "b starts in its window")
 }
+
+// A journal is rebuilt by replaying its events on the run made from its
+// inputs, so that run must not change when the caller later changes what it
+// gave New. A host's inventory does change: it records each upgrade in its
+// members' node pools. Today New keeps the caller's NodePools slices, so a
+// replay after an upgrade differs from the run the host had (issue 8, item
+// 4); fake.Simulate with FromJournal found this when the run and the host
+// shared a fleet.
+func TestNewKeepsNoReferenceToTheCallersNodePools(t *testing.T) {
+	members := []fleetupdate.Member{{Name: "a", Region: "eastus", KubernetesVersion: "1.29.4",
+		NodePools: []fleetupdate.NodePool{{Name: "system", NodeImageVersion: "AKSUbuntu-2204gen2containerd-202405.13.0"}}}}
+	spec := fleetupdate.Spec{ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{
+		Upgrade:            fleetupdate.UpgradeSpec{Type: fleetupdate.Full, KubernetesVersion: "1.30.5"},
+		NodeImageSelection: &fleetupdate.NodeImageSelection{Type: fleetupdate.Latest},
+	}}
+	catalog := fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {
+		KubernetesVersions: []string{"1.29.4", "1.30.5"},
+		NodeImageVersions:  []string{"AKSUbuntu-2204gen2containerd-202405.13.0", "AKSUbuntu-2204gen2containerd-202405.27.0"},
+	}}}
+	run, err := fleetupdate.New("r", spec, members, catalog)
+	require.NoError(t, err)
+	start := fleetupdate.Start{At: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)}
+	_, first, err := fleetupdate.Step(run, start)
+	require.NoError(t, err)
+
+	members[0].NodePools[0].NodeImageVersion = "AKSUbuntu-2204gen2containerd-202405.27.0" // the host records a's upgrade
+	_, again, err := fleetupdate.Step(run, start)
+	require.NoError(t, err)
+	assert.Equal(t, first, again, "replaying Start on the same run starts the same upgrade")
+}
