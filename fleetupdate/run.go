@@ -214,6 +214,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member) *plan {
 			}
 		}
 		id := int32(len(p.members))
+		m.NodePools = slices.Clone(m.NodePools) // the caller may change its own (a host records upgrades there)
 		p.members = append(p.members, m)
 		p.byName[m.Name] = id
 		p.groups[g].members = append(p.groups[g].members, id)
