@@ -270,12 +270,12 @@ func TestRestartAfterAnyStepFinishesAsIfNeverStopped(t *testing.T) {
 		want := outcomeOf(t, base)
 		n := len(base.Entries)
 		ks := make([]int, 0, n)
-		if n <= 40 {
+		if n <= 16 {
 			for k := 1; k <= n; k++ {
 				ks = append(ks, k)
 			}
 		} else {
-			for range 12 {
+			for range 8 {
 				ks = append(ks, rapid.IntRange(1, n).Draw(t, "k"))
 			}
 		}
