@@ -300,3 +300,28 @@ func TestSimulateTickDelay(t *testing.T) {
 	last := tr.Entries[len(tr.Entries)-1]
 	assert.Equal(t, fleetupdate.Tick{At: pub.Add(time.Hour + time.Hour + 10*time.Minute)}, last.Event, "two upgrades of 30 minutes, the hour's wait, the delay")
 }
+
+// A host with one timer, re-armed at NextWake after every step, ticks only
+// when the run needs it and ends the run as a host that arms every WakeAt.
+func TestSimulateSingleTimer(t *testing.T) {
+	f := bigFleet(60)
+	start := pub.AddDate(0, 0, 20)
+	simulate := func(opt Options) Trace {
+		opt.Start = start
+		return Simulate(newRun(t, f, bigSpec), NewHost(f.Clone(), 1), opt)
+	}
+	every, single := simulate(Options{}), simulate(Options{SingleTimer: true})
+	require.Equal(t, fleetupdate.Completed, every.Run.State())
+	assert.Equal(t, every.Run.Status(), single.Run.Status())
+	assert.Equal(t, every.Upgrades, single.Upgrades)
+	ticks := func(tr Trace) (n int) {
+		for _, e := range tr.Entries {
+			if _, ok := e.Event.(fleetupdate.Tick); ok {
+				n++
+			}
+		}
+		return n
+	}
+	assert.Positive(t, ticks(single))
+	assert.LessOrEqual(t, ticks(single), ticks(every))
+}

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
@@ -27,6 +28,10 @@ type Options struct {
 	Horizon time.Duration
 	// Actions are user actions (Stop, Start, Skip, …) to inject.
 	Actions []Action
+	// SingleTimer makes the host keep one timer, armed at Run.NextWake after
+	// every step and restart, instead of one per WakeAt (host contract,
+	// rule 4, allows either).
+	SingleTimer bool
 	// TickDelay makes the host slow to tick: each Tick comes this long after
 	// the WakeAt's time (host contract, rule 4: at or after).
 	TickDelay time.Duration
@@ -106,7 +111,8 @@ type Restart struct {
 	// performed (Options.CrashBeforePerform).
 	Lost []fleetupdate.Command
 	// Outstanding is what the rebuilt run said it was owed
-	// (Run.Outstanding); the restarted host performed all of it.
+	// (Run.Outstanding); the restarted host performed all of it (with
+	// Options.SingleTimer, its one timer stands for the WakeAts).
 	Outstanding []fleetupdate.Command
 	// Err says why the run could not be rebuilt; the simulation ended
 	// there, and Trace.Run is the run before the crash.
@@ -208,6 +214,16 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 
 	tr := Trace{Start: opt.Start, End: opt.Start}
 	ticks := map[time.Time]bool{} // ticks queued, by time
+	arm := func(at, now time.Time) {
+		at = at.Add(opt.TickDelay)
+		if at.Before(now) {
+			at = now // a timer armed in the past fires at once
+		}
+		if !ticks[at] {
+			ticks[at] = true
+			heap.Push(&q, queued{at: at, class: classTick, ev: fleetupdate.Tick{At: at}})
+		}
+	}
 	perform := func(cmds []fleetupdate.Command, now time.Time, restart bool) {
 		for _, c := range cmds {
 			switch c := c.(type) {
@@ -216,15 +232,24 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
 				tr.Upgrades = append(tr.Upgrades, Upgrade{At: now, Command: c, Restart: restart})
 			case fleetupdate.WakeAt:
-				at := c.At.Add(opt.TickDelay)
-				if at.Before(now) {
-					at = now // a timer armed in the past fires at once
-				}
-				if !ticks[at] {
-					ticks[at] = true
-					heap.Push(&q, queued{at: at, class: classTick, ev: fleetupdate.Tick{At: at}})
+				if !opt.SingleTimer {
+					arm(c.At, now)
 				}
 			}
+		}
+	}
+	// dropQueued forgets the queued events of the given classes.
+	dropQueued := func(drop ...int) {
+		kept := q[:0]
+		for _, it := range q {
+			if !slices.Contains(drop, it.class) {
+				kept = append(kept, it)
+			}
+		}
+		q = kept
+		heap.Init(&q)
+		if slices.Contains(drop, classTick) {
+			clear(ticks)
 		}
 	}
 	restartAfter := map[int]bool{}
@@ -279,15 +304,7 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			}
 			// The process's memory is gone: its timers and the outcomes it
 			// had not delivered. Scheduled events are the world's.
-			kept := q[:0]
-			for _, it := range q {
-				if it.class == classScheduled {
-					kept = append(kept, it)
-				}
-			}
-			q = kept
-			heap.Init(&q)
-			clear(ticks)
+			dropQueued(classOutcome, classTick)
 			run = rebuilt
 			if tk != nil {
 				tk.reset(run)
@@ -295,6 +312,12 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			rs.Outstanding = run.Outstanding()
 			perform(rs.Outstanding, it.at, true)
 			tr.Restarts = append(tr.Restarts, rs)
+		}
+		if opt.SingleTimer {
+			dropQueued(classTick)
+			if w, ok := run.NextWake(); ok {
+				arm(w, it.at)
+			}
 		}
 		switch run.State() {
 		case fleetupdate.Completed, fleetupdate.Failed, fleetupdate.Skipped:
