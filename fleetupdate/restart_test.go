@@ -306,6 +306,29 @@ func TestRestartAfterEveryStepFinishesAsIfNeverStopped(t *testing.T) {
 	})
 }
 
+// Rule 4 lets a host keep one timer, re-armed at NextWake after every step,
+// instead of one per WakeAt; such a host, restarting or not, ends as one
+// that arms every WakeAt and never stops.
+func TestSingleTimerHostFinishesAsOneThatArmsEveryWake(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sim := fake.Simulations().Draw(t, "simulation")
+		host, what := hostOptions(t)
+		want := outcomeOf(t, simulate(t, sim, host, "one timer per WakeAt, never stopped"))
+		opt := host
+		opt.SingleTimer = true
+		what = "one timer (" + what + ")"
+		switch rapid.IntRange(0, 2).Draw(t, "restarts") {
+		case 1:
+			opt.RestartAfter = []int{rapid.IntRange(1, 40).Draw(t, "k")}
+			what += fmt.Sprintf(", restart after step %d", opt.RestartAfter[0])
+		case 2:
+			opt.RestartEvery = true
+			what += ", restart after every step"
+		}
+		requireSameOutcome(t, want, outcomeOf(t, simulate(t, sim, opt, what)), what)
+	})
+}
+
 // Issue 8's report: two groups whose windows open at 14:00 and 16:00; the
 // host restarts after Start, ticks at 14:00, the first member completes.
 // A host that re-arms only NextWake never hears of 16:00 again and the run
