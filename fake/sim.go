@@ -33,7 +33,8 @@ type Options struct {
 	// rule 4, allows either).
 	SingleTimer bool
 	// TickDelay makes the host slow to tick: each Tick comes this long after
-	// the WakeAt's time (host contract, rule 4: at or after).
+	// the WakeAt's time (host contract, rule 4: at or after). A timer whose
+	// wake-up an earlier late tick already reached sends nothing.
 	TickDelay time.Duration
 	// NoChanges skips recording status changes. Recording them costs
 	// O(stages + groups + changed members) per event (Run.Overview,
@@ -134,9 +135,10 @@ type Upgrade struct {
 // changes) in the order given, then outcomes by op id, then the tick.
 type queued struct {
 	at    time.Time
-	class int    // classScheduled, classOutcome or classTick
-	seq   int    // classScheduled: the order given
-	op    string // classOutcome: the op id
+	class int       // classScheduled, classOutcome or classTick
+	seq   int       // classScheduled: the order given
+	op    string    // classOutcome: the op id
+	wake  time.Time // classTick: the wake-up the timer was armed for
 	ev    fleetupdate.Event
 }
 
@@ -213,16 +215,21 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	schedule(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
 
 	tr := Trace{Start: opt.Start, End: opt.Start}
-	ticks := map[time.Time]bool{} // ticks queued, by time
-	arm := func(at, now time.Time) {
-		at = at.Add(opt.TickDelay)
+	// The host's timers: one per wake-up asked for. A timer fires
+	// opt.TickDelay after its wake-up, at once if that is past; the host
+	// does not send a tick for a wake-up a tick it sent has already reached.
+	armed := map[time.Time]bool{}
+	var lastTick time.Time // the latest tick the host sent since it (re)started
+	arm := func(wake, now time.Time) {
+		if armed[wake] {
+			return
+		}
+		armed[wake] = true
+		at := wake.Add(opt.TickDelay)
 		if at.Before(now) {
-			at = now // a timer armed in the past fires at once
+			at = now
 		}
-		if !ticks[at] {
-			ticks[at] = true
-			heap.Push(&q, queued{at: at, class: classTick, ev: fleetupdate.Tick{At: at}})
-		}
+		heap.Push(&q, queued{at: at, class: classTick, wake: wake, ev: fleetupdate.Tick{At: at}})
 	}
 	perform := func(cmds []fleetupdate.Command, now time.Time, restart bool) {
 		for _, c := range cmds {
@@ -249,7 +256,7 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 		q = kept
 		heap.Init(&q)
 		if slices.Contains(drop, classTick) {
-			clear(ticks)
+			clear(armed)
 		}
 	}
 	restartAfter := map[int]bool{}
@@ -267,7 +274,11 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			break
 		}
 		if it.class == classTick {
-			delete(ticks, it.at)
+			delete(armed, it.wake)
+			if !lastTick.IsZero() && !lastTick.Before(it.wake) {
+				continue // an earlier (late) tick already reached this wake-up
+			}
+			lastTick = it.at
 		}
 		prev := run
 		next, cmds, err := fleetupdate.Step(run, it.ev)
@@ -305,6 +316,7 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			// The process's memory is gone: its timers and the outcomes it
 			// had not delivered. Scheduled events are the world's.
 			dropQueued(classOutcome, classTick)
+			lastTick = time.Time{}
 			run = rebuilt
 			if tk != nil {
 				tk.reset(run)
