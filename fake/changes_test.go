@@ -82,3 +82,31 @@ func TestTraceChangesAreThoseOfDiffingTheWholeStatus(t *testing.T) {
 		}
 	})
 }
+
+// NoChanges records none, and changes nothing else.
+func TestNoChangesRecordsNone(t *testing.T) {
+	f := bigFleet(50)
+	start := pub.AddDate(0, 0, 20)
+	simulate := func(opt Options) Trace {
+		opt.Start = start
+		run, err := fleetupdate.New("sim", bigSpec, f.Members, f.CatalogAt(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Simulate(run, NewHost(f.Clone(), 1), opt)
+	}
+	with, without := simulate(Options{}), simulate(Options{NoChanges: true})
+	if len(with.Entries) != len(without.Entries) || with.End != without.End {
+		t.Fatalf("NoChanges changed the simulation: %d entries to %s, %d to %s", len(with.Entries), with.End, len(without.Entries), without.End)
+	}
+	recorded := 0
+	for i := range with.Entries {
+		recorded += len(with.Entries[i].Changes)
+		if without.Entries[i].Changes != nil {
+			t.Fatalf("entry %d recorded changes with NoChanges", i)
+		}
+	}
+	if recorded == 0 {
+		t.Fatal("no changes recorded without NoChanges")
+	}
+}
