@@ -3,6 +3,7 @@ package fake
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"pgregory.net/rapid"
@@ -182,4 +183,131 @@ func Scenarios() *rapid.Generator[Scenario] {
 // NewRun creates the scenario's run with the fleet's catalog at GenEpoch.
 func (s Scenario) NewRun(name string) (fleetupdate.Run, error) {
 	return fleetupdate.New(name, s.Spec, s.Fleet.Members, s.Fleet.CatalogAt(GenEpoch))
+}
+
+// Simulation is a scenario with what happens while it runs: user actions,
+// and how the host's upgrades go.
+type Simulation struct {
+	Scenario
+	Actions     []Action
+	Seed        uint64
+	FailureRate float64
+	Jitter      time.Duration
+	Script      map[string][]Outcome
+}
+
+// Simulations generates scenarios with user actions in their first three
+// weeks (stops, resumes, skips of members, groups, stages and after-stage
+// waits, some naming nothing; member changes: new windows, leaving the
+// fleet; a stale catalog) and hosts that fail some upgrades (AKS-like
+// codes, and NodeImageVersionNotAvailable). Action times fall on quarter
+// hours, as windows and upgrade durations do, so events often coincide.
+func Simulations() *rapid.Generator[Simulation] {
+	return rapid.Custom(func(t *rapid.T) Simulation {
+		s := Simulation{Scenario: Scenarios().Draw(t, "scenario")}
+		if rapid.Bool().Draw(t, "noMinorSkips") {
+			// Half the fleets have no 1.28 member, which a 1.30 target fails
+			// at once (UpgradeNotAllowed), so more runs go the distance.
+			for i := range s.Fleet.Members {
+				if strings.HasPrefix(s.Fleet.Members[i].KubernetesVersion, "1.28.") {
+					s.Fleet.Members[i].KubernetesVersion = "1.29.4"
+				}
+			}
+		}
+		s.Seed = rapid.Uint64().Draw(t, "seed")
+		s.FailureRate = rapid.SampledFrom([]float64{0, 0, 0.05, 0.2}).Draw(t, "failureRate")
+		s.Jitter = rapid.SampledFrom([]time.Duration{0, 0, 15 * time.Minute}).Draw(t, "jitter")
+		names := make([]string, len(s.Fleet.Members))
+		for i, m := range s.Fleet.Members {
+			names[i] = m.Name
+		}
+		for range rapid.SampledFrom([]int{0, 0, 0, 1, 2, 3}).Draw(t, "scripted") {
+			m := rapid.SampledFrom(names).Draw(t, "scriptedMember")
+			o := rapid.SampledFrom([]Outcome{
+				{Code: "QuotaExceeded", Message: "scripted: quota exceeded"},
+				{Code: fleetupdate.CodeNodeImageVersionNotAvailable, Message: "scripted: the node image version is not available in the region"},
+			}).Draw(t, "scriptedOutcome")
+			if s.Script == nil {
+				s.Script = map[string][]Outcome{}
+			}
+			s.Script[m] = append(s.Script[m], o)
+		}
+		stages, groups := []string{"default"}, []string{"default"}
+		if st := s.Spec.Strategy; st != nil {
+			stages, groups = nil, nil
+			for _, sg := range st.Stages {
+				stages = append(stages, sg.Name)
+				for _, g := range sg.Groups {
+					groups = append(groups, g.Name)
+				}
+			}
+		}
+		for range rapid.IntRange(0, 8).Draw(t, "actions") {
+			at := GenEpoch.Add(time.Duration(rapid.IntRange(0, 21*24*4).Draw(t, "quarterHours")) * 15 * time.Minute)
+			var ev fleetupdate.Event
+			switch rapid.IntRange(0, 6).Draw(t, "action") {
+			case 0:
+				ev = fleetupdate.Stop{}
+			case 1, 2: // resumes a stopped or failed run
+				ev = fleetupdate.Start{}
+			case 3:
+				var targets []fleetupdate.SkipTarget
+				for range rapid.IntRange(1, 2).Draw(t, "targets") {
+					var tg fleetupdate.SkipTarget
+					switch rapid.IntRange(0, 4).Draw(t, "targetType") {
+					case 0, 1:
+						tg = fleetupdate.SkipTarget{Type: fleetupdate.TargetMember, Name: rapid.SampledFrom(names).Draw(t, "skipMember")}
+					case 2:
+						tg = fleetupdate.SkipTarget{Type: fleetupdate.TargetGroup, Name: rapid.SampledFrom(slices.Concat(groups, []string{"nowhere"})).Draw(t, "skipGroup")}
+					case 3:
+						tg = fleetupdate.SkipTarget{Type: fleetupdate.TargetStage, Name: rapid.SampledFrom(stages).Draw(t, "skipStage")}
+					default:
+						tg = fleetupdate.SkipTarget{Type: fleetupdate.TargetAfterStageWait, Name: rapid.SampledFrom(stages).Draw(t, "skipWait")}
+					}
+					targets = append(targets, tg)
+				}
+				ev = fleetupdate.Skip{Targets: targets}
+			case 4, 5:
+				m := s.Fleet.Members[rapid.IntRange(0, len(names)-1).Draw(t, "changedMember")]
+				m.NodePools = slices.Clone(m.NodePools)
+				if rapid.Bool().Draw(t, "newWindows") {
+					m.AutoUpgradeWindow, m.NodeOSUpgradeWindow = nil, nil
+					if rapid.Bool().Draw(t, "hasWindows") {
+						m.AutoUpgradeWindow = Windows().Draw(t, "autoUpgradeWindow")
+						m.NodeOSUpgradeWindow = Windows().Draw(t, "nodeOSUpgradeWindow")
+					}
+				}
+				ev = fleetupdate.MemberChanged{Member: m, Removed: rapid.IntRange(0, 3).Draw(t, "removed") == 0}
+			default:
+				// A catalog read from a stale cache: what the fleet offered earlier.
+				ev = fleetupdate.CatalogChanged{Catalog: s.Fleet.CatalogAt(at.AddDate(0, 0, -rapid.IntRange(1, 30).Draw(t, "staleDays")))}
+			}
+			s.Actions = append(s.Actions, Action{At: at, Event: ev})
+		}
+		return s
+	})
+}
+
+// Host returns a host for the simulation, on a copy of its fleet.
+func (s Simulation) Host() *Host {
+	h := NewHost(s.Fleet.Clone(), s.Seed)
+	h.FailureRate, h.Jitter = s.FailureRate, s.Jitter
+	h.Script = s.Script
+	return h
+}
+
+// Simulate runs the simulation from GenEpoch with opt (its Start, when
+// zero, becomes GenEpoch; its Actions are replaced by the simulation's) on
+// a new run named name and a new host, and returns the trace and the host.
+func (s Simulation) Simulate(name string, opt Options) (Trace, *Host, error) {
+	run, err := s.NewRun(name)
+	if err != nil {
+		return Trace{}, nil, err
+	}
+	if opt.Start.IsZero() {
+		opt.Start = GenEpoch
+	}
+	opt.Actions = s.Actions
+	h := s.Host()
+	return Simulate(run, h, opt), h, nil
 }

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -23,8 +24,14 @@ var failureCodes = []Outcome{
 }
 
 // Host performs UpgradeMember commands against a Fleet. Every choice comes
-// from the script or from Seed, so a simulation is reproducible. It is not
-// safe for concurrent use.
+// from the script or from the seed, so a simulation is reproducible. An
+// op's random draws come from the seed and the op's id alone, so outcomes do
+// not depend on the order in which ops are performed (a restarted host
+// re-sends them in another order). It is not safe for concurrent use.
+//
+// A Host stands for the clusters, not for the process driving the run: what
+// it holds (upgrades in progress and how they will end) survives a simulated
+// crash of that process.
 type Host struct {
 	Fleet *Fleet
 	// Duration of an upgrade; Jitter draws it uniformly from
@@ -39,7 +46,8 @@ type Host struct {
 	// beyond the list use the defaults above.
 	Script map[string][]Outcome
 
-	rng      *rand.Rand
+	seed     uint64
+	index    map[string]int // member name → index in Fleet.Members
 	attempts map[string]int
 	started  map[fleetupdate.OpID]Completion
 	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember // successes not yet delivered
@@ -53,7 +61,7 @@ func NewHost(fleet *Fleet, seed uint64) *Host {
 	return &Host{
 		Fleet:    fleet,
 		Duration: 30 * time.Minute,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seed:     seed,
 		attempts: map[string]int{},
 		started:  map[fleetupdate.OpID]Completion{},
 		pending:  map[fleetupdate.OpID]fleetupdate.UpgradeMember{},
@@ -75,7 +83,7 @@ func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
 	if done, ok := h.started[c.Op]; ok {
 		return done
 	}
-	m := h.Fleet.member(c.Member)
+	m := h.member(c.Member)
 	var done Completion
 	switch {
 	case m == nil:
@@ -84,7 +92,7 @@ func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
 		done = Completion{now, fleetupdate.UpgradeFailed{At: now, Op: c.Op, Code: fleetupdate.CodeNodeImageVersionNotAvailable,
 			Message: fmt.Sprintf("a target node image version is not available in region %q", m.Region)}}
 	default:
-		o := h.outcome(c.Member)
+		o := h.outcome(c.Member, c.Op)
 		at := now.Add(o.Duration)
 		if o.Code == "" {
 			done = Completion{at, fleetupdate.UpgradeSucceeded{At: at, Op: c.Op}}
@@ -106,14 +114,16 @@ func (h *Host) offered(region string, c fleetupdate.UpgradeMember, now time.Time
 	return true
 }
 
-func (h *Host) outcome(member string) Outcome {
+// outcome decides how op, the member's next attempt, ends.
+func (h *Host) outcome(member string, op fleetupdate.OpID) Outcome {
 	n := h.attempts[member]
 	h.attempts[member]++
+	rng := h.rand(op)
 	o := Outcome{}
 	if s := h.Script[member]; n < len(s) {
 		o = s[n]
-	} else if h.FailureRate > 0 && h.rng.Float64() < h.FailureRate {
-		o = failureCodes[h.rng.IntN(len(failureCodes))]
+	} else if h.FailureRate > 0 && rng.Float64() < h.FailureRate {
+		o = failureCodes[rng.IntN(len(failureCodes))]
 	}
 	if o.Duration == 0 {
 		o.Duration = h.Duration
@@ -121,11 +131,34 @@ func (h *Host) outcome(member string) Outcome {
 			o.Duration = d
 		} else if h.Jitter > 0 {
 			j := int64(h.Jitter / time.Second)
-			o.Duration += time.Duration(h.rng.Int64N(2*j+1)-j) * time.Second
+			o.Duration += time.Duration(rng.Int64N(2*j+1)-j) * time.Second
 		}
 		o.Duration = max(o.Duration, time.Minute)
 	}
 	return o
+}
+
+// member returns the fleet's member named name, or nil, in O(1): the index
+// is built again whenever it no longer matches Fleet.Members.
+func (h *Host) member(name string) *fleetupdate.Member {
+	if i, ok := h.index[name]; ok && i < len(h.Fleet.Members) && h.Fleet.Members[i].Name == name {
+		return &h.Fleet.Members[i]
+	}
+	h.index = make(map[string]int, len(h.Fleet.Members))
+	for i, m := range h.Fleet.Members {
+		h.index[m.Name] = i
+	}
+	if i, ok := h.index[name]; ok {
+		return &h.Fleet.Members[i]
+	}
+	return nil
+}
+
+// rand returns op's own random source: a function of the seed and the op.
+func (h *Host) rand(op fleetupdate.OpID) *rand.Rand {
+	f := fnv.New64a()
+	f.Write([]byte(op))
+	return rand.New(rand.NewPCG(h.seed, f.Sum64()^0x9e3779b97f4a7c15))
 }
 
 // Finish applies a successful upgrade to the fleet's member: its Kubernetes
@@ -137,7 +170,7 @@ func (h *Host) Finish(op fleetupdate.OpID) {
 		return
 	}
 	delete(h.pending, op)
-	m := h.Fleet.member(c.Member)
+	m := h.member(c.Member)
 	if m == nil {
 		return
 	}

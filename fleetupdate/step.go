@@ -92,7 +92,11 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	if err != nil {
 		return r, nil, err
 	}
-	b.dropPastWakes()
+	if _, ok := e.(Tick); ok {
+		// Only a tick does a wake-up's work (advance looks at every group);
+		// until one comes, the wake-up stays owed (NextWake, Outstanding).
+		b.dropPastWakes()
+	}
 	return Run{p: r.p, s: b.s}, b.cmds, nil
 }
 

@@ -165,14 +165,14 @@ func genWireCommand(t *rapid.T) Command {
 	return c
 }
 
-// roundTrip checks the wire rule: a value with UTC times decodes to itself
-// and re-encodes to the same bytes.
-// fataler is what roundTrip needs of *testing.T and *rapid.T.
+// fataler is what test helpers need of *testing.T and *rapid.T.
 type fataler interface {
 	Helper()
 	Fatalf(format string, args ...any)
 }
 
+// roundTrip checks the wire rule: a value with UTC times decodes to itself
+// and re-encodes to the same bytes.
 func roundTrip[T any](t fataler, v T, marshal func(T) ([]byte, error), unmarshal func([]byte) (T, error)) {
 	t.Helper()
 	b, err := marshal(v)
