@@ -35,7 +35,7 @@ func TestSixMonthsWithCatchUpPrintEveryRunAndDrawTheChart(t *testing.T) {
 	assert.Contains(t, out, "Auto-upgrade of 40 clusters from 2026-03-02 for 183 days, evaluated every 24h0m0s, with catch-up")
 	assert.Regexp(t, `d0\s+stable\s+stable-1-30-4-[0-9a-f]{8}\s+Full 1.30.4\s+38\s`, out, "a profile created after a release acts at once")
 	assert.Regexp(t, `d\d+\s+stable\s+stable-1-31-3-[0-9a-f]{8}\s+Full 1.31.3`, out, "and follows Stable to 1.31 once 1.32 is GA everywhere")
-	assert.Regexp(t, `stable-1-30-4-[0-9a-f]{8}-3\s+Full 1.30.4\s+1\s+Failed d\d+\s+retry of prod-eu-04`, out, "the stopped cluster is retried alone")
+	assert.Regexp(t, `stable-1-30-4-[0-9a-f]{8}-\d+\s+Full 1.30.4\s+1\s+Failed d\d+\s+retry of prod-eu-04`, out, "the stopped cluster is retried alone")
 	assert.Regexp(t, `node-image\s+node-image-nodes-[0-9a-f]{8}\s+NodeImageOnly`, out)
 	assert.Regexp(t, `d0\s+stable\s+test-06\s+OutsideSupportWindow\s+Kubernetes 1.28.11 is outside AKS's support window \(1.29 to 1.31\)`, out)
 	assert.Contains(t, out, "Chart written to "+page)
@@ -62,7 +62,7 @@ func TestWithoutCatchUpMembersFallBehind(t *testing.T) {
 	without := simulateArgs(t, "-no-catch-up")
 	assert.Contains(t, without, "without catch-up (Azure's event-driven auto-upgrade")
 	assert.NotRegexp(t, `(?m)^d0\s+stable`, without, "a profile created after a release waits for the next one")
-	assert.Less(t, 2*memberDays(t, with, "stable"), memberDays(t, without, "stable"))
+	assert.Less(t, 3*memberDays(t, with, "stable"), 2*memberDays(t, without, "stable"), "catch-up cuts time behind by a third or more")
 	assert.Less(t, memberDays(t, with, "node-image"), memberDays(t, without, "node-image"))
 }
 
