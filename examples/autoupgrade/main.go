@@ -33,6 +33,9 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage is printed; asking for it is no failure
+		}
 		fmt.Fprintln(os.Stderr, "autoupgrade:", err)
 		os.Exit(1)
 	}
