@@ -305,7 +305,7 @@ func wireType(b []byte) (string, error) {
 // trailing data, then checks that each required field (pairs of a pointer
 // into v and the field's JSON name) is present and not empty.
 func decodeWire(b []byte, v any, typ string, required ...any) error {
-	if err := noDuplicateKeys(b); err != nil {
+	if err := checkKeys(b, tagNames(v)); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInvalidEncoding, typ, err)
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -321,13 +321,35 @@ func decodeWire(b []byte, v any, typ string, required ...any) error {
 			return fmt.Errorf("%w: %s: missing field %q", ErrInvalidEncoding, typ, required[i+1])
 		}
 	}
+	// Every time must encode again (RFC 3339 has years 0 to 9999 only).
+	for i := range reflect.ValueOf(v).Elem().NumField() {
+		f := reflect.ValueOf(v).Elem().Field(i)
+		if t, ok := f.Interface().(*time.Time); ok && t != nil {
+			if y := t.UTC().Year(); y < 0 || y > 9999 {
+				return fmt.Errorf("%w: %s: time %s is outside years 0 to 9999 in UTC", ErrInvalidEncoding, typ, t.Format(time.RFC3339))
+			}
+		}
+	}
 	return nil
 }
 
-// noDuplicateKeys refuses a JSON value in which an object names a key twice,
-// in any letter case: encoding/json would keep the last silently, so what a
-// reader sees in a journal would not be what was decoded.
-func noDuplicateKeys(b []byte) error {
+// tagNames returns the JSON names of the fields of the struct v points to.
+func tagNames(v any) map[string]bool {
+	t := reflect.TypeOf(v).Elem()
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}
+
+// checkKeys refuses a JSON value in which an object names a key twice, in
+// any letter case, and a top-level key that is not in allowed exactly:
+// encoding/json matches keys without regard to case and keeps the last
+// duplicate silently, so what a reader sees in a journal would not be what
+// was decoded.
+func checkKeys(b []byte, allowed map[string]bool) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	type frame struct {
 		object bool
@@ -348,6 +370,9 @@ func noDuplicateKeys(b []byte) error {
 			k := strings.ToLower(key)
 			if stack[top].keys[k] {
 				return fmt.Errorf("key %q appears twice", t)
+			}
+			if top == 0 && !allowed[key] {
+				return fmt.Errorf("unknown field %q (keys are case-sensitive)", key)
 			}
 			stack[top].keys[k] = true
 			stack[top].key = false

@@ -304,7 +304,7 @@ func TestWireDecodingIsStrict(t *testing.T) {
 		{`{"type":"start",` + at0 + `}`, `unknown event type "start"`},
 		{`{"type":"Start"}`, `Start: missing field "at"`},
 		{`{"type":"Start","at":null}`, `Start: missing field "at"`},
-		{`{"type":"Tick",` + at0 + `,"op":"x/y/1"}`, `Tick: json: unknown field "op"`},
+		{`{"type":"Tick",` + at0 + `,"op":"x/y/1"}`, `Tick: unknown field "op"`},
 		{`{"type":"Start",` + at0 + `,"extra":1}`, `unknown field "extra"`},
 		{`{"type":"Start",` + at0 + `} {}`, "after top-level value"},
 		{`{"type":"Start",` + at0 + `}x`, "after top-level value"},
@@ -525,4 +525,17 @@ func TestWireRefusesDuplicateKeysAndUnknownEnums(t *testing.T) {
 	}
 	_, err := UnmarshalEvent([]byte(`{"type":"Skip","at":"2026-03-04T12:00:00Z","targets":[{"type":"Member","name":"x"},{"type":"Group","name":"x"}]}`))
 	assert.NoError(t, err, "the same key in sibling objects is fine")
+}
+
+// Found by FuzzUnmarshalEvent: a time at year 0 in a zone east of UTC is
+// year -1 in UTC and could not be encoded again; keys in another case
+// ("tYpe", "At") were matched.
+func TestWireRefusesUnencodableTimesAndCaseVariantKeys(t *testing.T) {
+	for _, b := range []string{
+		`{"type":"Skip","at":"0000-01-01T00:00:00+01:00"}`,
+		`{"type":"Skip","At":"2026-03-04T12:00:00Z"}`,
+	} {
+		_, err := UnmarshalEvent([]byte(b))
+		assert.ErrorIs(t, err, ErrInvalidEncoding, b)
+	}
 }
