@@ -501,3 +501,26 @@ func TestWindowPastYear9999RefusedAtNew(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidSpec)
 	assert.ErrorContains(t, err, "startDate")
 }
+
+// Found by the rapid machine: a member that waited for the catalog, then was
+// skipped when reached (already at target), kept its waiting error, and the
+// decoder refused the saved run.
+func TestMemberSkippedAfterWaitingForTheCatalogKeepsNoError(t *testing.T) {
+	cat := catalog()
+	rc := cat.Regions[regionB]
+	rc.KubernetesVersions = []string{"1.29.4"}
+	cat.Regions[regionB] = rc
+	ms := members("g1", "a")
+	ms[0].Region = regionB
+	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, ms, cat)
+	h.start()
+	require.Equal(t, Pending, h.state("a"))
+	m := ms[0]
+	m.KubernetesVersion = k8sToFix
+	m.NodePools = []NodePool{{Name: "system", NodeImageVersion: imgNew}}
+	h.step(MemberChanged{At: h.now, Member: m})
+	require.Equal(t, Skipped, h.state("a"))
+	assert.Nil(t, h.member("a").Status.Error)
+	var back Run
+	require.NoError(t, json.Unmarshal([]byte(mustJSON(t, h.run)), &back))
+}
