@@ -4,6 +4,7 @@
 //
 //	go run ./examples/simulate                              # the shipped samples
 //	go run ./examples/simulate -html run.html               # and a chart to open in a browser
+//	go run ./examples/simulate -sample gated -approve after=2h # gates, failure budgets, label selectors
 //	go run ./examples/simulate -strategy my-stages.json -fleet my-fleet.json \
 //	    -upgrade-type NodeImageOnly -node-image-selection Latest -fail prod-eu-03 -seed 7
 //
@@ -31,6 +32,9 @@ import (
 //go:embed testdata/strategy.json
 var sampleStrategy []byte
 
+//go:embed testdata/gated.json
+var gatedStrategy []byte
+
 //go:embed testdata/fleet.json
 var sampleFleet []byte
 
@@ -43,6 +47,7 @@ func main() {
 
 type config struct {
 	strategy, fleet   string
+	sample, approve   string
 	upgradeType       string
 	kubernetesVersion string
 	selection         string
@@ -59,7 +64,9 @@ func run(args []string, out io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.strategy, "strategy", "", "Azure UpdateRunStrategy JSON file (default: the shipped 3-stage sample)")
+	fs.StringVar(&c.strategy, "strategy", "", "Azure UpdateRunStrategy JSON file (default: the shipped sample -sample names)")
+	fs.StringVar(&c.sample, "sample", "basic", "shipped strategy: basic (3 stages by group name) or gated (approval and scheduled-start gates, failure budgets, label selectors)")
+	fs.StringVar(&c.approve, "approve", "at-once", "how approval gates are approved: at-once, after=DURATION (e.g. after=2h), within=DURATION (a seeded random delay up to it) or never")
 	fs.StringVar(&c.fleet, "fleet", "", "fleet description JSON file (default: the shipped 40-cluster sample)")
 	fs.StringVar(&c.upgradeType, "upgrade-type", "Full", "Full, ControlPlaneOnly or NodeImageOnly")
 	fs.StringVar(&c.kubernetesVersion, "kubernetes-version", "1.30", "target Kubernetes version (not for NodeImageOnly)")
@@ -84,7 +91,18 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("-start: %w", err)
 	}
 
+	approvals, err := parseApprove(c.approve)
+	if err != nil {
+		return err
+	}
 	strategyJSON, fleetJSON := sampleStrategy, sampleFleet
+	switch c.sample {
+	case "basic":
+	case "gated":
+		strategyJSON = gatedStrategy
+	default:
+		return fmt.Errorf("-sample %q: want basic or gated", c.sample)
+	}
 	if c.strategy != "" {
 		if strategyJSON, err = os.ReadFile(c.strategy); err != nil {
 			return err
@@ -122,6 +140,7 @@ func run(args []string, out io.Writer) error {
 
 	host := fake.NewHost(fleet.Clone(), c.seed)
 	host.Duration, host.Jitter, host.FailureRate = c.duration, c.jitter, c.failRate
+	host.Approvals = approvals
 	host.Script = map[string][]fake.Outcome{}
 	for _, m := range strings.Split(c.fail, ",") {
 		if m = strings.TrimSpace(m); m != "" {
@@ -131,6 +150,7 @@ func run(args []string, out io.Writer) error {
 	tr := fake.Simulate(r, host, fake.Options{Start: start, Horizon: c.horizon})
 
 	printTimeline(out, tr)
+	printGates(out, tr)
 	printSummary(out, tr)
 	for _, w := range []struct {
 		path string
@@ -145,6 +165,27 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "Chart written to %s\n", w.path)
 	}
 	return nil
+}
+
+// parseApprove reads the -approve flag.
+func parseApprove(v string) (fake.Approvals, error) {
+	switch {
+	case v == "at-once":
+		return fake.Approvals{}, nil
+	case v == "never":
+		return fake.Approvals{Never: true}, nil
+	case strings.HasPrefix(v, "after="), strings.HasPrefix(v, "within="):
+		kind, arg, _ := strings.Cut(v, "=")
+		d, err := time.ParseDuration(arg)
+		if err != nil || d < 0 {
+			return fake.Approvals{}, fmt.Errorf("-approve %q: %s= wants a duration of at least 0 such as 2h", v, kind)
+		}
+		if kind == "after" {
+			return fake.Approvals{Delay: d}, nil
+		}
+		return fake.Approvals{Spread: d}, nil
+	}
+	return fake.Approvals{}, fmt.Errorf("-approve %q: want at-once, after=DURATION, within=DURATION or never", v)
 }
 
 func writeChart(path string, tr fake.Trace, html bool) (err error) {
@@ -243,4 +284,113 @@ func formatDuration(d time.Duration) string {
 		return rest.String()
 	}
 	return fmt.Sprintf("%dd%s", days, rest)
+}
+
+// gateRow is one gate of the run as the timeline and the chart show it.
+type gateRow struct {
+	stage, group string // group empty for a stage's gate
+	timing       fleetupdate.GateTiming
+	typ          fleetupdate.GateType // empty if the run never reached it
+	g            fleetupdate.GateStatus
+	startAt      time.Time // ScheduledStart: when it opens by itself
+}
+
+// name says which gate it is: "Approval "change board" before stage production".
+func (r gateRow) name() string {
+	s := string(r.typ)
+	if s == "" {
+		s = "gate"
+	}
+	if r.g.DisplayName != "" {
+		s += fmt.Sprintf(" %q", r.g.DisplayName)
+	}
+	where := "stage " + r.stage
+	if r.group != "" {
+		where = "group " + r.group
+	}
+	return fmt.Sprintf("%s %s %s", s, strings.ToLower(string(r.timing)), where)
+}
+
+// gates lists the run's gates in tree order, with their types from the
+// AwaitGate commands of the trace.
+func gates(tr fake.Trace) []gateRow {
+	await := map[fleetupdate.GateID]fleetupdate.AwaitGate{}
+	for _, e := range tr.Entries {
+		for _, c := range e.Commands {
+			if a, ok := c.(fleetupdate.AwaitGate); ok {
+				await[a.Gate] = a
+			}
+		}
+	}
+	for _, r := range tr.Restarts {
+		for _, c := range r.Outstanding {
+			if a, ok := c.(fleetupdate.AwaitGate); ok {
+				await[a.Gate] = a
+			}
+		}
+	}
+	var rows []gateRow
+	add := func(stage, group string, timing fleetupdate.GateTiming, gs []fleetupdate.GateStatus) {
+		for _, g := range gs {
+			a := await[g.GateID]
+			rows = append(rows, gateRow{stage, group, timing, a.Type, g, a.StartAt})
+		}
+	}
+	for _, s := range tr.Run.Status().Stages {
+		add(s.Name, "", fleetupdate.Before, s.BeforeGates)
+		for _, g := range s.Groups {
+			add(s.Name, g.Name, fleetupdate.Before, g.BeforeGates)
+			add(s.Name, g.Name, fleetupdate.After, g.AfterGates)
+		}
+		add(s.Name, "", fleetupdate.After, s.AfterGates)
+	}
+	return rows
+}
+
+// printGates prints a line when each gate was reached and one when it was
+// approved (or opened, for a scheduled start), in time order.
+func printGates(out io.Writer, tr fake.Trace) {
+	rows := gates(tr)
+	if len(rows) == 0 {
+		return
+	}
+	type line struct {
+		at   time.Time
+		text string
+	}
+	var lines []line
+	var never []string
+	for _, r := range rows {
+		st := r.g.Status
+		if st.StartTime.IsZero() {
+			never = append(never, fmt.Sprintf("  %s: %s", r.name(), st.State))
+			continue
+		}
+		reached := fmt.Sprintf("%-9s %s", "reached", r.name())
+		if !r.startAt.IsZero() {
+			reached += ", opens " + clock(tr.Start, r.startAt)
+		}
+		lines = append(lines, line{st.StartTime, reached})
+		switch {
+		case !st.CompletedTime.IsZero() && r.typ == fleetupdate.ScheduledStart && st.CompletedTime.Before(r.startAt):
+			lines = append(lines, line{st.CompletedTime, fmt.Sprintf("%-9s %s", "completed", r.name()+" early")})
+		case !st.CompletedTime.IsZero() && r.typ == fleetupdate.ScheduledStart:
+			lines = append(lines, line{st.CompletedTime, fmt.Sprintf("%-9s %s", "opened", r.name())})
+		case !st.CompletedTime.IsZero():
+			lines = append(lines, line{st.CompletedTime, fmt.Sprintf("%-9s %s", "approved", r.name())})
+		default:
+			never = append(never, fmt.Sprintf("  %s: %s since %s", r.name(), st.State, clock(tr.Start, st.StartTime)))
+		}
+	}
+	slices.SortStableFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
+	fmt.Fprintln(out, "\nGates:")
+	for _, l := range lines {
+		fmt.Fprintf(out, "  %-9s %s\n", clock(tr.Start, l.at), l.text)
+	}
+	if len(never) > 0 {
+		fmt.Fprintln(out, "Gates not passed:")
+		for _, n := range never {
+			fmt.Fprintln(out, n)
+		}
+	}
 }

@@ -74,3 +74,66 @@ func TestChartsAreSelfContained(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(s), "<svg"))
 }
+
+func TestGatedSampleUsesGatesBudgetsAndSelectors(t *testing.T) {
+	out := simulate(t, "-sample", "gated")
+	assert.Contains(t, out, "Run Completed after ")
+	assert.Contains(t, out, "Members: 39 completed, 1 skipped, 0 failed, 0 pending, 0 not started.", "label selectors put every member in a group")
+	assert.Regexp(t, `canary\s+canary\s+canary-01`, out, "a stage without groups is one group named after it")
+	assert.Regexp(t, `staging\s+pre-prod\s+dev-01`, out, "dev and test selected by label into one group")
+	assert.Contains(t, out, "\nGates:\n")
+	assert.Contains(t, out, `d0 00:49  reached   Approval "canary looks healthy" after stage canary`)
+	assert.Contains(t, out, `d0 00:49  approved  Approval "canary looks healthy" after stage canary`, "approved at once by default")
+	assert.Contains(t, out, `reached   ScheduledStart "EU business hours" before group prod-eu, opens d1 05:00`)
+	assert.Contains(t, out, `d1 05:00  opened    ScheduledStart "EU business hours" before group prod-eu`, "Tuesday 06:00 at +01:00")
+	assert.Regexp(t, `prod-eu\s+prod-eu-02\s+d1 05:00`, out, "prod-eu waits for its scheduled start")
+	assert.NotContains(t, out, "Gates not passed")
+
+	// Within its failure budgets the run carries on.
+	out = simulate(t, "-sample", "gated", "-fail", "prod-us-03")
+	assert.Contains(t, out, "Run Completed after ")
+	assert.Regexp(t, `prod-us-03\s+\S+ \S+\s+\S+ \S+\s+Failed`, out)
+	// Over the group's budget (1 of prod-eu) it fails.
+	out = simulate(t, "-sample", "gated", "-fail", "prod-eu-03,prod-eu-04")
+	assert.Contains(t, out, "Run Failed after ")
+}
+
+func TestApproveFlagChoosesWhenGatesAreApproved(t *testing.T) {
+	out := simulate(t, "-sample", "gated", "-approve", "after=2h")
+	assert.Contains(t, out, `d0 02:49  approved  Approval "canary looks healthy" after stage canary`, "2h after it was reached")
+	assert.Contains(t, out, "Run Completed after ")
+
+	out = simulate(t, "-sample", "gated", "-approve", "never")
+	assert.Contains(t, out, "Run Pending after ")
+	assert.Contains(t, out, "Members: 2 completed, 0 skipped, 0 failed, 0 pending, 38 not started.", "only the canaries, before the first gate")
+	assert.Contains(t, out, "Gates not passed:\n  Approval \"canary looks healthy\" after stage canary: Pending since d0 00:49\n")
+	assert.NotContains(t, out, "approved")
+
+	a := simulate(t, "-sample", "gated", "-approve", "within=6h", "-seed", "5")
+	assert.Contains(t, a, "Run Completed after ")
+	assert.Equal(t, a, simulate(t, "-sample", "gated", "-approve", "within=6h", "-seed", "5"), "the random delays come from the seed")
+
+	var b strings.Builder
+	for _, bad := range []string{"sometimes", "after=soon", "after=-1h", "within="} {
+		assert.ErrorContains(t, run([]string{"-approve", bad}, &b), "-approve "+`"`+bad+`"`, bad)
+	}
+	assert.ErrorContains(t, run([]string{"-sample", "fancy"}, &b), `-sample "fancy": want basic or gated`)
+}
+
+func TestChartMarksGates(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "run.svg")
+	simulate(t, "-sample", "gated", "-approve", "never", "-svg", svg)
+	b, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	s := string(b)
+	assert.Contains(t, s, `<title>Approval &#34;canary looks healthy&#34; after stage canary reached at d0 00:49</title>`)
+	assert.NotContains(t, s, "passed at", "never approved")
+
+	simulate(t, "-sample", "gated", "-svg", svg)
+	b, err = os.ReadFile(svg)
+	require.NoError(t, err)
+	s = string(b)
+	assert.Contains(t, s, `<title>ScheduledStart &#34;EU business hours&#34; before group prod-eu passed at d1 05:00</title>`)
+	assert.Contains(t, s, "gate reached</text>")
+	assert.Contains(t, s, "gate passed</text>")
+}
