@@ -38,12 +38,26 @@ var gatedStrategy []byte
 //go:embed testdata/fleet.json
 var sampleFleet []byte
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "simulate:", err)
-		os.Exit(1)
+func main() { os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// realMain runs the command and returns its exit code: 0 also for -h,
+// which prints the usage (asking for it is no failure), 2 for a bad flag
+// and 1 for any other error.
+func realMain(args []string, stdout, stderr io.Writer) int {
+	err := run(args, stdout)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(stderr, "simulate:", err)
+		return 2
 	}
+	fmt.Fprintln(stderr, "simulate:", err)
+	return 1
 }
+
+// usageError is a flag or argument the command cannot use.
+type usageError struct{ error }
 
 type config struct {
 	strategy, fleet   string
@@ -81,19 +95,26 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.html, "html", "", "write a Gantt chart of the run to this HTML file")
 	fs.StringVar(&c.svg, "svg", "", "write a Gantt chart of the run to this SVG file")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := c.validate(set); err != nil {
+		return usageError{err}
 	}
 	start, err := time.Parse(time.RFC3339, c.start)
 	if err != nil {
-		return fmt.Errorf("-start: %w", err)
+		return usageError{fmt.Errorf("-start: %w", err)}
 	}
-
 	approvals, err := parseApprove(c.approve)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	strategyJSON, fleetJSON := sampleStrategy, sampleFleet
 	switch c.sample {
@@ -101,7 +122,7 @@ func run(args []string, out io.Writer) error {
 	case "gated":
 		strategyJSON = gatedStrategy
 	default:
-		return fmt.Errorf("-sample %q: want basic or gated", c.sample)
+		return usageError{fmt.Errorf("-sample %q: want basic or gated", c.sample)}
 	}
 	if c.strategy != "" {
 		if strategyJSON, err = os.ReadFile(c.strategy); err != nil {
@@ -142,10 +163,15 @@ func run(args []string, out io.Writer) error {
 	host.Duration, host.Jitter, host.FailureRate = c.duration, c.jitter, c.failRate
 	host.Approvals = approvals
 	host.Script = map[string][]fake.Outcome{}
-	for _, m := range strings.Split(c.fail, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			host.Script[m] = []fake.Outcome{{Code: "UpgradeFailed", Message: "injected failure"}}
+	for _, m := range failing(c.fail) {
+		if _, ok := r.Member(m); !ok {
+			in := slices.ContainsFunc(fleet.Members, func(fm fleetupdate.Member) bool { return fm.Name == m })
+			if !in {
+				return usageError{fmt.Errorf("-fail %q: the fleet has no member of that name", m)}
+			}
+			return usageError{fmt.Errorf("-fail %q: the member is in no group of the strategy, so not in the run", m)}
 		}
+		host.Script[m] = []fake.Outcome{{Code: "UpgradeFailed", Message: "injected failure"}}
 	}
 	tr := fake.Simulate(r, host, fake.Options{Start: start, Horizon: c.horizon})
 
@@ -165,6 +191,40 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "Chart written to %s\n", w.path)
 	}
 	return nil
+}
+
+// validate checks the flags that need no file; set holds the flags given.
+func (c config) validate(set map[string]bool) error {
+	switch {
+	case !(c.failRate >= 0 && c.failRate <= 1): // NaN too
+		return fmt.Errorf("-fail-rate %v: want a chance from 0 to 1", c.failRate)
+	case c.duration <= 0:
+		return fmt.Errorf("-duration %s: want a positive duration", c.duration)
+	case c.jitter < 0 || c.jitter > c.duration:
+		return fmt.Errorf("-jitter %s: want from 0 to -duration (%s)", c.jitter, c.duration)
+	case c.horizon <= 0:
+		return fmt.Errorf("-horizon %s: want a positive duration", c.horizon)
+	case c.selection != string(fleetupdate.Latest) && c.selection != string(fleetupdate.Consistent):
+		return fmt.Errorf("-node-image-selection %q: want Latest or Consistent", c.selection)
+	case set["node-image-selection"] && c.upgradeType == string(fleetupdate.ControlPlaneOnly):
+		return fmt.Errorf("-node-image-selection %s: a ControlPlaneOnly upgrade changes no node images; drop the flag", c.selection)
+	case set["kubernetes-version"] && c.upgradeType == string(fleetupdate.NodeImageOnly):
+		return fmt.Errorf("-kubernetes-version %s: a NodeImageOnly upgrade has no Kubernetes version; drop the flag", c.kubernetesVersion)
+	case set["fail"] && len(failing(c.fail)) == 0:
+		return fmt.Errorf("-fail %q: want comma-separated member names", c.fail)
+	}
+	return nil
+}
+
+// failing lists the members -fail names.
+func failing(v string) []string {
+	var out []string
+	for _, m := range strings.Split(v, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // parseApprove reads the -approve flag.

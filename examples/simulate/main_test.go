@@ -137,3 +137,47 @@ func TestChartMarksGates(t *testing.T) {
 	assert.Contains(t, s, "gate reached</text>")
 	assert.Contains(t, s, "gate passed</text>")
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errOut strings.Builder
+	assert.Equal(t, 0, realMain([]string{"-h"}, &out, &errOut))
+	assert.Contains(t, out.String(), "-approve")
+	assert.Empty(t, errOut.String())
+	assert.Equal(t, 2, realMain([]string{"-nosuchflag"}, &out, &errOut))
+	assert.Equal(t, 1, realMain([]string{"-strategy", "/nonexistent.json"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "simulate: ")
+}
+
+func TestEveryFlagIsValidated(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-fail", "nosuchmember"}, `-fail "nosuchmember": the fleet has no member of that name`},
+		{[]string{"-fail", " , "}, `-fail " , ": want comma-separated member names`},
+		{[]string{"-fail-rate", "1.5"}, "-fail-rate 1.5: want a chance from 0 to 1"},
+		{[]string{"-fail-rate", "-1"}, "-fail-rate -1: want a chance from 0 to 1"},
+		{[]string{"-fail-rate", "NaN"}, "-fail-rate NaN: want a chance from 0 to 1"},
+		{[]string{"-upgrade-type", "ControlPlaneOnly", "-node-image-selection", "Latest"}, "-node-image-selection Latest: a ControlPlaneOnly upgrade changes no node images"},
+		{[]string{"-upgrade-type", "NodeImageOnly", "-kubernetes-version", "1.30"}, "-kubernetes-version 1.30: a NodeImageOnly upgrade has no Kubernetes version"},
+		{[]string{"-node-image-selection", "Newest"}, `-node-image-selection "Newest": want Latest or Consistent`},
+		{[]string{"-duration", "0s"}, "-duration 0s: want a positive duration"},
+		{[]string{"-jitter", "-1m"}, "-jitter -1m0s: want from 0 to -duration (45m0s)"},
+		{[]string{"-jitter", "1h"}, "-jitter 1h0m0s: want from 0 to -duration (45m0s)"},
+		{[]string{"-horizon", "-1h"}, "-horizon -1h0m0s: want a positive duration"},
+		{[]string{"-start", "yesterday"}, "-start: "},
+		{[]string{"extra"}, `unexpected arguments ["extra"]`},
+	} {
+		var out, errOut strings.Builder
+		assert.Equal(t, 2, realMain(c.args, &out, &errOut), "%v", c.args)
+		assert.Contains(t, errOut.String(), c.want, "%v", c.args)
+	}
+	dir := t.TempDir()
+	strategy := filepath.Join(dir, "s.json")
+	require.NoError(t, os.WriteFile(strategy, []byte(`{"stages":[{"name":"all","groups":[{"name":"dev"}]}]}`), 0o600))
+	var b strings.Builder
+	assert.ErrorContains(t, run([]string{"-strategy", strategy, "-fail", "dev-01,prod-eu-03"}, &b), `-fail "prod-eu-03": the member is in no group of the strategy, so not in the run`)
+	// Defaults that do not apply are not errors.
+	assert.Contains(t, simulate(t, "-upgrade-type", "ControlPlaneOnly"), "Run Completed")
+	assert.Contains(t, simulate(t, "-upgrade-type", "NodeImageOnly"), "Run Completed")
+}
