@@ -9,10 +9,13 @@
 //	    -upgrade-type NodeImageOnly -node-image-selection Latest -fail prod-eu-03 -seed 7
 //
 // The strategy file is Azure's UpdateRunStrategy JSON (what `az fleet
-// updaterun create --stages` takes); the fleet file is fake.Fleet JSON.
+// updaterun create --stages` takes); the fleet file is fake.Fleet JSON. Both
+// are read strictly (unknown fields are refused), and a malformed file is
+// reported by line and column.
 package main
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -135,11 +138,11 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	var strategy fleetupdate.Strategy
-	if err := json.Unmarshal(strategyJSON, &strategy); err != nil {
+	if err := decodeStrict(strategyJSON, &strategy); err != nil {
 		return fmt.Errorf("strategy: %w", err)
 	}
 	var fleet fake.Fleet
-	if err := json.Unmarshal(fleetJSON, &fleet); err != nil {
+	if err := decodeStrict(fleetJSON, &fleet); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
 	if err := fleet.Validate(); err != nil {
@@ -191,6 +194,47 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "Chart written to %s\n", w.path)
 	}
 	return nil
+}
+
+// decodeStrict reads one JSON value into v, refusing unknown fields and
+// anything after the value; a syntax or type error says where, by line and
+// column.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return fmt.Errorf("%s: %w", position(data, syntax.Offset), err)
+		case errors.As(err, &typ):
+			return fmt.Errorf("%s: %w", position(data, typ.Offset), err)
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return fmt.Errorf("%s: unexpected end of JSON input", position(data, int64(len(data))))
+		}
+		return err
+	}
+	end := dec.InputOffset()
+	if rest := bytes.TrimLeft(data[end:], " \t\r\n"); len(rest) > 0 {
+		return fmt.Errorf("%s: data after the JSON value", position(data, int64(len(data)-len(rest)+1)))
+	}
+	return nil
+}
+
+// position says where the byte at offset-1 (the last one read) is, as
+// "line L, column C", both from 1.
+func position(data []byte, offset int64) string {
+	offset = min(max(offset, 1), int64(len(data)))
+	before := data[:offset]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n') - 1
+	if line > 1 && col == 0 { // the last byte read ends a line
+		line--
+		prev := before[:len(before)-1]
+		col = len(prev) - bytes.LastIndexByte(prev, '\n')
+	}
+	return fmt.Sprintf("line %d, column %d", line, max(col, 1))
 }
 
 // validate checks the flags that need no file; set holds the flags given.

@@ -181,3 +181,28 @@ func TestEveryFlagIsValidated(t *testing.T) {
 	assert.Contains(t, simulate(t, "-upgrade-type", "ControlPlaneOnly"), "Run Completed")
 	assert.Contains(t, simulate(t, "-upgrade-type", "NodeImageOnly"), "Run Completed")
 }
+
+func TestJSONErrorsSayWhere(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.json")
+	try := func(flag, body string) error {
+		require.NoError(t, os.WriteFile(file, []byte(body), 0o600))
+		var b strings.Builder
+		return run([]string{flag, file}, &b)
+	}
+	assert.ErrorContains(t, try("-strategy", "{\n  \"stages\": [\n"), "strategy: line 2, column 14: unexpected end of JSON input")
+	assert.ErrorContains(t, try("-strategy", "{\n  \"stages\": [}\n"), "strategy: line 2, column 14: invalid character '}'")
+	assert.ErrorContains(t, try("-fleet", "{\"regions\": [\"eastus\"],\n \"members\": 7}"), "fleet: line 2, column 13: json: cannot unmarshal number")
+	assert.ErrorContains(t, try("-fleet", `{"regions": []} {}`), "fleet: line 1, column 17: data after the JSON value")
+	assert.ErrorContains(t, try("-fleet", ""), "fleet: line 1, column 1: unexpected end of JSON input")
+}
+
+func TestFleetFileIsStrict(t *testing.T) {
+	dir := t.TempDir()
+	fleet := filepath.Join(dir, "fleet.json")
+	require.NoError(t, os.WriteFile(fleet, []byte(`{"regions":["eastus"],"kubernetesVersions":["1.30.5"],"nodeImages":[],"members":[{"name":"a","group":"canary","region":"eastus","kubernetesVersion":"1.29.4","colour":"blue"}]}`), 0o600))
+	var b strings.Builder
+	assert.ErrorContains(t, run([]string{"-fleet", fleet}, &b), `fleet: json: unknown field "colour"`)
+	require.NoError(t, os.WriteFile(fleet, []byte(`{"regions":["eastus"],"kubernetesVersions":["1.30.5"],"nodeImages":[],"rolloutDays":3}`), 0o600))
+	assert.ErrorContains(t, run([]string{"-fleet", fleet}, &b), `fleet: json: unknown field "rolloutDays"`)
+}
