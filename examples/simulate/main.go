@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -176,11 +177,23 @@ func run(args []string, out io.Writer) error {
 		}
 		host.Script[m] = []fake.Outcome{{Code: "UpgradeFailed", Message: "injected failure"}}
 	}
+	outside := notInRun(r, fleet.Members)
+	if len(outside) > 0 {
+		fmt.Fprintf(out, "Not in the run: %d of the fleet's %d members, which no group of the strategy selects:\n", len(outside), len(fleet.Members))
+		for _, m := range outside {
+			fmt.Fprintf(out, "  %s (group %q", m.Name, m.Group)
+			if len(m.Labels) > 0 {
+				fmt.Fprintf(out, ", labels %s", labelString(m.Labels))
+			}
+			fmt.Fprintln(out, ")")
+		}
+		fmt.Fprintln(out)
+	}
 	tr := fake.Simulate(r, host, fake.Options{Start: start, Horizon: c.horizon})
 
 	printTimeline(out, tr)
 	printGates(out, tr)
-	printSummary(out, tr)
+	printSummary(out, tr, len(outside))
 	for _, w := range []struct {
 		path string
 		html bool
@@ -359,16 +372,58 @@ func printTimeline(out io.Writer, tr fake.Trace) {
 	tw.Flush()
 }
 
-func printSummary(out io.Writer, tr fake.Trace) {
+// notInRun lists the members of the fleet the run left out: no group
+// selects them.
+func notInRun(r fleetupdate.Run, fleet []fleetupdate.Member) []fleetupdate.Member {
+	var out []fleetupdate.Member
+	for _, m := range fleet {
+		if _, ok := r.Member(m.Name); !ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// labelString writes labels as a selector would match them: "env=prod,geo=eu".
+func labelString(l map[string]string) string {
+	keys := slices.Sorted(maps.Keys(l))
+	for i, k := range keys {
+		keys[i] = k + "=" + l[k]
+	}
+	return strings.Join(keys, ",")
+}
+
+// summaryStates are the member states the summary counts, in its order: all
+// eight of Azure's.
+var summaryStates = []fleetupdate.State{fleetupdate.Completed, fleetupdate.Skipped, fleetupdate.Failed, fleetupdate.Running,
+	fleetupdate.Stopping, fleetupdate.Stopped, fleetupdate.Pending, fleetupdate.NotStarted}
+
+// printSummary says how the run ended and counts its members by state;
+// states no member is in are left out, except the usual five.
+func printSummary(out io.Writer, tr fake.Trace, outside int) {
 	st := tr.Run.Status()
 	count := map[fleetupdate.State]int{}
-	for _, r := range members(st) {
+	rows := members(st)
+	for _, r := range rows {
 		count[r.m.Status.State]++
 	}
 	elapsed := tr.End.Sub(tr.Start)
 	fmt.Fprintf(out, "\nRun %s after %s of virtual time (%d events).\n", st.Status.State, formatDuration(elapsed), len(tr.Entries))
-	fmt.Fprintf(out, "Members: %d completed, %d skipped, %d failed, %d pending, %d not started.\n",
-		count[fleetupdate.Completed], count[fleetupdate.Skipped], count[fleetupdate.Failed], count[fleetupdate.Pending], count[fleetupdate.NotStarted])
+	var parts []string
+	for _, s := range summaryStates {
+		switch s {
+		case fleetupdate.Running, fleetupdate.Stopping, fleetupdate.Stopped:
+			if count[s] == 0 {
+				continue
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", count[s], strings.ToLower(splitWords(string(s)))))
+	}
+	fmt.Fprintf(out, "Members: %s = %d in the run", strings.Join(parts, ", "), len(rows))
+	if outside > 0 {
+		fmt.Fprintf(out, " (and %d not in it)", outside)
+	}
+	fmt.Fprintln(out, ".")
 	if e := st.Status.Error; e != nil {
 		fmt.Fprintf(out, "Error: %s: %s\n", e.Code, e.Message)
 	}
@@ -379,6 +434,18 @@ func printSummary(out io.Writer, tr fake.Trace) {
 		}
 		fmt.Fprintf(out, "Consistent node images: %s\n", strings.Join(vs, ", "))
 	}
+}
+
+// splitWords writes "NotStarted" as "Not Started".
+func splitWords(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func formatDuration(d time.Duration) string {

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +24,7 @@ func TestSampleRunCompletesWithTimelineAndSummary(t *testing.T) {
 	assert.Contains(t, out, "STAGE       GROUP      MEMBER        START      END        STATE      MESSAGE")
 	assert.Regexp(t, `canary\s+canary\s+canary-01\s+d0 00:00`, out, "the canary goes first, at the start")
 	assert.Contains(t, out, "Run Completed after ")
-	assert.Contains(t, out, "Members: 39 completed, 1 skipped, 0 failed, 0 pending, 0 not started.")
+	assert.Contains(t, out, "Members: 39 completed, 1 skipped, 0 failed, 0 pending, 0 not started = 40 in the run.")
 	assert.Contains(t, out, "Consistent node images: AKSAzureLinux-V2gen2-202602.10.0, AKSUbuntu-2204gen2containerd-202602.10.0")
 	assert.Equal(t, out, simulate(t), "same seed, same simulation")
 }
@@ -50,7 +52,9 @@ func TestUserFilesAreRead(t *testing.T) {
 	strategy := filepath.Join(dir, "s.json")
 	require.NoError(t, os.WriteFile(strategy, []byte(`{"stages":[{"name":"all","groups":[{"name":"canary"},{"name":"dev"}]}]}`), 0o600))
 	out := simulate(t, "-strategy", strategy)
-	assert.Contains(t, out, "Members: 7 completed", "only the groups the strategy names")
+	assert.Contains(t, out, "Members: 7 completed, 0 skipped, 0 failed, 0 pending, 0 not started = 7 in the run (and 33 not in it).", "only the groups the strategy names")
+	assert.True(t, strings.HasPrefix(out, "Not in the run: 33 of the fleet's 40 members, which no group of the strategy selects:\n"), "reported before the run")
+	assert.Contains(t, out, "\n  prod-eu-01 (group \"prod-eu\", labels env=prod,geo=eu)\n")
 	require.NoError(t, os.WriteFile(strategy, []byte(`{"stages":[{"name":"all","groups":[{"name":"dev","colour":"blue"}]}]}`), 0o600))
 	var b strings.Builder
 	assert.ErrorContains(t, run([]string{"-strategy", strategy}, &b), `stages[0].groups[0]: unknown field "colour"`)
@@ -78,7 +82,7 @@ func TestChartsAreSelfContained(t *testing.T) {
 func TestGatedSampleUsesGatesBudgetsAndSelectors(t *testing.T) {
 	out := simulate(t, "-sample", "gated")
 	assert.Contains(t, out, "Run Completed after ")
-	assert.Contains(t, out, "Members: 39 completed, 1 skipped, 0 failed, 0 pending, 0 not started.", "label selectors put every member in a group")
+	assert.Contains(t, out, "Members: 39 completed, 1 skipped, 0 failed, 0 pending, 0 not started = 40 in the run.", "label selectors put every member in a group")
 	assert.Regexp(t, `canary\s+canary\s+canary-01`, out, "a stage without groups is one group named after it")
 	assert.Regexp(t, `staging\s+pre-prod\s+dev-01`, out, "dev and test selected by label into one group")
 	assert.Contains(t, out, "\nGates:\n")
@@ -105,7 +109,7 @@ func TestApproveFlagChoosesWhenGatesAreApproved(t *testing.T) {
 
 	out = simulate(t, "-sample", "gated", "-approve", "never")
 	assert.Contains(t, out, "Run Pending after ")
-	assert.Contains(t, out, "Members: 2 completed, 0 skipped, 0 failed, 0 pending, 38 not started.", "only the canaries, before the first gate")
+	assert.Contains(t, out, "Members: 2 completed, 0 skipped, 0 failed, 0 pending, 38 not started = 40 in the run.", "only the canaries, before the first gate")
 	assert.Contains(t, out, "Gates not passed:\n  Approval \"canary looks healthy\" after stage canary: Pending since d0 00:49\n")
 	assert.NotContains(t, out, "approved")
 
@@ -205,4 +209,22 @@ func TestFleetFileIsStrict(t *testing.T) {
 	assert.ErrorContains(t, run([]string{"-fleet", fleet}, &b), `fleet: json: unknown field "colour"`)
 	require.NoError(t, os.WriteFile(fleet, []byte(`{"regions":["eastus"],"kubernetesVersions":["1.30.5"],"nodeImages":[],"rolloutDays":3}`), 0o600))
 	assert.ErrorContains(t, run([]string{"-fleet", fleet}, &b), `fleet: json: unknown field "rolloutDays"`)
+}
+
+func TestSummaryCountsEveryStateAndAddsUp(t *testing.T) {
+	out := simulate(t, "-horizon", "1h")
+	assert.Contains(t, out, "Run Running after ")
+	assert.Contains(t, out, "Members: 1 completed, 0 skipped, 0 failed, 1 running, 0 pending, 38 not started = 40 in the run.")
+	for _, args := range [][]string{{"-horizon", "100h", "-fail", "dev-02"}, {"-horizon", "20h", "-fail-rate", "0.3"}, {"-sample", "gated", "-approve", "never"}} {
+		out = simulate(t, args...)
+		line := regexp.MustCompile(`Members: (.*) = (\d+) in the run`).FindStringSubmatch(out)
+		require.NotNil(t, line, "%v", args)
+		sum := 0
+		for _, n := range regexp.MustCompile(`(\d+) [a-z ]+`).FindAllStringSubmatch(line[1], -1) {
+			v, _ := strconv.Atoi(n[1])
+			sum += v
+		}
+		assert.Equal(t, line[2], strconv.Itoa(sum), "%v: %s", args, line[0])
+		assert.Equal(t, "40", line[2], "%v", args)
+	}
 }
