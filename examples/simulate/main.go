@@ -364,10 +364,11 @@ func printTimeline(out io.Writer, tr fake.Trace) {
 		if e := r.m.Status.Error; e != nil {
 			msg = e.Code + ": " + e.Message
 		}
-		if len(msg) > 110 {
-			msg = msg[:107] + "..."
+		lines := wrap(msg, 100)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.stage, r.group, r.m.Name, clock(tr.Start, r.m.Status.StartTime), clock(tr.Start, r.m.Status.CompletedTime), r.m.Status.State, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(tw, "\t\t\t\t\t\t  %s\n", l)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.stage, r.group, r.m.Name, clock(tr.Start, r.m.Status.StartTime), clock(tr.Start, r.m.Status.CompletedTime), r.m.Status.State, msg)
 	}
 	tw.Flush()
 }
@@ -434,6 +435,24 @@ func printSummary(out io.Writer, tr fake.Trace, outside int) {
 		}
 		fmt.Fprintf(out, "Consistent node images: %s\n", strings.Join(vs, ", "))
 	}
+}
+
+// wrap breaks s into lines of at most width bytes at spaces (a longer word
+// gets a line of its own); it returns at least one line.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
 }
 
 // splitWords writes "NotStarted" as "Not Started".

@@ -228,3 +228,13 @@ func TestSummaryCountsEveryStateAndAddsUp(t *testing.T) {
 		assert.Equal(t, "40", line[2], "%v", args)
 	}
 }
+
+func TestMessagesAreWrappedNotCut(t *testing.T) {
+	out := simulate(t)
+	assert.NotContains(t, out, "...")
+	// prod-us-03's message names the pool and the version at its end.
+	assert.Regexp(t, `prod-us-03 .*Skipped upgrade of following agent pool\(s\): current node image version\n\s+"AKSUbuntu-2204gen2containerd-`, out)
+	assert.Equal(t, []string{"a b", "c"}, wrap("a b c", 3))
+	assert.Equal(t, []string{"a", "longword", "b"}, wrap("a longword b", 3))
+	assert.Equal(t, []string{""}, wrap("", 3))
+}
