@@ -301,10 +301,12 @@ type Simulation struct {
 // Simulations generates scenarios with user actions in their first three
 // weeks (stops, resumes, skips of members, groups, stages and after-stage
 // waits, some naming nothing; member changes: new windows, leaving the
-// fleet; a stale catalog) and hosts that fail some upgrades (AKS-like
-// codes, and NodeImageVersionNotAvailable) and approve gates by a policy
-// (Approvals: at once, after a delay, after a random delay, or never). Action times fall on quarter
-// hours, as windows and upgrade durations do, so events often coincide.
+// fleet; a stale catalog; gates completed by a user, some before they are
+// reached, some unknown: see ActionsFor) and hosts that fail some upgrades
+// (AKS-like codes, and NodeImageVersionNotAvailable) and approve gates by a
+// policy (Approvals: at once, after a delay, after a random delay, or
+// never). Action times fall on quarter hours, as windows and upgrade
+// durations do, so events often coincide.
 func Simulations() *rapid.Generator[Simulation] {
 	return rapid.Custom(func(t *rapid.T) Simulation {
 		s := Simulation{Scenario: Scenarios().Draw(t, "scenario")}
@@ -337,9 +339,22 @@ func Simulations() *rapid.Generator[Simulation] {
 			s.Script[m] = append(s.Script[m], o)
 		}
 		stages, groups := []string{"default"}, []string{"default"}
+		gates := []string{"nowhere/Before/0"} // relative gate ids (ActionsFor); one is unknown
+		addGates := func(scope string, before, after []fleetupdate.GateConfiguration) {
+			for i := range before {
+				gates = append(gates, fmt.Sprintf("%s/%s/%d", scope, fleetupdate.Before, i))
+			}
+			for i := range after {
+				gates = append(gates, fmt.Sprintf("%s/%s/%d", scope, fleetupdate.After, i))
+			}
+		}
 		if st := s.Spec.Strategy; st != nil {
 			stages, groups = nil, nil
 			for _, sg := range st.Stages {
+				addGates(sg.Name, sg.BeforeGates, sg.AfterGates)
+				for _, g := range sg.Groups {
+					addGates(sg.Name+"/"+g.Name, g.BeforeGates, g.AfterGates)
+				}
 				stages = append(stages, sg.Name)
 				if len(sg.Groups) == 0 {
 					groups = append(groups, sg.Name) // its implicit group
@@ -352,7 +367,7 @@ func Simulations() *rapid.Generator[Simulation] {
 		for range rapid.IntRange(0, 8).Draw(t, "actions") {
 			at := GenEpoch.Add(time.Duration(rapid.IntRange(0, 21*24*4).Draw(t, "quarterHours")) * 15 * time.Minute)
 			var ev fleetupdate.Event
-			switch rapid.IntRange(0, 6).Draw(t, "action") {
+			switch rapid.IntRange(0, 7).Draw(t, "action") {
 			case 0:
 				ev = fleetupdate.Stop{}
 			case 1, 2: // resumes a stopped or failed run
@@ -385,6 +400,8 @@ func Simulations() *rapid.Generator[Simulation] {
 					}
 				}
 				ev = fleetupdate.MemberChanged{Member: m, Removed: rapid.IntRange(0, 3).Draw(t, "removed") == 0}
+			case 7: // a user approves a gate (early, or before it is reached, or an unknown one)
+				ev = fleetupdate.CompleteGate{Gate: fleetupdate.GateID(rapid.SampledFrom(gates).Draw(t, "gate"))}
 			default:
 				// A catalog read from a stale cache: what the fleet offered earlier.
 				ev = fleetupdate.CatalogChanged{Catalog: s.Fleet.CatalogAt(at.AddDate(0, 0, -rapid.IntRange(1, 30).Draw(t, "staleDays")))}
@@ -404,6 +421,20 @@ func (s Simulation) Host() *Host {
 	return h
 }
 
+// ActionsFor returns the simulation's actions for a run named run: the Gate
+// of a CompleteGate in Actions is relative to the run ("stage/Before/0",
+// "stage/group/After/1"), and here gets the run's name in front (GateID).
+func (s Simulation) ActionsFor(run string) []Action {
+	out := slices.Clone(s.Actions)
+	for i, a := range out {
+		if c, ok := a.Event.(fleetupdate.CompleteGate); ok {
+			c.Gate = fleetupdate.GateID(run + "/" + string(c.Gate))
+			out[i].Event = c
+		}
+	}
+	return out
+}
+
 // Simulate runs the simulation from GenEpoch with opt (its Start, when
 // zero, becomes GenEpoch; its Actions are replaced by the simulation's) on
 // a new run named name and a new host, and returns the trace and the host.
@@ -415,7 +446,7 @@ func (s Simulation) Simulate(name string, opt Options) (Trace, *Host, error) {
 	if opt.Start.IsZero() {
 		opt.Start = GenEpoch
 	}
-	opt.Actions = s.Actions
+	opt.Actions = s.ActionsFor(name)
 	h := s.Host()
 	return Simulate(run, h, opt), h, nil
 }

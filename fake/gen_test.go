@@ -1,7 +1,9 @@
 package fake
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"pgregory.net/rapid"
@@ -67,4 +69,39 @@ func TestScenariosHaveGatesBudgetsAndSelectors(t *testing.T) {
 		assert.Positive(t, seen[k], k)
 	}
 	assert.Zero(t, seen["stage after ScheduledStart"]+seen["group after ScheduledStart"], "ScheduledStart stands before only")
+}
+
+// Users complete gates in generated simulations: ActionsFor names them in
+// the run, and some are accepted (early approvals) while others are refused
+// (not reached yet, unknown).
+func TestSimulationsCompleteGatesAsUsers(t *testing.T) {
+	accepted, refused := 0, 0
+	rapid.Check(t, func(t *rapid.T) {
+		sim := Simulations().Draw(t, "simulation")
+		users := map[fleetupdate.CompleteGate]bool{}
+		for _, a := range sim.ActionsFor("r") {
+			if c, ok := a.Event.(fleetupdate.CompleteGate); ok {
+				if !strings.HasPrefix(string(c.Gate), "r/") {
+					t.Fatalf("gate %q not in run r", c.Gate)
+				}
+				users[fleetupdate.CompleteGate{At: a.At, Gate: c.Gate}] = true
+			}
+		}
+		tr, _, err := sim.Simulate("r", Options{Horizon: 60 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range tr.Entries {
+			if c, ok := e.Event.(fleetupdate.CompleteGate); !ok || !users[c] {
+				continue // not a user's
+			}
+			if e.Err == nil {
+				accepted++
+			} else {
+				refused++
+			}
+		}
+	})
+	assert.Positive(t, accepted)
+	assert.Positive(t, refused)
 }
