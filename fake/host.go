@@ -207,10 +207,11 @@ type Approvals struct {
 	// Never leaves every Approval gate Pending for ever.
 	Never bool
 	// Delay is how long after the gate is reached it is approved; zero
-	// approves it at once.
+	// (or less) approves it at once.
 	Delay time.Duration
 	// Spread adds to Delay a random delay drawn uniformly from [0, Spread],
-	// to the second, from the host's seed and the gate's id alone.
+	// to the second, from the host's seed and the gate's id alone (so not
+	// from the order in which gates are reached); zero or less adds none.
 	Spread time.Duration
 }
 
