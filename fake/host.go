@@ -45,12 +45,16 @@ type Host struct {
 	// Script lists per member the outcomes of its attempts, in order; attempts
 	// beyond the list use the defaults above.
 	Script map[string][]Outcome
+	// Approvals says when the people who approve gates approve the run's
+	// Approval gates. The zero value approves each at once.
+	Approvals Approvals
 
 	seed     uint64
 	index    map[string]int // member name → index in Fleet.Members
 	attempts map[string]int
 	started  map[fleetupdate.OpID]Completion
 	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember // successes not yet delivered
+	approved map[fleetupdate.GateID]approval                // decided approvals, by gate
 	// Upgrades counts upgrades that took effect, per member.
 	Upgrades map[string]int
 }
@@ -65,6 +69,7 @@ func NewHost(fleet *Fleet, seed uint64) *Host {
 		attempts: map[string]int{},
 		started:  map[fleetupdate.OpID]Completion{},
 		pending:  map[fleetupdate.OpID]fleetupdate.UpgradeMember{},
+		approved: map[fleetupdate.GateID]approval{},
 		Upgrades: map[string]int{},
 	}
 }
@@ -192,4 +197,52 @@ func (h *Host) Finish(op fleetupdate.OpID) {
 			}
 		}
 	}
+}
+
+// Approvals is a policy for approving gates: after a fixed delay, after a
+// seeded random delay, or never. It applies to Approval gates only;
+// ScheduledStart gates complete by themselves (a user may still complete
+// one early with a CompleteGate action).
+type Approvals struct {
+	// Never leaves every Approval gate Pending for ever.
+	Never bool
+	// Delay is how long after the gate is reached it is approved; zero
+	// (or less) approves it at once.
+	Delay time.Duration
+	// Spread adds to Delay a random delay drawn uniformly from [0, Spread],
+	// to the second, from the host's seed and the gate's id alone (so not
+	// from the order in which gates are reached); zero or less adds none.
+	Spread time.Duration
+}
+
+// approval is a decided approval of one gate.
+type approval struct {
+	at time.Time
+	ok bool
+}
+
+// Approve says whether and when the gate the run announced with c, at now,
+// is approved (Host.Approvals). It is idempotent per gate: announcing the
+// same gate again (Run.Outstanding does after a restart) returns the first
+// answer. It returns false for gates that are not Approval gates.
+func (h *Host) Approve(c fleetupdate.AwaitGate, now time.Time) (time.Time, bool) {
+	if c.Type != fleetupdate.Approval {
+		return time.Time{}, false
+	}
+	if a, ok := h.approved[c.Gate]; ok {
+		return a.at, a.ok
+	}
+	if h.approved == nil {
+		h.approved = map[fleetupdate.GateID]approval{}
+	}
+	a := approval{ok: !h.Approvals.Never}
+	if a.ok {
+		d := max(h.Approvals.Delay, 0)
+		if s := int64(h.Approvals.Spread / time.Second); s > 0 {
+			d += time.Duration(h.rand(fleetupdate.OpID("gate:"+c.Gate)).Int64N(s+1)) * time.Second
+		}
+		a.at = now.Add(d)
+	}
+	h.approved[c.Gate] = a
+	return a.at, a.ok
 }

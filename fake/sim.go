@@ -10,8 +10,8 @@ import (
 	"github.com/fleetkit/fleetkit/fleetupdate"
 )
 
-// Action is a user action (Start, Stop, Skip, MemberChanged or
-// CatalogChanged) injected into a simulation; its time is replaced by At.
+// Action is a user action (Start, Stop, Skip, CompleteGate, MemberChanged
+// or CatalogChanged) injected into a simulation; its time is replaced by At.
 type Action struct {
 	At    time.Time
 	Event fleetupdate.Event
@@ -132,12 +132,13 @@ type Upgrade struct {
 // when the driver learnt of them, so a restarted host (which learns of
 // outcomes and wake-ups again, in another order) delivers them as one that
 // never stopped: first the scheduled events (user actions and catalog
-// changes) in the order given, then outcomes by op id, then the tick.
+// changes) in the order given, then gate approvals by gate id, then
+// outcomes by op id, then the tick.
 type queued struct {
 	at    time.Time
-	class int       // classScheduled, classOutcome or classTick
+	class int       // classScheduled, classApproval, classOutcome or classTick
 	seq   int       // classScheduled: the order given
-	op    string    // classOutcome: the op id
+	op    string    // classOutcome: the op id; classApproval: the gate id
 	wake  time.Time // classTick: the wake-up the timer was armed for
 	ev    fleetupdate.Event
 }
@@ -145,6 +146,7 @@ type queued struct {
 // Classes of queued events, in delivery order at equal times.
 const (
 	classScheduled = iota
+	classApproval
 	classOutcome
 	classTick
 )
@@ -176,7 +178,8 @@ func (q *eventQueue) Pop() any {
 
 // Simulate drives run to its end on virtual time: it starts it, performs
 // every UpgradeMember through h, delivers outcomes when they complete, ticks
-// at every WakeAt, tells the run whenever the fleet's catalog changes, and
+// at every WakeAt, approves Approval gates as h.Approvals says (a
+// CompleteGate when the run announces a gate with AwaitGate), tells the run whenever the fleet's catalog changes, and
 // injects opt.Actions. It stops when the run is Completed, Failed or Skipped,
 // when nothing more can happen, or at the horizon.
 //
@@ -219,7 +222,8 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	// opt.TickDelay after its wake-up, at once if that is past; the host
 	// does not send a tick for a wake-up a tick it sent has already reached.
 	armed := map[time.Time]bool{}
-	var lastTick time.Time // the latest tick the host sent since it (re)started
+	var lastTick time.Time                 // the latest tick the host sent since it (re)started
+	asked := map[fleetupdate.GateID]bool{} // gates whose approvers were asked
 	arm := func(wake, now time.Time) {
 		if armed[wake] {
 			return
@@ -241,6 +245,17 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			case fleetupdate.WakeAt:
 				if !opt.SingleTimer {
 					arm(c.At, now)
+				}
+			case fleetupdate.AwaitGate:
+				// The approvers are the world's: they are asked once, and
+				// a gate a restarted host announces again (Run.Outstanding)
+				// is not approved twice.
+				if asked[c.Gate] {
+					continue
+				}
+				asked[c.Gate] = true
+				if at, ok := h.Approve(c, now); ok {
+					heap.Push(&q, queued{at: at, class: classApproval, op: string(c.Gate), ev: fleetupdate.CompleteGate{At: at, Gate: c.Gate}})
 				}
 			}
 		}
@@ -421,6 +436,9 @@ func withTime(e fleetupdate.Event, at time.Time) fleetupdate.Event {
 		e.At = at
 		return e
 	case fleetupdate.CatalogChanged:
+		e.At = at
+		return e
+	case fleetupdate.CompleteGate:
 		e.At = at
 		return e
 	}
