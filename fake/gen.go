@@ -150,7 +150,7 @@ func Gates(before bool) *rapid.Generator[[]fleetupdate.GateConfiguration] {
 
 // Strategies generates valid Azure strategies over the given update groups:
 // 1 to 3 stages that split the groups in order, with optional waits,
-// concurrency limits, and gates (Gates)
+// concurrency limits, failure budgets ("N" and "P%") and gates (Gates)
 // before and after stages and groups. Groups select their members by name;
 // Scenarios adds label selectors.
 func Strategies(groups []string) *rapid.Generator[*fleetupdate.Strategy] {
@@ -169,6 +169,7 @@ func Strategies(groups []string) *rapid.Generator[*fleetupdate.Strategy] {
 			if rapid.Bool().Draw(t, "stageLimit") {
 				st.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "5", "25%", "50%"}).Draw(t, "stageConcurrency")
 			}
+			st.MaxAllowedFailures = rapid.SampledFrom([]string{"", "", "0", "1", "3", "25%", "100%"}).Draw(t, "stageFailures")
 			if rapid.IntRange(0, 3).Draw(t, "stageBeforeGates") == 0 {
 				st.BeforeGates = Gates(true).Draw(t, "stageBefore")
 			}
@@ -180,6 +181,7 @@ func Strategies(groups []string) *rapid.Generator[*fleetupdate.Strategy] {
 				if rapid.Bool().Draw(t, "groupLimit") {
 					gr.MaxConcurrency = rapid.SampledFrom([]string{"1", "2", "3", "50%", "100%"}).Draw(t, "groupConcurrency")
 				}
+				gr.MaxAllowedFailures = rapid.SampledFrom([]string{"", "", "0", "1", "2", "50%", "100%"}).Draw(t, "groupFailures")
 				if rapid.IntRange(0, 4).Draw(t, "groupBeforeGates") == 0 {
 					gr.BeforeGates = Gates(true).Draw(t, "groupBefore")
 				}

@@ -13,7 +13,7 @@ import (
 
 // Generated scenarios are valid by construction (fleetupdate.New accepts
 // them), and together they cover gates of both types before and after
-// stages and groups, and label selectors on
+// stages and groups, failure budgets of both forms, and label selectors on
 // stages (with and without groups) and groups.
 func TestScenariosHaveGatesBudgetsAndSelectors(t *testing.T) {
 	seen := map[string]int{}
@@ -31,9 +31,19 @@ func TestScenariosHaveGatesBudgetsAndSelectors(t *testing.T) {
 				seen[where+" "+string(g.Type)]++
 			}
 		}
+		budget := func(where, b string) {
+			switch {
+			case b == "":
+			case b[len(b)-1] == '%':
+				seen[where+" p%"]++
+			default:
+				seen[where+" n"]++
+			}
+		}
 		for _, st := range sc.Spec.Strategy.Stages {
 			gates("stage before", st.BeforeGates)
 			gates("stage after", st.AfterGates)
+			budget("stage budget", st.MaxAllowedFailures)
 			if st.MemberSelector != nil {
 				if len(st.Groups) == 0 {
 					seen["stage selector without groups"]++
@@ -44,6 +54,7 @@ func TestScenariosHaveGatesBudgetsAndSelectors(t *testing.T) {
 			for _, g := range st.Groups {
 				gates("group before", g.BeforeGates)
 				gates("group after", g.AfterGates)
+				budget("group budget", g.MaxAllowedFailures)
 				if g.MemberSelector != nil {
 					seen["group selector"]++
 				}
@@ -64,6 +75,7 @@ func TestScenariosHaveGatesBudgetsAndSelectors(t *testing.T) {
 	for _, k := range []string{
 		"stage before Approval", "stage before ScheduledStart", "stage after Approval",
 		"group before Approval", "group before ScheduledStart", "group after Approval",
+		"stage budget n", "stage budget p%", "group budget n", "group budget p%",
 		"stage selector without groups", "stage selector with groups", "group selector",
 	} {
 		assert.Positive(t, seen[k], k)
