@@ -103,6 +103,7 @@ func waitsForOutside(r fleetupdate.Run) bool {
 			for _, m := range g.Members {
 				switch {
 				case m.Status.State == fleetupdate.Completed, m.Status.State == fleetupdate.Skipped:
+				case m.Status.State == fleetupdate.Failed && s.Status.State != fleetupdate.Failed: // within its budget
 				case m.Status.State == fleetupdate.Pending && (strings.Contains(m.Message, "not available") || strings.Contains(m.Message, "does not open again")):
 				default:
 					return false
