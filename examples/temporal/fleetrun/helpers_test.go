@@ -36,11 +36,18 @@ func daily(hh int) *window.Schedule {
 	return &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, DurationHours: 4, StartTime: fmt.Sprintf("%02d:00", hh)}
 }
 
+// prodAt6 gives the prod group a daily window opening at 06:00 UTC.
+func prodAt6(group string) *window.Schedule {
+	if group == "prod" {
+		return daily(6)
+	}
+	return nil
+}
+
 // threeStages is a 3-stage run (canary, staging with two groups, prod) over
 // n members per group, with an after-stage wait of wait seconds after the
-// first two stages; members of the prod group have a window opening at
-// 06:00 UTC when withWindow.
-func threeStages(t testing.TB, name string, n, wait int, withWindow bool) fleetupdate.Run {
+// first two stages; win, if set, gives each group's members their window.
+func threeStages(t testing.TB, name string, n, wait int, win func(group string) *window.Schedule) fleetupdate.Run {
 	t.Helper()
 	spec := fleetupdate.Spec{
 		Strategy: &fleetupdate.Strategy{Stages: []fleetupdate.Stage{
@@ -54,8 +61,8 @@ func threeStages(t testing.TB, name string, n, wait int, withWindow bool) fleetu
 	for _, g := range []string{"canary", "dev", "test", "prod"} {
 		for i := range n {
 			m := fleetupdate.Member{Name: fmt.Sprintf("%s-%02d", g, i), Group: g, Region: "eastus", KubernetesVersion: "1.29.9"}
-			if g == "prod" && withWindow {
-				m.AutoUpgradeWindow = daily(6)
+			if win != nil {
+				m.AutoUpgradeWindow = win(g)
 			}
 			members = append(members, m)
 		}

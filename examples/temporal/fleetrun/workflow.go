@@ -10,6 +10,10 @@ import (
 	"github.com/fleetkit/fleetkit/fleetupdate"
 )
 
+// step is fleetupdate.Step; tests replace it to show that a reducer change
+// breaks the replay of recorded histories.
+var step = fleetupdate.Step
+
 // SemanticsChangeID is the change id under which the workflow records
 // fleetupdate.SemanticsVersion with workflow.GetVersion.
 const SemanticsChangeID = "fleetkit.semantics"
@@ -98,7 +102,7 @@ func (h *host) draining() bool {
 // apply steps the run and performs the commands; a refused event changes
 // nothing.
 func (h *host) apply(ev fleetupdate.Event) error {
-	next, cmds, err := fleetupdate.Step(h.run, ev)
+	next, cmds, err := step(h.run, ev)
 	if err != nil {
 		return err
 	}
@@ -195,7 +199,7 @@ func (h *host) register() error {
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, e Event) error {
 			ev, err := userAction(ctx, e)
 			if err == nil {
-				_, _, err = fleetupdate.Step(h.run, ev)
+				_, _, err = step(h.run, ev)
 			}
 			if err != nil {
 				return refusal(err)

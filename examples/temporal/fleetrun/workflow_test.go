@@ -18,7 +18,7 @@ import (
 // every member is upgraded exactly once.
 func TestRunCompletesThroughWaitsAndWindows(t *testing.T) {
 	h := newHarness(t)
-	run := threeStages(t, "r", 2, 3600, true)
+	run := threeStages(t, "r", 2, 3600, prodAt6)
 	env := h.Run(Input{Run: run, Start: true})
 	s := result(t, env)
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
@@ -50,7 +50,7 @@ func TestQueriesShowPendingWindow(t *testing.T) {
 			assert.ErrorContains(t, err, `no member "nobody"`)
 		}, 5*time.Hour)
 	}
-	s := result(t, h.Run(Input{Run: threeStages(t, "r", 2, 3600, true), Start: true}))
+	s := result(t, h.Run(Input{Run: threeStages(t, "r", 2, 3600, prodAt6), Start: true}))
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 }
 
@@ -70,7 +70,7 @@ func TestStatusOfLargeRunIsOverview(t *testing.T) {
 				}
 			}, time.Minute)
 		}
-		h.Run(Input{Run: threeStages(t, "r", 2, 0, false), Start: true, Config: Config{FullStatusMembers: limit}})
+		h.Run(Input{Run: threeStages(t, "r", 2, 0, nil), Start: true, Config: Config{FullStatusMembers: limit}})
 	}
 }
 
@@ -108,7 +108,7 @@ func TestRefusedUpdateReturnsItsError(t *testing.T) {
 			}
 		}, time.Minute)
 	}
-	s := result(t, h.Run(Input{Run: threeStages(t, "r", 1, 0, false), Start: true}))
+	s := result(t, h.Run(Input{Run: threeStages(t, "r", 1, 0, nil), Start: true}))
 	assert.Equal(t, 5, refused)
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Equal(t, 4, h.Fake.Upgraded())
@@ -142,7 +142,7 @@ func TestStopAndStart(t *testing.T) {
 			send(t, env, fleetupdate.Start{}, func(_ fleetupdate.Status, err error) { require.NoError(t, err) })
 		}, 24*time.Hour)
 	}
-	env := h.Run(Input{Run: threeStages(t, "r", 1, 0, false)})
+	env := h.Run(Input{Run: threeStages(t, "r", 1, 0, nil)})
 	s := result(t, env)
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Equal(t, 4, h.Fake.Upgraded())
@@ -161,7 +161,7 @@ func TestSkipMember(t *testing.T) {
 			})
 		}, time.Minute)
 	}
-	s := result(t, h.Run(Input{Run: threeStages(t, "r", 2, 3600, false), Start: true}))
+	s := result(t, h.Run(Input{Run: threeStages(t, "r", 2, 3600, nil), Start: true}))
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Equal(t, 0, h.Fake.Calls("prod-01"))
 	assert.Equal(t, 7, h.Fake.Upgraded())
@@ -184,7 +184,7 @@ func TestAKSFailureReachesRun(t *testing.T) {
 			send(t, env, fleetupdate.Start{}, func(_ fleetupdate.Status, err error) { require.NoError(t, err) })
 		}, 48*time.Hour)
 	}
-	s := result(t, h.Run(Input{Run: threeStages(t, "r", 2, 0, false), Start: true}))
+	s := result(t, h.Run(Input{Run: threeStages(t, "r", 2, 0, nil), Start: true}))
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Equal(t, 2, h.Fake.Calls("dev-00"), "once per op: the non-retryable error was not retried")
 	assert.Equal(t, 1, h.attempts["r/dev-00/1"])
@@ -195,7 +195,7 @@ func TestTransientErrorIsRetried(t *testing.T) {
 	h := newHarness(t)
 	h.Fake.Flaky = map[string]int{"canary-00": 2}
 	retry := temporal.RetryPolicy{InitialInterval: time.Minute, BackoffCoefficient: 1, MaximumAttempts: 5}
-	s := result(t, h.Run(Input{Run: threeStages(t, "r", 1, 0, false), Start: true, Config: Config{Retry: &retry}}))
+	s := result(t, h.Run(Input{Run: threeStages(t, "r", 1, 0, nil), Start: true, Config: Config{Retry: &retry}}))
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Equal(t, 3, h.attempts["r/canary-00/1"])
 }
@@ -216,7 +216,7 @@ func TestRetriesExhaustedReachRun(t *testing.T) {
 			env.CancelWorkflow()
 		}, 24*time.Hour)
 	}
-	env := h.Run(Input{Run: threeStages(t, "r", 1, 0, false), Start: true, Config: Config{Retry: &retry}})
+	env := h.Run(Input{Run: threeStages(t, "r", 1, 0, nil), Start: true, Config: Config{Retry: &retry}})
 	var canceled *temporal.CanceledError
 	assert.True(t, errors.As(env.GetWorkflowError(), &canceled), "%v", env.GetWorkflowError())
 	assert.Equal(t, 3, h.attempts["r/canary-00/1"])
@@ -227,7 +227,7 @@ func TestRetriesExhaustedReachRun(t *testing.T) {
 // the run completes as it would have in one execution.
 func TestContinueAsNewWithUpgradesInFlight(t *testing.T) {
 	h := newHarness(t)
-	run := threeStages(t, "r", 6, 600, true)
+	run := threeStages(t, "r", 6, 600, prodAt6)
 	env := h.Run(Input{Run: run, Start: true, Config: Config{MaxEvents: 5}})
 	s := result(t, env)
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
