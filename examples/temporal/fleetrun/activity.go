@@ -25,6 +25,16 @@ type Upgrader interface {
 	Upgrade(ctx context.Context, cmd fleetupdate.UpgradeMember) error
 }
 
+// GateNotifier tells whoever approves that the run reached a gate: post to a
+// channel, open a change ticket. An Upgrader that also implements it is
+// called for every AwaitGate. The approval comes back as
+// Send(CompleteGate{Gate: g.Gate}). NotifyGate may be called more than once
+// for a gate: after a continue-as-new the gates still Pending are announced
+// again, and a failed call is retried.
+type GateNotifier interface {
+	NotifyGate(ctx context.Context, g fleetupdate.AwaitGate) error
+}
+
 // UpgradeError is an upgrade failure with its AKS error code. It reaches the
 // run as UpgradeFailed{Code, Message}: at once, or, if Retryable, when the
 // retry policy gives up.
@@ -46,7 +56,7 @@ const (
 	CodeTimeout   = "UpgradeTimedOut"
 )
 
-// Activities holds the activity a worker registers (Register does it).
+// Activities holds the activities a worker registers (Register does it).
 type Activities struct {
 	Upgrader Upgrader
 }
@@ -88,6 +98,16 @@ func heartbeat(ctx context.Context, period time.Duration) {
 			activity.RecordHeartbeat(ctx)
 		}
 	}
+}
+
+// AwaitGate is the activity GateActivityName: it tells the Upgrader of the
+// gate if the Upgrader is a GateNotifier, and does nothing otherwise (the
+// gate shows Pending in the run's status either way).
+func (a *Activities) AwaitGate(ctx context.Context, g fleetupdate.AwaitGate) error {
+	if n, ok := a.Upgrader.(GateNotifier); ok {
+		return n.NotifyGate(ctx, g)
+	}
+	return nil
 }
 
 // outcome turns an activity's result into the event the run is told.

@@ -18,10 +18,12 @@ import (
 // execution does once.
 const DeadlockDetectionTimeout = 30 * time.Second
 
-// Register registers the workflow and the activity, running u, on r.
+// Register registers the workflow and the activities, running u, on r.
 func Register(r worker.Registry, u Upgrader) {
+	a := &Activities{Upgrader: u}
 	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	r.RegisterActivityWithOptions((&Activities{Upgrader: u}).UpgradeMember, activity.RegisterOptions{Name: ActivityName})
+	r.RegisterActivityWithOptions(a.UpgradeMember, activity.RegisterOptions{Name: ActivityName})
+	r.RegisterActivityWithOptions(a.AwaitGate, activity.RegisterOptions{Name: GateActivityName})
 }
 
 // NewWorker returns a worker that hosts runs on TaskQueue(base), performing
@@ -46,7 +48,7 @@ func Start(ctx context.Context, c client.Client, opts client.StartWorkflowOption
 }
 
 // Send applies a user action or a changed fact (Start, Stop, Skip,
-// MemberChanged, CatalogChanged) to the run in workflow workflowID through
+// CompleteGate, MemberChanged, CatalogChanged) to the run in workflow workflowID through
 // the Update, and returns the run's overview after it. The workflow stamps
 // the event with its own clock, so e's time is ignored. A refused action
 // returns a *RefusedError wrapping the fleetupdate sentinel

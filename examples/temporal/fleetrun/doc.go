@@ -6,7 +6,7 @@
 //	go w.Run(worker.InterruptCh())
 //	run, _ := fleetupdate.New("roll-1-30", spec, members, catalog)
 //	fleetrun.Start(ctx, c, client.StartWorkflowOptions{ID: "roll-1-30"}, fleetrun.Input{Run: run, Start: true})
-//	fleetrun.Send(ctx, c, "roll-1-30", fleetupdate.Skip{Targets: …}) // refused actions return Step's error
+//	fleetrun.Send(ctx, c, "roll-1-30", fleetupdate.CompleteGate{Gate: id}) // refused actions return Step's error
 //	fleetrun.Status(ctx, c, "roll-1-30")
 //
 // # How the host contract maps onto Temporal
@@ -25,13 +25,17 @@
 //     Pending for NodeImageVersionNotAvailable).
 //   - WakeAt becomes a durable timer, one per distinct wake-up time: every wake
 //     owed is armed, not just the next, and a fired timer delivers a Tick.
-//   - User actions and changed facts (Start, Stop, Skip, MemberChanged,
-//     CatalogChanged) arrive as one Temporal Update, UpdateName, whose argument
-//     is an Event in fleetkit's wire format (fleetupdate.MarshalEvent). Its
-//     validator runs Step on the current run, so a refused action is rejected
-//     with Step's error (and leaves no trace in the history) instead of
-//     vanishing as a signal would. The workflow stamps each action with its
-//     own clock. Gates will add CompleteGate: one more case in userAction.
+//   - AwaitGate becomes an activity (GateActivityName) that tells approvers
+//     through an Upgrader that is also a GateNotifier; the gate shows Pending
+//     in the status, with its gateId, either way.
+//   - User actions and changed facts (Start, Stop, Skip, CompleteGate,
+//     MemberChanged, CatalogChanged) arrive as one Temporal Update,
+//     UpdateName, whose argument is an Event in fleetkit's wire format
+//     (fleetupdate.MarshalEvent). Its validator runs Step on the current run,
+//     so a refused action (an unknown skip target, a gate not reached yet) is
+//     rejected with Step's error, and leaves no trace in the history, instead
+//     of vanishing as a signal would. The workflow stamps each action with
+//     its own clock. A new kind of action is one more case in userAction.
 //   - QueryStatus returns the Azure-shaped status tree; for runs of more than
 //     Config.FullStatusMembers members it returns Run.Overview (stages and
 //     groups without members) so the answer stays small, and QueryMember

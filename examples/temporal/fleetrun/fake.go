@@ -22,6 +22,9 @@ type FakeUpgrader struct {
 	// Flaky makes the first n calls for these members fail with a retryable
 	// error (code "TooManyRequests").
 	Flaky map[string]int
+	// OnGate, if set, is called for every gate the run reaches (the fake is
+	// a GateNotifier), on the activity's goroutine.
+	OnGate func(fleetupdate.AwaitGate)
 
 	mu    sync.Mutex
 	calls map[string]int              // calls per member
@@ -77,4 +80,12 @@ func (f *FakeUpgrader) Upgraded() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.done)
+}
+
+// NotifyGate implements GateNotifier: it calls OnGate.
+func (f *FakeUpgrader) NotifyGate(_ context.Context, g fleetupdate.AwaitGate) error {
+	if f.OnGate != nil {
+		f.OnGate(g)
+	}
+	return nil
 }

@@ -44,10 +44,20 @@ func prodAt6(group string) *window.Schedule {
 	return nil
 }
 
+// gated puts a ScheduledStart gate (Mondays 09:00 UTC) before staging and
+// an approval gate before prod.
+func gated(spec *fleetupdate.Spec) {
+	st := spec.Strategy.Stages
+	st[1].BeforeGates = []fleetupdate.GateConfiguration{{Type: fleetupdate.ScheduledStart, DisplayName: "Monday morning",
+		ScheduledStartConfiguration: &fleetupdate.ScheduledStartConfiguration{StartDay: "Monday", StartTime: "09:00", UTCOffset: "+00:00"}}}
+	st[2].BeforeGates = []fleetupdate.GateConfiguration{{Type: fleetupdate.Approval, DisplayName: "prod sign-off"}}
+}
+
 // threeStages is a 3-stage run (canary, staging with two groups, prod) over
 // n members per group, with an after-stage wait of wait seconds after the
-// first two stages; win, if set, gives each group's members their window.
-func threeStages(t testing.TB, name string, n, wait int, win func(group string) *window.Schedule) fleetupdate.Run {
+// first two stages; win, if set, gives each group's members their window;
+// edits change the spec.
+func threeStages(t testing.TB, name string, n, wait int, win func(group string) *window.Schedule, edits ...func(*fleetupdate.Spec)) fleetupdate.Run {
 	t.Helper()
 	spec := fleetupdate.Spec{
 		Strategy: &fleetupdate.Strategy{Stages: []fleetupdate.Stage{
@@ -56,6 +66,9 @@ func threeStages(t testing.TB, name string, n, wait int, win func(group string) 
 			{Name: "prod", Groups: []fleetupdate.Group{{Name: "prod", MaxConcurrency: "3"}}},
 		}},
 		ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.ControlPlaneOnly, KubernetesVersion: "1.30"}},
+	}
+	for _, e := range edits {
+		e(&spec)
 	}
 	var members []fleetupdate.Member
 	for _, g := range []string{"canary", "dev", "test", "prod"} {

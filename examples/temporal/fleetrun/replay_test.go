@@ -48,7 +48,9 @@ func TestOtherSemanticsVersionRefused(t *testing.T) {
 // replay: here, one that numbers its operations differently.
 func TestChangedCommandsFailReplay(t *testing.T) {
 	h := readHistory(t, historyFiles(t)[0])
-	defer func(s func(fleetupdate.Run, fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Command, error)) { step = s }(step)
+	defer func(s func(fleetupdate.Run, fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Command, error)) {
+		step = s
+	}(step)
 	step = func(r fleetupdate.Run, e fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Command, error) {
 		r, cmds, err := fleetupdate.Step(r, e)
 		for i, c := range cmds {

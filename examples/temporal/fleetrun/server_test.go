@@ -34,23 +34,34 @@ var update = flag.Bool("update", false, "write the real-server test's histories 
 var historyDir = filepath.Join("testdata", "histories", fmt.Sprintf("semantics-%d", fleetupdate.SemanticsVersion))
 
 // A real in-process Temporal server: a worker and a client run a 3-stage
-// run with maintenance windows (open now) and after-stage waits of a
-// second to Completed, with a MaxEvents so small that it continues as new
+// run with maintenance windows (open now), after-stage waits of a second and
+// two approval gates (approved as soon as announced) to Completed, with a MaxEvents so small that it continues as new
 // in the middle of staging, with upgrades in flight; a skip and a refused action go through the
 // Update, status through the queries; then every execution's history
 // replays with the replayer.
 func TestRealServer(t *testing.T) {
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
-	fake := &FakeUpgrader{Delay: 200 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Approvers approve each gate as soon as they are told of it.
+	approved := make(chan error, 10)
+	fake := &FakeUpgrader{Delay: 200 * time.Millisecond, OnGate: func(g fleetupdate.AwaitGate) {
+		go func() {
+			_, err := Send(ctx, c, "real-run", fleetupdate.CompleteGate{Gate: g.Gate})
+			approved <- err
+		}()
+	}}
 	ts.NewWorkerWithOptions(TaskQueue(DefaultTaskQueue), func(r worker.Registry) { Register(r, fake) },
 		worker.Options{DeadlockDetectionTimeout: DeadlockDetectionTimeout})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	// Every member has a daily window that opened at the start of this hour.
 	opened := time.Now().UTC().Hour()
-	run := threeStages(t, "real-run", 3, 1, func(string) *window.Schedule { return daily(opened) })
+	run := threeStages(t, "real-run", 3, 1, func(string) *window.Schedule { return daily(opened) }, func(spec *fleetupdate.Spec) {
+		approval := []fleetupdate.GateConfiguration{{Type: fleetupdate.Approval}}
+		spec.Strategy.Stages[1].Groups[0].AfterGates = approval // dev
+		spec.Strategy.Stages[2].BeforeGates = approval          // prod
+	})
 	wr, err := Start(ctx, c, client.StartWorkflowOptions{ID: "real-run"}, Input{Run: run, Config: Config{MaxEvents: 7}})
 	require.NoError(t, err)
 	firstRunID := wr.GetRunID() // Get follows continue-as-new and moves the handle on
@@ -72,6 +83,14 @@ func TestRealServer(t *testing.T) {
 	var final fleetupdate.Status
 	require.NoError(t, wr.Get(ctx, &final)) // follows continue-as-new
 	assert.Equal(t, fleetupdate.Completed, final.Status.State)
+	for range 2 { // both gates were announced and approved
+		select {
+		case err := <-approved:
+			require.NoError(t, err)
+		case <-ctx.Done():
+			t.Fatal("an approval is missing")
+		}
+	}
 	full, err := Status(ctx, c, "real-run")
 	require.NoError(t, err)
 	assert.Equal(t, map[fleetupdate.State]int{fleetupdate.Completed: 11, fleetupdate.Skipped: 1}, states(full))

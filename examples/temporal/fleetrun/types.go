@@ -18,11 +18,12 @@ import (
 // Names under which the workflow, its activity, its Update and its queries
 // are registered. Clients in other languages use them as they are.
 const (
-	WorkflowName = "fleetkit.UpdateRun"     // the workflow: one update run
-	ActivityName = "fleetkit.UpgradeMember" // the activity: one UpgradeMember
-	UpdateName   = "fleetkit.Event"         // the Update: a user action or a changed fact
-	QueryStatus  = "fleetkit.Status"        // the query: the run's status
-	QueryMember  = "fleetkit.Member"        // the query: one member's status, by name
+	WorkflowName     = "fleetkit.UpdateRun"     // the workflow: one update run
+	ActivityName     = "fleetkit.UpgradeMember" // the activity: one UpgradeMember
+	GateActivityName = "fleetkit.AwaitGate"     // the activity: tell approvers of one AwaitGate
+	UpdateName       = "fleetkit.Event"         // the Update: a user action or a changed fact
+	QueryStatus      = "fleetkit.Status"        // the query: the run's status
+	QueryMember      = "fleetkit.Member"        // the query: one member's status, by name
 )
 
 // DefaultTaskQueue is the base name of the task queue the command and the
@@ -182,6 +183,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 const (
 	RefusedInvalidTransition = "InvalidTransition"
 	RefusedUnknownTarget     = "UnknownTarget"
+	RefusedUnknownGate       = "UnknownGate"
 	RefusedStaleOperation    = "StaleOperation"
 	RefusedInvalidSpec       = "InvalidSpec"
 	RefusedInvalidEncoding   = "InvalidEncoding"
@@ -198,6 +200,7 @@ var refusals = []struct {
 }{
 	{RefusedInvalidTransition, fleetupdate.ErrInvalidTransition},
 	{RefusedUnknownTarget, fleetupdate.ErrUnknownTarget},
+	{RefusedUnknownGate, fleetupdate.ErrUnknownGate},
 	{RefusedStaleOperation, fleetupdate.ErrStaleOperation},
 	{RefusedInvalidSpec, fleetupdate.ErrInvalidSpec},
 	{RefusedInvalidEncoding, fleetupdate.ErrInvalidEncoding},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
@@ -40,11 +41,13 @@ func Workflow(ctx workflow.Context, in Input) (fleetupdate.Status, error) {
 		armed:   map[int64]bool{},
 		members: -1,
 	}
+	// Host contract 5, before any event can arrive: the upgrades a draining
+	// execution left to this one start whatever happens next.
+	for _, c := range h.run.Outstanding() {
+		h.perform(c)
+	}
 	if err := h.register(); err != nil {
 		return fleetupdate.Status{}, err
-	}
-	for _, c := range h.run.Outstanding() { // host contract 5
-		h.perform(c)
 	}
 	if in.Start {
 		if err := h.apply(fleetupdate.Start{At: workflow.Now(ctx)}); err != nil {
@@ -114,7 +117,8 @@ func (h *host) apply(ev fleetupdate.Event) error {
 	return nil
 }
 
-// perform starts an upgrade's activity or arms a wake-up's timer.
+// perform starts an upgrade's activity, arms a wake-up's timer, or tells
+// approvers of a gate.
 func (h *host) perform(c fleetupdate.Command) {
 	switch c := c.(type) {
 	case fleetupdate.UpgradeMember:
@@ -144,6 +148,21 @@ func (h *host) perform(c fleetupdate.Command) {
 			// Never before the wake-up: a timer may fire a little early by
 			// the workflow's clock, and the run must see its time passed.
 			h.report(fleetupdate.Tick{At: later(workflow.Now(ctx), c.At)})
+		})
+	case fleetupdate.AwaitGate:
+		// Approvers are told by an activity; the approval comes back as a
+		// CompleteGate through the Update. The activity does not hold up a
+		// drain: the next execution announces the gates still Pending again.
+		f := workflow.ExecuteActivity(workflow.WithActivityOptions(h.ctx, workflow.ActivityOptions{
+			ActivityID:          "gate " + string(c.Gate),
+			StartToCloseTimeout: 5 * time.Minute,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute, MaximumAttempts: 20},
+			Summary:             "gate " + string(c.Gate),
+		}), GateActivityName, c)
+		workflow.Go(h.ctx, func(ctx workflow.Context) {
+			if err := f.Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("fleetkit: approvers not told of a gate", "gate", c.Gate, "error", err)
+			}
 		})
 	}
 }
@@ -246,8 +265,7 @@ func userAction(ctx workflow.Context, e Event) (fleetupdate.Event, error) {
 	switch e.Event.(type) {
 	case nil:
 		return nil, fmt.Errorf("%w: the update carries no event", fleetupdate.ErrInvalidEncoding)
-	case fleetupdate.Start, fleetupdate.Stop, fleetupdate.Skip, fleetupdate.MemberChanged, fleetupdate.CatalogChanged:
-		// Gates: add fleetupdate.CompleteGate here.
+	case fleetupdate.Start, fleetupdate.Stop, fleetupdate.Skip, fleetupdate.CompleteGate, fleetupdate.MemberChanged, fleetupdate.CatalogChanged:
 	default:
 		return nil, fmt.Errorf("%w: %T is applied by the workflow itself, not sent", ErrNotUserAction, e.Event)
 	}

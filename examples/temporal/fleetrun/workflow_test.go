@@ -251,3 +251,59 @@ func TestContinueAsNewWithUpgradesInFlight(t *testing.T) {
 	assert.Len(t, one.execs, 1)
 	assert.Equal(t, oneEnv.Now().Add(30*time.Minute), env.Now())
 }
+
+// Gates: approvers are told of each gate as the run reaches it; a
+// ScheduledStart gate completes by itself at its time, an approval gate
+// waits for CompleteGate, which is refused before the gate is reached.
+func TestGatesWaitForApproval(t *testing.T) {
+	h := newHarness(t)
+	var told []fleetupdate.AwaitGate
+	h.Fake.OnGate = func(g fleetupdate.AwaitGate) { told = append(told, g) }
+	prodGate := fleetupdate.GateID("r/prod/Before/0")
+	refused := false
+	h.Setup = func(env *testsuite.TestWorkflowEnvironment, _ int) {
+		env.RegisterDelayedCallback(func() {
+			send(t, env, fleetupdate.CompleteGate{Gate: prodGate}, func(_ fleetupdate.Status, err error) {
+				assert.ErrorContains(t, err, "pre-approved")
+				refused = true
+			})
+		}, time.Minute)
+		env.RegisterDelayedCallback(func() {
+			s := query(t, env)
+			assert.Equal(t, fleetupdate.Pending, s.Stages[2].Status.State, "prod waits at its gate")
+			require.Len(t, s.Stages[2].BeforeGates, 1)
+			assert.Equal(t, prodGate, s.Stages[2].BeforeGates[0].GateID)
+			send(t, env, fleetupdate.CompleteGate{Gate: prodGate}, func(_ fleetupdate.Status, err error) { require.NoError(t, err) })
+		}, 20*time.Hour)
+	}
+	env := h.Run(Input{Run: threeStages(t, "r", 1, 3600, nil, gated), Start: true})
+	s := result(t, env)
+	assert.Equal(t, fleetupdate.Completed, s.Status.State)
+	assert.True(t, refused)
+	require.Len(t, told, 2)
+	assert.Equal(t, fleetupdate.ScheduledStart, told[0].Type)
+	assert.Equal(t, t0.Add(9*time.Hour), told[0].StartAt.UTC(), "Monday 09:00")
+	assert.Equal(t, prodGate, told[1].Gate)
+	assert.Equal(t, t0.Add(20*time.Hour+30*time.Minute), env.Now().UTC(), "prod upgraded after the approval")
+}
+
+// A gate still Pending when the execution continues as new is announced
+// again by the next one and can be approved there. With MaxEvents 1, the
+// event that reaches the gate ends its execution.
+func TestGatePendingAcrossContinueAsNew(t *testing.T) {
+	h := newHarness(t)
+	var told []fleetupdate.GateID
+	h.Fake.OnGate = func(g fleetupdate.AwaitGate) { told = append(told, g.Gate) }
+	h.Setup = func(env *testsuite.TestWorkflowEnvironment, exec int) {
+		// Approve at 20:00, and again at the start of every later execution
+		// (accepted, changing nothing): an event at once must not keep an
+		// execution from starting the upgrades its predecessor left it.
+		env.RegisterDelayedCallback(func() {
+			send(t, env, fleetupdate.CompleteGate{Gate: "r/prod/Before/0"}, func(_ fleetupdate.Status, err error) { require.NoError(t, err) })
+		}, max(0, 20*time.Hour-env.Now().Sub(t0)))
+	}
+	s := result(t, h.Run(Input{Run: threeStages(t, "r", 1, 3600, nil, gated), Start: true, Config: Config{MaxEvents: 1}}))
+	assert.Equal(t, fleetupdate.Completed, s.Status.State)
+	assert.Greater(t, len(h.execs), 2)
+	assert.Equal(t, []fleetupdate.GateID{"r/staging/Before/0", "r/staging/Before/0", "r/prod/Before/0", "r/prod/Before/0"}, told)
+}

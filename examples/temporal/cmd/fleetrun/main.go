@@ -2,13 +2,13 @@
 // hosts them, and a small CLI to start, skip, stop, resume and watch them.
 //
 //	fleetrun worker                      # a worker; upgrades by a fake Upgrader
-//	fleetrun start -id roll-1            # the shipped 3-stage sample over 12 clusters
+//	fleetrun start -id roll-1            # the shipped 3-stage sample over 12 clusters; prod waits for approve
 //	fleetrun start -id roll-2 -strategy stages.json -fleet fleet.json -kubernetes-version 1.30
 //	fleetrun status -id roll-1           # or -member canary-00, or -json
 //	fleetrun skip -id roll-1 -member prod-eu-02 -group dev -stage staging -wait canary
 //	fleetrun stop -id roll-1
 //	fleetrun resume -id roll-1           # Start on a Stopped or Failed run
-//	fleetrun approve -id roll-1 -gate G  # not yet: fleetupdate has no gates
+//	fleetrun approve -id roll-1 -gate roll-1/production/Before/0
 //
 // Every subcommand takes -address (default localhost:7233), -namespace
 // (default "default") and -task-queue (the base name; the semantics version
@@ -21,6 +21,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -66,7 +67,7 @@ commands:
   skip      skip members, groups, stages or after-stage waits
   stop      stop a run (upgrades in flight finish)
   resume    start a Stopped or Failed run again
-  approve   complete a gate (not yet: fleetupdate has no gates)
+  approve   complete a gate (approve it)
 
 "fleetrun <command> -h" lists the command's flags.`
 
@@ -217,13 +218,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return send(ctx, dial, out, *id, e)
 
 	case "approve":
-		fs.String("gate", "", "the gate's id, as status shows it")
+		gate := fs.String("gate", "", "the gate's id, as status shows it")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		// When fleetupdate gains gates this sends CompleteGate{Gate: gate},
-		// and the workflow's userAction accepts it.
-		return errors.New("approve: fleetupdate has no gates yet; strategies with gates are refused when a run is created")
+		if *gate == "" {
+			return errors.New("approve: -gate is required")
+		}
+		return send(ctx, dial, out, *id, fleetupdate.CompleteGate{Gate: fleetupdate.GateID(*gate)})
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
@@ -302,8 +304,8 @@ func send(ctx context.Context, dial func() (client.Client, error), out io.Writer
 	return nil
 }
 
-// printStatus prints a status tree as an indented table; an overview (no
-// members) prints stages and groups only.
+// printStatus prints a status tree as an indented table, gates with their
+// ids; an overview (no members) prints stages, groups and gates only.
 func printStatus(out io.Writer, id string, s fleetupdate.Status) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	row := func(indent, kind, name string, st fleetupdate.UpdateStatus, msg string) {
@@ -312,15 +314,24 @@ func printStatus(out io.Writer, id string, s fleetupdate.Status) {
 		}
 		fmt.Fprintf(tw, "%s%s %s\t%s\t%s\n", indent, kind, name, st.State, msg)
 	}
+	gates := func(indent string, gs []fleetupdate.GateStatus) {
+		for _, g := range gs {
+			row(indent, "gate", cmp.Or(g.DisplayName, "(unnamed)"), g.Status, string(g.GateID))
+		}
+	}
 	row("", "run", id, s.Status, "")
 	for _, st := range s.Stages {
 		row("  ", "stage", st.Name, st.Status, "")
+		gates("    ", st.BeforeGates)
 		for _, g := range st.Groups {
 			row("    ", "group", g.Name, g.Status, "")
+			gates("      ", g.BeforeGates)
 			for _, m := range g.Members {
 				row("      ", "member", m.Name, m.Status, m.Message)
 			}
+			gates("      ", g.AfterGates)
 		}
+		gates("    ", st.AfterGates)
 		if w := st.AfterStageWaitStatus; w != nil {
 			row("    ", "wait", fmt.Sprintf("%ds", w.WaitDurationInSeconds), w.Status, "")
 		}

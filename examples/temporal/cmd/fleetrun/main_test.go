@@ -9,12 +9,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/server/temporaltest"
+
+	"github.com/fleetkit/fleetkit/examples/temporal/fleetrun"
+	"github.com/fleetkit/fleetkit/fleetupdate"
 )
 
 // The CLI against a real in-process server: a worker subcommand, then start
-// (without starting), skip, a refused skip, resume, wait for the end, and
-// status of the run and of one member.
+// (without starting), skip, a refused skip, resume, a refused early
+// approval, approve when the gate is reached, wait for the end, and status of
+// the run and of one member.
 func TestCommands(t *testing.T) {
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -57,12 +64,23 @@ func TestCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.Regexp(t, `run cli-run\s+Running`, out)
 
-	_, err = cli("approve", "-id", "cli-run", "-gate", "g")
-	assert.ErrorContains(t, err, "no gates yet")
+	_, err = cli("approve", "-id", "cli-run", "-gate", "cli-run/production/Before/0")
+	assert.ErrorContains(t, err, "pre-approved", "production's gate is not reached yet")
+
+	// Production waits at its gate: wait until the workflow announces it
+	// (a long poll of the history), then approve it.
+	c := ts.GetDefaultClient()
+	gate := awaitGate(ctx, t, c, "cli-run")
+	assert.Equal(t, "cli-run/production/Before/0", gate)
+	out, err = cli("status", "-id", "cli-run")
+	require.NoError(t, err)
+	assert.Regexp(t, `gate production sign-off\s+Pending\s+cli-run/production/Before/0`, out)
+	out, err = cli("approve", "-id", "cli-run", "-gate", gate)
+	require.NoError(t, err)
+	assert.Regexp(t, `gate production sign-off\s+Completed`, out)
 
 	// Wait for the end through the workflow's result, then read the status.
 	var final struct{}
-	c := ts.GetDefaultClient()
 	require.NoError(t, c.GetWorkflow(ctx, "cli-run", "").Get(ctx, &final))
 	out, err = cli("status", "-id", "cli-run")
 	require.NoError(t, err)
@@ -83,4 +101,22 @@ func TestUsage(t *testing.T) {
 	assert.ErrorContains(t, run(context.Background(), []string{"frobnicate"}, &out), `unknown command "frobnicate"`)
 	assert.ErrorContains(t, run(context.Background(), []string{"status"}, &out), "-id is required")
 	assert.ErrorContains(t, run(context.Background(), []string{"skip", "-id", "x"}, &out), "name at least one")
+}
+
+// awaitGate waits, by long-polling the workflow's history, until the
+// workflow asks approvers about a gate, and returns the gate's id.
+func awaitGate(ctx context.Context, t *testing.T, c client.Client, id string) string {
+	t.Helper()
+	it := c.GetWorkflowHistory(ctx, id, "", true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.ActivityType.GetName() == fleetrun.GateActivityName {
+			var g fleetupdate.AwaitGate
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(a.Input, &g))
+			return string(g.Gate)
+		}
+	}
+	t.Fatal("the workflow ended without reaching a gate")
+	return ""
 }
