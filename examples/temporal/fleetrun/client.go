@@ -37,12 +37,22 @@ func NewWorker(c client.Client, base string, u Upgrader, opts worker.Options) wo
 	return w
 }
 
+// WorkflowTaskTimeout is the workflow task timeout Start sets when the
+// options leave it zero: a workflow task that decodes or encodes a
+// 10,000-member run (at the start of each execution, and when it continues
+// as new) can outlast Temporal's default of 10 s on a busy worker.
+const WorkflowTaskTimeout = time.Minute
+
 // Start starts a workflow hosting in.Run. opts.ID names the workflow (the
 // run's name is a good choice); an empty opts.TaskQueue means
-// TaskQueue(DefaultTaskQueue).
+// TaskQueue(DefaultTaskQueue). Continue-as-new keeps the task queue and the
+// timeouts.
 func Start(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, in Input) (client.WorkflowRun, error) {
 	if opts.TaskQueue == "" {
 		opts.TaskQueue = TaskQueue(DefaultTaskQueue)
+	}
+	if opts.WorkflowTaskTimeout == 0 {
+		opts.WorkflowTaskTimeout = WorkflowTaskTimeout
 	}
 	return c.ExecuteWorkflow(ctx, opts, WorkflowName, in)
 }

@@ -74,7 +74,8 @@ commands:
 // run runs one subcommand; the worker runs until ctx is done.
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(usage)
+		fmt.Fprintln(out, usage)
+		return errors.New("no command given")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("fleetrun "+cmd, flag.ContinueOnError)
@@ -227,7 +228,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return send(ctx, dial, out, *id, fleetupdate.CompleteGate{Gate: fleetupdate.GateID(*gate)})
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	fmt.Fprintln(out, usage)
+	return fmt.Errorf("unknown command %q", cmd)
 }
 
 // startFlags are the flags of start: the run's inputs and its Config.

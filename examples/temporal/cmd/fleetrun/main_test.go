@@ -97,8 +97,10 @@ func TestCommands(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var out bytes.Buffer
-	assert.ErrorContains(t, run(context.Background(), nil, &out), "usage: fleetrun")
+	assert.ErrorContains(t, run(context.Background(), nil, &out), "no command given")
+	assert.Contains(t, out.String(), "usage: fleetrun")
 	assert.ErrorContains(t, run(context.Background(), []string{"frobnicate"}, &out), `unknown command "frobnicate"`)
+	assert.ErrorContains(t, run(context.Background(), []string{"approve", "-id", "x"}, &out), "-gate is required")
 	assert.ErrorContains(t, run(context.Background(), []string{"status"}, &out), "-id is required")
 	assert.ErrorContains(t, run(context.Background(), []string{"skip", "-id", "x"}, &out), "name at least one")
 }
