@@ -1,6 +1,7 @@
 package fleetrun
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -306,4 +307,67 @@ func TestGatePendingAcrossContinueAsNew(t *testing.T) {
 	assert.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Greater(t, len(h.execs), 2)
 	assert.Equal(t, []fleetupdate.GateID{"r/staging/Before/0", "r/staging/Before/0", "r/prod/Before/0", "r/prod/Before/0"}, told)
+}
+
+// Changed facts go through the Update too: a member waits Pending while its
+// region does not offer the target version, and CatalogChanged releases it.
+func TestCatalogChangedReleasesPendingMember(t *testing.T) {
+	h := newHarness(t)
+	run := threeStages(t, "r", 1, 0, nil)
+	var raw struct {
+		Spec    fleetupdate.Spec     `json:"spec"`
+		Members []fleetupdate.Member `json:"members"`
+	}
+	b, err := run.MarshalJSON()
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &raw))
+	raw.Members[0].Region = "westus2" // canary-00: westus2 offers nothing yet
+	cat := fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{
+		"eastus":  catalog.Regions["eastus"],
+		"westus2": {KubernetesVersions: []string{"1.29.9"}},
+	}}
+	run, err = fleetupdate.New("r", raw.Spec, raw.Members, cat)
+	require.NoError(t, err)
+	h.Setup = func(env *testsuite.TestWorkflowEnvironment, _ int) {
+		env.RegisterDelayedCallback(func() {
+			s := query(t, env)
+			assert.Equal(t, fleetupdate.Pending, s.Stages[0].Groups[0].Members[0].Status.State)
+			cat.Regions["westus2"] = catalog.Regions["eastus"]
+			send(t, env, fleetupdate.CatalogChanged{Catalog: cat}, func(_ fleetupdate.Status, err error) { require.NoError(t, err) })
+		}, 48*time.Hour)
+	}
+	env := h.Run(Input{Run: run, Start: true})
+	assert.Equal(t, fleetupdate.Completed, result(t, env).Status.State)
+	assert.Equal(t, t0.Add(48*time.Hour+3*30*time.Minute), env.Now().UTC())
+}
+
+// Users may send the six user actions and facts; the workflow stamps each
+// with its own clock, whatever time the caller put in.
+func TestStampSetsTheWorkflowsTime(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	old := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, e := range []fleetupdate.Event{
+		fleetupdate.Start{At: old}, fleetupdate.Stop{}, fleetupdate.Skip{At: old, Targets: []fleetupdate.SkipTarget{{Type: fleetupdate.TargetStage, Name: "s"}}},
+		fleetupdate.CompleteGate{Gate: "g"}, fleetupdate.MemberChanged{Member: fleetupdate.Member{Name: "m", Region: "eastus", KubernetesVersion: "1.29.9"}, Removed: true},
+		fleetupdate.CatalogChanged{Catalog: catalog},
+	} {
+		got, err := stamp(e, at)
+		require.NoError(t, err)
+		b, err := fleetupdate.MarshalEvent(got)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `"at":"2026-05-01T12:00:00Z"`)
+		want, err := stamp(got, old) // round trip: everything but the time is kept
+		require.NoError(t, err)
+		again, err := stamp(want, at)
+		require.NoError(t, err)
+		assert.Equal(t, got, again)
+	}
+}
+
+// An input without a run (the zero Run encodes as null) fails the workflow
+// at once with a message that says so.
+func TestInputWithoutRun(t *testing.T) {
+	h := newHarness(t)
+	env := h.Run(Input{})
+	assert.ErrorContains(t, env.GetWorkflowError(), "the input holds no run")
 }
