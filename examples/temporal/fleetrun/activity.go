@@ -46,6 +46,7 @@ type UpgradeError struct {
 	Retryable bool
 }
 
+// Error returns "code: message".
 func (e *UpgradeError) Error() string { return e.Code + ": " + e.Message }
 
 // CodeHostError is the code of an UpgradeFailed for an error that carried

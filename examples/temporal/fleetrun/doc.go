@@ -43,8 +43,10 @@
 //
 // # Bounded history
 //
-// After Config.MaxEvents accepted events the execution continues as new with
-// the run as its input. Upgrades may be in flight at that moment. The
+// After Config.MaxEvents accepted events, or when the server suggests it
+// (by default at 4,096 history events), the execution continues as new with
+// the run as its input. Measured on a real server, an accepted event costs
+// about four history events, 200 bytes each. Upgrades may be in flight at that moment. The
 // workflow drains rather than hands them over: from then on it starts no new
 // activity (the run still records the upgrades it starts, as in flight),
 // waits for the activities it already started to report, applies their

@@ -60,8 +60,12 @@ var DefaultRetry = temporal.RetryPolicy{
 type Config struct {
 	// MaxEvents is how many accepted events one execution applies before it
 	// drains its upgrades and continues as new (DefaultMaxEvents). Each costs
-	// about four history events: the default keeps an execution near 8,000,
-	// under Temporal's warning at 10,240 and far from its limit of 51,200.
+	// about four history events, so the default keeps an execution near
+	// 8,000, under Temporal's warning at 10,240 and far from its limit of
+	// 51,200. The workflow also drains when the server suggests continuing as
+	// new, which by default it does at 4,096 events or 4 MB
+	// (limit.historyCount.suggestContinueAsNew): with a default server that
+	// comes first, at about 1,000 events.
 	MaxEvents int `json:"maxEvents,omitempty"`
 	// UpgradeTimeout bounds one attempt of one upgrade (the activity's
 	// start-to-close timeout; DefaultUpgradeTimeout).
@@ -227,6 +231,7 @@ type RefusedError struct {
 	err     error  // the sentinel, if Type names one
 }
 
+// Error returns Step's error message.
 func (e *RefusedError) Error() string { return e.Message }
 
 // Unwrap returns the sentinel the refusal's type names.

@@ -369,9 +369,16 @@ func ctxInterrupt(ctx context.Context) <-chan any {
 // quiet is a Temporal client logger that drops everything but errors.
 type quiet struct{}
 
+// Debug drops the line.
 func (quiet) Debug(string, ...any) {}
-func (quiet) Info(string, ...any)  {}
-func (quiet) Warn(string, ...any)  {}
+
+// Info drops the line.
+func (quiet) Info(string, ...any) {}
+
+// Warn drops the line.
+func (quiet) Warn(string, ...any) {}
+
+// Error prints the line on standard error.
 func (quiet) Error(msg string, kv ...any) {
 	fmt.Fprintln(os.Stderr, append([]any{"temporal:", msg}, kv...)...)
 }
