@@ -1,6 +1,7 @@
 package fleetrun
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -75,8 +76,14 @@ func TestTenThousandMembers(t *testing.T) {
 		env.SetOnActivityCompletedListener(func(*activity.Info, converter.EncodedValue, error) { completed[exec]++ })
 		env.SetOnTimerFiredListener(func(string) { fired[exec]++ })
 	}
+	run := bigRun(t, 10000)
+	raw, err := json.Marshal(run)
+	require.NoError(t, err)
+	status, err := json.Marshal(run.Status())
+	require.NoError(t, err)
+	t.Logf("the run's JSON: %d B, in Input (gzip): %d B; its full status: %d B", len(raw), payloadSize(t, Input{Run: run}), len(status))
 	start := time.Now()
-	env := h.Run(Input{Run: bigRun(t, 10000), Start: true})
+	env := h.Run(Input{Run: run, Start: true})
 	s := result(t, env)
 	require.Equal(t, fleetupdate.Completed, s.Status.State)
 	assert.Len(t, h.attempts, 10000)
