@@ -1,6 +1,7 @@
 package fleetrun
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
 )
@@ -62,6 +65,17 @@ func TestChangedCommandsFailReplay(t *testing.T) {
 		return r, cmds, err
 	}
 	require.ErrorContains(t, replay(h), "a matching Activity command was expected")
+}
+
+// historyDir holds the histories recorded under this build's semantics
+// version; the replay test replays every file in it.
+var historyDir = filepath.Join("testdata", "histories", fmt.Sprintf("semantics-%d", fleetupdate.SemanticsVersion))
+
+// replay replays one history with the workflow registered as workers do.
+func replay(h *historypb.History) error {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
+	return r.ReplayWorkflowHistory(quietLogger(), h)
 }
 
 func historyFiles(t *testing.T) []string {

@@ -1,3 +1,8 @@
+//go:build !race
+
+// The real-server tests link the Temporal server, which -race would build
+// a second time; CI runs them without -race and the rest of the package with.
+
 package fleetrun
 
 import (
@@ -18,7 +23,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -28,10 +32,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "write the real-server test's histories to testdata/histories")
-
-// historyDir holds the histories recorded under this build's semantics
-// version; the replay test replays every file in it.
-var historyDir = filepath.Join("testdata", "histories", fmt.Sprintf("semantics-%d", fleetupdate.SemanticsVersion))
 
 // A real in-process Temporal server: a worker and a client run a 3-stage
 // run with maintenance windows (open now), after-stage waits of a second and
@@ -145,13 +145,6 @@ func chain(ctx context.Context, t *testing.T, c client.Client, id, runID string)
 		}
 	}
 	return out
-}
-
-// replay replays one history with the workflow registered as workers do.
-func replay(h *historypb.History) error {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowName})
-	return r.ReplayWorkflowHistory(quietLogger(), h)
 }
 
 // TestRealServerScale measures history on a real server: set
