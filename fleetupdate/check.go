@@ -57,6 +57,9 @@ func (r Run) check() error {
 	if !s.end.IsZero() && s.phase != Completed && s.phase != Skipped && s.phase != Failed {
 		return bad("state.endTime", "set on a run that is %s", s.phase)
 	}
+	if !s.clock.Before(MaxEventTime) {
+		return bad("state.clock", "%s is not before MaxEventTime (%s): no event could be applied to the run", s.clock, MaxEventTime)
+	}
 	if err := checkTimes("state", s.clock, s.start, s.end); err != nil {
 		return err
 	}
