@@ -156,10 +156,13 @@ func (r Run) checkStage(i int) error {
 	return nil
 }
 
-// checkGate: a gate is NotStarted, Pending (reached, in the active stage),
-// Completed or Skipped; a reached ScheduledStart knows when it completes;
-// a gate of a stage not started is NotStarted or Skipped; a done stage's
-// gates are settled.
+// checkGate: a gate is NotStarted (not reached: no times), Pending (reached,
+// in the active stage), Completed (reached, then completed) or Skipped; a
+// reached ScheduledStart completes at the next occurrence of its day and
+// time after it was reached, an Approval never by itself. Whether a gate has
+// been reached follows from its scope's phase: a stage's before-gates once
+// the stage has started, its groups' gates not before it starts its groups
+// (their before-gates then), its after-gates with its wait.
 func (r Run) checkGate(k int) error {
 	p, s := r.p, r.s
 	pg := &p.gates[k]
@@ -168,23 +171,54 @@ func (r Run) checkGate(k int) error {
 	stagePhase := s.stages[pg.stage].phase
 	switch g.state {
 	case NotStarted:
-		if !g.end.IsZero() || !g.startAt.IsZero() {
+		if !g.start.IsZero() || !g.end.IsZero() {
 			return corruptf(f, "gate %s is NotStarted with times set", pg.id)
 		}
 	case Pending:
 		if int(pg.stage) != s.stage || s.phase == NotStarted {
 			return corruptf(f+".state", "gate %s is Pending outside the active stage", pg.id)
 		}
-		if pg.cfg.Type == ScheduledStart && g.startAt.IsZero() {
-			return corruptf(f+".startAt", "gate %s is a reached ScheduledStart that does not know when it completes", pg.id)
+		if g.start.IsZero() || !g.end.IsZero() {
+			return corruptf(f, "gate %s is Pending: it has a startTime and no endTime", pg.id)
 		}
-	case Completed, Skipped:
+	case Completed:
+		if g.start.IsZero() || g.end.IsZero() {
+			return corruptf(f, "gate %s is Completed: only a gate reached (startTime) is completed (endTime)", pg.id)
+		}
+	case Skipped:
+		if g.end.IsZero() {
+			return corruptf(f+".endTime", "gate %s is Skipped: required", pg.id)
+		}
 	default:
 		return corruptf(f+".state", "gate %s is %q", pg.id, g.state)
 	}
+	want := time.Time{}
+	if pg.cfg.Type == ScheduledStart && !g.start.IsZero() {
+		want = pg.nextOccurrence(g.start)
+	}
+	if !g.startAt.Equal(want) {
+		return corruptf(f+".startAt", "gate %s: %s; want %s (an Approval has none; a ScheduledStart reached at its startTime completes at the next occurrence of its day and time)", pg.id, g.startAt, want)
+	}
+	reached := false   // the run has reached the gate, so it is not NotStarted
+	reachable := false // the run may have reached it
 	switch {
-	case stagePhase == stageNotStarted && g.state != NotStarted && g.state != Skipped:
-		return corruptf(f+".state", "gate %s is %s in a stage that has not started", pg.id, g.state)
+	case pg.group < 0 && pg.timing == Before:
+		reached = stagePhase != stageNotStarted
+		reachable = reached
+	case pg.group < 0:
+		reached = stagePhase == stageWaiting || stagePhase == stageDone
+		reachable = reached
+	case pg.timing == Before:
+		reached = r.groupsStarted(int(pg.stage))
+		reachable = reached
+	default:
+		reachable = r.groupsStarted(int(pg.stage))
+	}
+	switch {
+	case reached && g.state == NotStarted:
+		return corruptf(f+".state", "gate %s is NotStarted in a stage that is %s: it was reached", pg.id, stagePhaseNames[stagePhase])
+	case !reachable && g.state != NotStarted && g.state != Skipped:
+		return corruptf(f+".state", "gate %s is %s in a stage that is %s: it cannot have been reached", pg.id, g.state, stagePhaseNames[stagePhase])
 	case stagePhase == stageDone && !g.settled():
 		return corruptf(f+".state", "gate %s is %s in a stage that is done", pg.id, g.state)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fleetkit/fleetkit/window"
 )
 
 // One-field edits of real saved runs that decoded before and made the run
@@ -62,6 +64,34 @@ func TestDecodeRefusesEditedClock(t *testing.T) {
 		runAt(approvalBeforeTest, func(h *host) { h.start() }),
 		func(doc map[string]any) { st(doc)["clock"] = "9999-12-31T23:59:59Z" },
 		"state.clock"}.test(t)
+}
+
+func TestDecodeRefusesEditedGates(t *testing.T) {
+	pending := runAt(approvalBeforeTest, func(h *host) { h.start() })
+	scheduledGroup := runAt(func(t *testing.T) *host {
+		return gatedRun(t, func(test, _ *Stage) {
+			test.Groups[0].BeforeGates = []GateConfiguration{scheduled(window.Saturday, "23:00", "+00:00")}
+		})
+	}, func(h *host) { h.start() })
+	for _, c := range []savedEdit{
+		{"Pending approval set back to NotStarted: the stage waits for it forever", pending,
+			func(doc map[string]any) { nth(doc, "gates", 0)["state"] = "NotStarted" }, "state.gates[0]"},
+		{"Pending approval set to Completed: the stage starts unapproved", pending,
+			func(doc map[string]any) { nth(doc, "gates", 0)["state"] = "Completed" }, "state.gates[0]"},
+		{"ScheduledStart moved earlier: the group starts before its time", scheduledGroup,
+			func(doc map[string]any) { nth(doc, "gates", 0)["startAt"] = "2026-03-04T12:00:00Z" }, "state.gates[0].startAt"},
+		{"a NotStarted gate of a stage that is running its groups", runAt(func(t *testing.T) *host {
+			return gatedRun(t, func(test, _ *Stage) { test.Groups[1].BeforeGates = []GateConfiguration{approval("")} })
+		}, func(h *host) { h.start() }),
+			func(doc map[string]any) {
+				nth(doc, "gates", 0)["state"] = "NotStarted"
+				delete(nth(doc, "gates", 0), "startTime")
+			}, "state.gates[0]"},
+		{"an approval gate with a time to complete by itself", pending,
+			func(doc map[string]any) { nth(doc, "gates", 0)["startAt"] = "2026-03-04T13:00:00Z" }, "state.gates[0].startAt"},
+	} {
+		c.test(t)
+	}
 }
 
 var _ = time.Second
