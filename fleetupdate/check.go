@@ -82,12 +82,59 @@ func (r Run) check() error {
 			return err
 		}
 	}
+	if err := r.checkWakesOwed(); err != nil {
+		return err
+	}
 	if inflight != len(s.inflight) {
 		return bad("state.members", "%d Running members, %d in flight", inflight, len(s.inflight))
 	}
 	consistent := p.v.selection == Consistent && p.v.upType != ControlPlaneOnly
 	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
 		return bad("state.selection", "only a Consistent node image selection has one")
+	}
+	return nil
+}
+
+// checkWakesOwed: every time the run waits for is a wake-up it still owes
+// (a host that restarts arms only those): the end of an after-stage wait
+// under way, a Pending ScheduledStart's time, a reached window's opening.
+// A final run waits for nothing.
+func (r Run) checkWakesOwed() error {
+	p, s := r.p, r.s
+	if s.phase == Completed || s.phase == Skipped {
+		return nil
+	}
+	owed := func(field string, t time.Time) error {
+		if !t.After(s.clock) {
+			return nil
+		}
+		if _, ok := slices.BinarySearchFunc(s.wakes, t, time.Time.Compare); !ok {
+			return corruptf(field, "%s: the run waits for it but owes no wake-up then (state.wakes)", t)
+		}
+		return nil
+	}
+	for i, sr := range s.stages {
+		if sr.phase == stageWaiting && p.stages[i].wait > 0 && !sr.waitSkipped {
+			if err := owed(fmt.Sprintf("state.stages[%d].waitEnd", i), sr.waitEnd); err != nil {
+				return err
+			}
+		}
+	}
+	for k := range p.gates {
+		if g := s.gates.get(k); g.state == Pending && !g.startAt.IsZero() {
+			if err := owed(fmt.Sprintf("state.gates[%d].startAt", k), g.startAt); err != nil {
+				return err
+			}
+		}
+	}
+	for gi := range p.groups {
+		for bi, bk := range s.groups.get(gi).buckets {
+			if bk.reached && !bk.opening.IsZero() {
+				if err := owed(fmt.Sprintf("state.groups[%d].windows[%d].opening", gi, bi), bk.opening); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package fleetupdate
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,4 +93,27 @@ func TestDecodeRefusesEditedGates(t *testing.T) {
 	}
 }
 
-var _ = time.Second
+func TestDecodeRefusesRunsMissingAWakeUp(t *testing.T) {
+	noWakes := func(doc map[string]any) { delete(st(doc), "wakes") }
+	for _, c := range []savedEdit{
+		{"after-stage wait under way", runAt(func(t *testing.T) *host { return newHost(t, twoStages(3600), twoStageMembers(), catalog()) },
+			func(h *host) {
+				h.start()
+				for _, m := range []string{"t1-a", "t1-b", "t2-a", "t1-c"} {
+					h.succeed(m)
+				}
+			}), noWakes, "state.stages[0].waitEnd"},
+		{"ScheduledStart gate Pending", runAt(func(t *testing.T) *host {
+			return gatedRun(t, func(test, _ *Stage) {
+				test.BeforeGates = []GateConfiguration{scheduled(window.Saturday, "23:00", "+00:00")}
+			})
+		}, func(h *host) { h.start() }), noWakes, "state.gates[0].startAt"},
+		{"member behind a closed window", runAt(func(t *testing.T) *host {
+			ms := members("g1", "a1")
+			ms[0].AutoUpgradeWindow = dailyWindow("20:00", 4)
+			return newHost(t, Spec{Strategy: strategy(Stage{Name: "s1", Groups: []Group{{Name: "g1"}}}), ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
+		}, func(h *host) { h.start() }), noWakes, "state.groups[0].windows[0].opening"},
+	} {
+		c.test(t)
+	}
+}
