@@ -54,8 +54,11 @@ func (r Run) check() error {
 	if len(s.inflight) > 0 && s.phase != Running && s.phase != Stopping {
 		return bad("state.phase", "%s with %d upgrades in flight", s.phase, len(s.inflight))
 	}
-	if !s.end.IsZero() && s.phase != Completed && s.phase != Skipped && s.phase != Failed {
-		return bad("state.endTime", "set on a run that is %s", s.phase)
+	if !s.end.IsZero() != (s.phase == Completed || s.phase == Skipped || s.phase == Failed) {
+		return bad("state.endTime", "set exactly when the run is Completed, Skipped or Failed (it is %s)", s.phase)
+	}
+	if s.start.IsZero() != (s.phase == NotStarted) {
+		return bad("state.startTime", "set exactly when the run has started (it is %s)", s.phase)
 	}
 	if !s.clock.Before(MaxEventTime) {
 		return bad("state.clock", "%s is not before MaxEventTime (%s): no event could be applied to the run", s.clock, MaxEventTime)
@@ -197,6 +200,23 @@ func (r Run) checkStage(i int) error {
 	if (sr.phase == stageWaiting || sr.phase == stageDone) && open > 0 {
 		return corruptf(f+".phase", "%s with %d groups not done", stagePhaseNames[sr.phase], open)
 	}
+	switch {
+	case sr.start.IsZero() != (sr.phase == stageNotStarted):
+		return corruptf(f+".startTime", "set exactly when the stage has started (it is %s)", stagePhaseNames[sr.phase])
+	case sr.end.IsZero() == (sr.phase == stageDone):
+		return corruptf(f+".endTime", "set exactly when the stage is Done (it is %s)", stagePhaseNames[sr.phase])
+	case !sr.waitEnd.IsZero() && (ps.wait == 0 || sr.phase != stageWaiting && sr.phase != stageDone):
+		return corruptf(f+".waitEnd", "set on a stage that has no wait or has not reached it")
+	case sr.waitEnd.IsZero() && sr.phase == stageWaiting && ps.wait > 0 && !sr.waitSkipped:
+		return corruptf(f+".waitEnd", "required on a stage whose wait is under way")
+	}
+	if !sr.waitEnd.IsZero() {
+		for _, g := range ps.groups {
+			if end := s.groups.get(int(g)).end; sr.waitEnd.Add(-ps.wait).Before(end) {
+				return corruptf(f+".waitEnd", "%s: the wait starts once every group is done, and group %q ended at %s", sr.waitEnd, p.groups[g].name, end)
+			}
+		}
+	}
 	if running != sr.running || open != sr.openGroups {
 		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
 	}
@@ -324,6 +344,13 @@ func (r Run) checkGroup(g int32) (int, error) {
 	if n[0] != gr.running || n[1] != gr.completed || n[2] != gr.skipped || n[3] != gr.failed {
 		return 0, corruptf(f, "counters do not match the members")
 	}
+	if started := r.groupsStarted(int(pg.stage)); gr.start.IsZero() == started {
+		return 0, corruptf(f+".startTime", "set exactly when the group's stage has started its groups")
+	} else if started && gr.end.IsZero() == r.groupDone(g) {
+		return 0, corruptf(f+".endTime", "set exactly when the group is done")
+	} else if !started && !gr.end.IsZero() {
+		return 0, corruptf(f+".endTime", "set on a group whose stage has not started its groups")
+	}
 	if err := checkTimes(f, s.clock, gr.start, gr.end); err != nil {
 		return 0, err
 	}
@@ -351,6 +378,16 @@ func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
 		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
 	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
+	case m.state == Running && (m.start.IsZero() || !m.end.IsZero()):
+		return corruptf(f+".state", "%q is Running: it has a startTime and no endTime", name)
+	case m.state == Pending && !m.end.IsZero():
+		return corruptf(f+".endTime", "%q is Pending: it has not ended", name)
+	case (m.state == Completed || m.state == Skipped || m.state == Failed) && (m.start.IsZero() || m.end.IsZero()):
+		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state)
+	case m.state == Skipped && m.message == "":
+		return corruptf(f+".message", "%q is Skipped: its message says why", name)
+	case m.state == Completed && m.message != m.note:
+		return corruptf(f+".message", "%q is Completed: its message is its note", name)
 	case m.removed && (m.state == NotStarted || m.state == Pending):
 		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)
 	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):

@@ -3,6 +3,7 @@ package fleetupdate
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -113,6 +114,52 @@ func TestDecodeRefusesRunsMissingAWakeUp(t *testing.T) {
 			ms[0].AutoUpgradeWindow = dailyWindow("20:00", 4)
 			return newHost(t, Spec{Strategy: strategy(Stage{Name: "s1", Groups: []Group{{Name: "g1"}}}), ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
 		}, func(h *host) { h.start() }), noWakes, "state.groups[0].windows[0].opening"},
+	} {
+		c.test(t)
+	}
+}
+
+func TestDecodeRefusesEditedTimesAndOutcomes(t *testing.T) {
+	running := runAt(func(t *testing.T) *host { return newHost(t, twoStages(3600), twoStageMembers(), catalog()) },
+		func(h *host) { h.start() })
+	waiting := runAt(func(t *testing.T) *host { return newHost(t, twoStages(3600), twoStageMembers(), catalog()) },
+		func(h *host) {
+			h.start()
+			h.advance(time.Hour)
+			for _, m := range []string{"t1-a", "t1-b", "t2-a", "t1-c"} {
+				h.succeed(m)
+			}
+			h.advance(time.Minute)
+			h.step(Tick{At: h.now})
+		})
+	// Members sorted by name: p1-a, p1-b, t1-a, t1-b, t1-c, t2-a; groups t1, t2, p1.
+	for _, c := range []savedEdit{
+		{"an upgrade in flight marked Completed: the member completes without being upgraded", running,
+			func(doc map[string]any) { nth(doc, "members", 2)["state"] = "Completed" }, "state.members[2]"},
+		{"a member not started marked Skipped", running,
+			func(doc map[string]any) { nth(doc, "members", 4)["state"] = "Skipped" }, "state.members[4]"},
+		{"a group of a stage not started given an end", running,
+			func(doc map[string]any) { nth(doc, "groups", 2)["endTime"] = "2026-03-04T12:00:00Z" }, "state.groups[2]"},
+		{"a group that is not done given an end", running,
+			func(doc map[string]any) { nth(doc, "groups", 0)["endTime"] = "2026-03-04T12:00:00Z" }, "state.groups[0].endTime"},
+		{"a member's error without a code", runAt(func(t *testing.T) *host { return newHost(t, twoStages(0), twoStageMembers(), catalog()) },
+			func(h *host) {
+				h.start()
+				h.failOp("t1-a", "QuotaExceeded", "no quota")
+			}),
+			func(doc map[string]any) { delete(nth(doc, "members", 2)["error"].(map[string]any), "code") }, "state.members[2].error.code"},
+		{"the after-stage wait shortened to before its groups were done", waiting,
+			func(doc map[string]any) { nth(doc, "stages", 0)["waitEnd"] = "2026-03-04T13:00:00Z" }, "state.stages[0].waitEnd"},
+		{"a run that has started without a startTime", running,
+			func(doc map[string]any) { delete(st(doc), "startTime") }, "state.startTime"},
+		{"a stage that is Done without an end", runAt(func(t *testing.T) *host { return newHost(t, twoStages(0), twoStageMembers(), catalog()) },
+			func(h *host) {
+				h.start()
+				for _, m := range []string{"t1-a", "t1-b", "t2-a", "t1-c"} {
+					h.succeed(m)
+				}
+			}),
+			func(doc map[string]any) { delete(nth(doc, "stages", 0), "endTime") }, "state.stages[0].endTime"},
 	} {
 		c.test(t)
 	}
