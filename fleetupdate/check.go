@@ -313,7 +313,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
 		mf := fmt.Sprintf("state.members[%d]", id)
-		if err := r.checkMember(mf, m, sr.phase); err != nil {
+		if err := r.checkMember(mf, id, m, sr.phase); err != nil {
 			return 0, err
 		}
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
@@ -357,7 +357,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	return int(n[0]), nil
 }
 
-func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
+func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error {
 	p, s := r.p, r.s
 	name := m.data.Name
 	switch m.state {
@@ -401,13 +401,18 @@ func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
 		return err
 	}
 	if m.pinned != nil {
-		return checkPinned(f+".pinned", name, m.pinned, p.v.upType)
+		return r.checkPinned(f+".pinned", id, m)
 	}
 	return nil
 }
 
-// checkPinned checks an upgrade's inputs as prepare makes them.
-func checkPinned(f, member string, c *UpgradeMember, up UpgradeType) error {
+// checkPinned checks a member's upgrade inputs as prepare makes them: the
+// run's upgrade type and target version; images the run's selection names
+// (Consistent: its pinned selection; Custom: the spec's); and, while the
+// member's data is still what New was given, only pools it has, each moving
+// to a newer image of its own family.
+func (r Run) checkPinned(f string, id int32, m *memberRec) error {
+	p, c, up, member := r.p, m.pinned, r.p.v.upType, m.data.Name
 	if c.Member != member || c.Type != up || c.Op != "" {
 		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
 	}
@@ -418,18 +423,45 @@ func checkPinned(f, member string, c *UpgradeMember, up UpgradeType) error {
 		if len(c.NodeImages) == 0 {
 			return corruptf(f+".nodeImages", "a NodeImageOnly upgrade moves at least one pool")
 		}
-	} else if _, err := kversion.Parse(c.KubernetesVersion); err != nil {
+	} else if v, err := kversion.Parse(c.KubernetesVersion); err != nil {
 		return corruptf(f+".kubernetesVersion", "%q: want 1.30.5", c.KubernetesVersion)
+	} else if t := p.v.target; v.Major != t.Major || v.Minor != t.Minor || t.HasPatch && v != t {
+		return corruptf(f+".kubernetesVersion", "%q: the run's target is %s", c.KubernetesVersion, t)
 	}
 	if up == ControlPlaneOnly && len(c.NodeImages) > 0 {
 		return corruptf(f+".nodeImages", "a ControlPlaneOnly upgrade moves no pool")
 	}
+	asGiven := m.data == &p.members[id]
 	for i, pi := range c.NodeImages {
+		fi := fmt.Sprintf("%s.nodeImages[%d]", f, i)
 		if pi.Pool == "" || i > 0 && strings.Compare(pi.Pool, c.NodeImages[i-1].Pool) <= 0 {
-			return corruptf(fmt.Sprintf("%s.nodeImages[%d].pool", f, i), "%q: pools are named, unique and sorted", pi.Pool)
+			return corruptf(fi+".pool", "%q: pools are named, unique and sorted", pi.Pool)
 		}
-		if _, err := nodeimage.Parse(pi.NodeImageVersion); err != nil {
-			return corruptf(fmt.Sprintf("%s.nodeImages[%d].nodeImageVersion", f, i), "%v", err)
+		img, err := nodeimage.Parse(pi.NodeImageVersion)
+		if err != nil {
+			return corruptf(fi+".nodeImageVersion", "%v", err)
+		}
+		var sel nodeimage.Selection
+		switch p.v.selection {
+		case Consistent:
+			sel = r.s.selection
+		case Custom:
+			sel = p.v.custom
+		}
+		if p.v.selection != Latest {
+			if t, ok := sel.Lookup(img.Family); !ok || t.String() != img.String() {
+				return corruptf(fi+".nodeImageVersion", "%s: the run's %s node image selection does not choose it", img, p.v.selection)
+			}
+		}
+		if asGiven {
+			k := slices.IndexFunc(m.data.NodePools, func(np NodePool) bool { return np.Name == pi.Pool })
+			if k < 0 {
+				return corruptf(fi+".pool", "%q: member %q has no such pool", pi.Pool, member)
+			}
+			cur, err := nodeimage.Parse(m.data.NodePools[k].NodeImageVersion)
+			if err != nil || cur.Family != img.Family || cur.Version.Compare(img.Version) >= 0 {
+				return corruptf(fi+".nodeImageVersion", "%s: pool %q of member %q is at %q; an upgrade moves it to a newer image of its family", img, pi.Pool, member, m.data.NodePools[k].NodeImageVersion)
+			}
 		}
 	}
 	return nil

@@ -164,3 +164,34 @@ func TestDecodeRefusesEditedTimesAndOutcomes(t *testing.T) {
 		c.test(t)
 	}
 }
+
+func TestDecodeRefusesEditedPinnedInputs(t *testing.T) {
+	inFlight := func(sel *NodeImageSelection) func(t *testing.T) Run {
+		return runAt(func(t *testing.T) *host {
+			spec := Spec{ManagedClusterUpdate: full(k8sTo)}
+			spec.ManagedClusterUpdate.NodeImageSelection = sel
+			return newHost(t, spec, members("g", "a", "b"), catalog())
+		}, func(h *host) { h.start() })
+	}
+	latest := inFlight(nil)
+	pinned := func(doc map[string]any) map[string]any { return nth(doc, "members", 0)["pinned"].(map[string]any) }
+	image := func(doc map[string]any) map[string]any { return pinned(doc)["nodeImages"].([]any)[0].(map[string]any) }
+	for _, c := range []savedEdit{
+		{"Kubernetes version not the run's target", latest,
+			func(doc map[string]any) { pinned(doc)["kubernetesVersion"] = "1.31.1" }, "state.members[0].pinned.kubernetesVersion"},
+		{"a pool the member does not have", latest,
+			func(doc map[string]any) { image(doc)["pool"] = "user" }, "state.members[0].pinned.nodeImages[0]"},
+		{"a pool moved back to an older image", latest,
+			func(doc map[string]any) { image(doc)["nodeImageVersion"] = imgOld }, "state.members[0].pinned.nodeImages[0]"},
+		{"the member's pools changed under its pinned upgrade", latest,
+			func(doc map[string]any) {
+				doc["members"].([]any)[0].(map[string]any)["nodePools"] = []any{map[string]any{"name": "other", "nodeImageVersion": imgOld}}
+			}, "state.members[0].pinned.nodeImages[0]"},
+		{"an image the Consistent selection did not choose", inFlight(&NodeImageSelection{Type: Consistent}),
+			func(doc map[string]any) { image(doc)["nodeImageVersion"] = imgMid }, "state.members[0].pinned.nodeImages[0]"},
+		{"an image the Custom selection does not name", inFlight(&NodeImageSelection{Type: Custom, CustomNodeImageVersions: []NodeImageVersion{{imgMid}}}),
+			func(doc map[string]any) { image(doc)["nodeImageVersion"] = imgNew }, "state.members[0].pinned.nodeImages[0]"},
+	} {
+		c.test(t)
+	}
+}
