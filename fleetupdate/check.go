@@ -95,6 +95,23 @@ func (r Run) check() error {
 	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
 		return bad("state.selection", "only a Consistent node image selection has one")
 	}
+	if consistent {
+		// The selection and the unresolved members are resolved together:
+		// a pool whose family the selection lacks makes its member
+		// unresolved. Checked for members whose data is as given to New.
+		for id := range p.members {
+			m := s.members.get(id)
+			if _, ok := s.unresolved[int32(id)]; ok || m.data != &p.members[id] {
+				continue
+			}
+			for _, np := range m.data.NodePools {
+				img, err := nodeimage.Parse(np.NodeImageVersion)
+				if _, ok := s.selection.Lookup(img.Family); err != nil || !ok {
+					return bad("state.selection", "has no image of family %q for pool %q of member %q, and state.unresolved does not name the member", img.Family, np.Name, m.data.Name)
+				}
+			}
+		}
+	}
 	return nil
 }
 

@@ -195,3 +195,23 @@ func TestDecodeRefusesEditedPinnedInputs(t *testing.T) {
 		c.test(t)
 	}
 }
+
+func TestDecodeRefusesEditedConsistentSelection(t *testing.T) {
+	// Started under Consistent, every member still behind its window: the
+	// selection is pinned and nothing has used it yet.
+	behindWindows := runAt(func(t *testing.T) *host {
+		ms := members("g", "a", "b")
+		for i := range ms {
+			ms[i].AutoUpgradeWindow = dailyWindow("20:00", 4)
+		}
+		spec := Spec{ManagedClusterUpdate: full(k8sTo)}
+		spec.ManagedClusterUpdate.NodeImageSelection = &NodeImageSelection{Type: Consistent}
+		return newHost(t, spec, ms, catalog())
+	}, func(h *host) { h.start() })
+	for _, c := range []savedEdit{
+		{"selection dropped: every member would be Skipped for want of an image", behindWindows,
+			func(doc map[string]any) { delete(st(doc), "selection") }, "state.selection"},
+	} {
+		c.test(t)
+	}
+}
