@@ -1,7 +1,10 @@
 package fleetupdate
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -95,6 +98,9 @@ func (r Run) check() error {
 	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
 		return bad("state.selection", "only a Consistent node image selection has one")
 	}
+	if err := r.checkAtRest(); err != nil {
+		return err
+	}
 	if consistent {
 		// The selection and the unresolved members are resolved together:
 		// a pool whose family the selection lacks makes its member
@@ -157,6 +163,128 @@ func (r Run) checkWakesOwed() error {
 		}
 	}
 	return nil
+}
+
+// checkAtRest: every step makes all the progress the run can make at its
+// clock, and what it waits for after that is owed to it (an upgrade's
+// outcome, a gate's completion, a wake-up, a changed fact). So a Tick at the
+// clock changes nothing in a Running run, unless a wake-up at or before the
+// clock is still owed (its Tick has not come yet). A run that would move on
+// such a Tick waits for nothing a host knows to send: it would stall.
+func (r Run) checkAtRest() error {
+	s := r.s
+	if s.phase != Running || len(s.wakes) > 0 && !s.wakes[0].After(s.clock) {
+		return nil
+	}
+	if err := r.checkStarved(); err != nil {
+		return err
+	}
+	next, cmds, err := Step(r, Tick{At: s.clock})
+	if err != nil {
+		return corruptf("state", "a Tick at the run's clock is refused: %v", err)
+	}
+	// starved only makes the next step look at every group; a step sets it
+	// for groups that want a slot whether or not they could start anyone
+	// (checkStarved asks the question that matters).
+	ns := *next.s
+	ns.stages = slices.Clone(ns.stages)
+	for i := range ns.stages {
+		ns.stages[i].starved = s.stages[i].starved
+	}
+	before, err1 := json.Marshal(r)
+	after, err2 := json.Marshal(Run{p: r.p, s: &ns})
+	if err1 != nil || err2 != nil {
+		return corruptf("state", "does not encode")
+	}
+	if !bytes.Equal(before, after) || len(cmds) > 0 {
+		field := firstDifference(before, after)
+		if field == "" {
+			field = "state"
+		}
+		return corruptf(field, "the run is not at rest: a Tick at its clock would change it, yet it owes no wake-up then, so nothing would ever move it")
+	}
+	return nil
+}
+
+// checkStarved: while the active stage's groups hold every slot the stage
+// allows, a group that could start a member now (a queued member whose
+// window is open, or who has none) is recorded as starved, so the step that
+// frees a slot looks at it. Without the mark only the group that freed the
+// slot would be looked at, and the starved group would wait forever.
+func (r Run) checkStarved() error {
+	p, s := r.p, r.s
+	i := s.stage
+	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.stages[i].running < p.stages[i].limit {
+		return nil
+	}
+	for _, g := range p.stages[i].groups {
+		gr := s.groups.get(int(g))
+		if gr.userSkipped || gr.running >= int32(p.groups[g].limit) || r.groupPhase(g) != groupMembers {
+			continue
+		}
+		for bi, bk := range gr.buckets {
+			if bk.sched != nil && !bk.sched.IsOpen(s.clock) {
+				continue
+			}
+			for _, id := range slices.Concat(bk.base[bk.cursor:], bk.extra[bk.xhead:]) {
+				if m := s.members.get(int(id)); int(m.bucket) == bi && m.eligible() {
+					return corruptf(fmt.Sprintf("state.stages[%d].starved", i), "false, yet group %q could start member %q as soon as the stage has a free slot", p.groups[g].name, m.data.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// firstDifference names the first field (in the persisted form's terms, as
+// "state.members[2].state") where two encoded runs differ, or "".
+func firstDifference(a, b []byte) string {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return "state"
+	}
+	var walk func(path string, x, y any) string
+	walk = func(path string, x, y any) string {
+		switch xv := x.(type) {
+		case map[string]any:
+			yv, ok := y.(map[string]any)
+			if !ok {
+				return path
+			}
+			keys := slices.Sorted(maps.Keys(xv))
+			for k := range yv {
+				if _, ok := xv[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if d := walk(p, xv[k], yv[k]); d != "" {
+					return d
+				}
+			}
+			return ""
+		case []any:
+			yv, ok := y.([]any)
+			if !ok || len(xv) != len(yv) {
+				return path
+			}
+			for i := range xv {
+				if d := walk(fmt.Sprintf("%s[%d]", path, i), xv[i], yv[i]); d != "" {
+					return d
+				}
+			}
+			return ""
+		}
+		if x != y {
+			return path
+		}
+		return ""
+	}
+	return walk("", x, y)
 }
 
 func (r Run) allStagesSkippedState() bool {

@@ -215,3 +215,25 @@ func TestDecodeRefusesEditedConsistentSelection(t *testing.T) {
 		c.test(t)
 	}
 }
+
+func TestDecodeRefusesRunsNotAtRest(t *testing.T) {
+	running := runAt(func(t *testing.T) *host { return newHost(t, twoStages(0), twoStageMembers(), catalog()) },
+		func(h *host) { h.start() })
+	lagging := catalog()
+	lagging.Regions[regionA] = RegionCatalog{KubernetesVersions: []string{k8sFrom}, NodeImageVersions: []string{imgOld}}
+	for _, c := range []savedEdit{
+		{"an upgrade in flight set back to NotStarted: nothing in flight, nothing owed, and the member never starts", running,
+			func(doc map[string]any) { nth(doc, "members", 2)["state"] = "NotStarted" }, "state.members[2]"},
+		{"a stage's starved mark dropped: the group denied a slot is never looked at again", runAt(func(t *testing.T) *host {
+			spec := Spec{Strategy: strategy(Stage{Name: "s", MaxConcurrency: "1", Groups: []Group{{Name: "a"}, {Name: "b"}}}), ManagedClusterUpdate: full(k8sTo)}
+			return newHost(t, spec, append(members("a", "a1", "a2"), members("b", "b1")...), catalog())
+		}, func(h *host) { h.start() }),
+			func(doc map[string]any) { delete(nth(doc, "stages", 0), "starved") }, "state.stages[0].starved"},
+		{"a member waiting for the catalog no longer waiting", runAt(func(t *testing.T) *host {
+			return newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("g", "a"), lagging)
+		}, func(h *host) { h.start() }),
+			func(doc map[string]any) { delete(nth(doc, "members", 0), "waitCatalog") }, "state.members[0]"},
+	} {
+		c.test(t)
+	}
+}
