@@ -266,10 +266,13 @@ func wireType(b []byte) (string, error) {
 	return t.Type, nil
 }
 
-// decodeWire decodes one JSON value into v, refusing unknown fields and
-// trailing data, then checks that each required field (pairs of a pointer
+// decodeWire decodes one JSON value into v, refusing unknown fields, keys
+// given twice or not spelled exactly (exactKeys), and trailing data, then checks that each required field (pairs of a pointer
 // into v and the field's JSON name) is present and not empty.
 func decodeWire(b []byte, v any, typ string, required ...any) error {
+	if err := exactKeys(b, reflect.TypeOf(v)); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidEncoding, typ, err)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
