@@ -477,6 +477,21 @@ func TestSkipOfAFinishedWaitOrStageRefused(t *testing.T) {
 // "A window or startDate that makes a time past year 9999 is refused ...
 // (today the run can no longer be saved after Start)": event times are
 // bounded, so every time a run computes stays encodable.
+// "Every event carries the host's time": an event whose At was left unset
+// (the zero time.Time) is refused. Accepted, it started a run, a member or a
+// gate at a time that reads as "never" (no startTime, no gateId in status).
+func TestEventWithoutATimeRefused(t *testing.T) {
+	h := gatedRun(t, func(test, _ *Stage) { test.BeforeGates = []GateConfiguration{approval("")} })
+	before := mustJSON(t, h.run)
+	for _, e := range []Event{Start{}, Stop{}, Tick{}, Skip{Targets: []SkipTarget{{TargetMember, "t1-a"}}}, CatalogChanged{Catalog: catalog()},
+		MemberChanged{Member: member("t1-a", "t1")}, UpgradeSucceeded{Op: "run-1/t1-a/1"}, CompleteGate{Gate: "run-1/test/Before/0"}} {
+		next, cmds, err := Step(h.run, e)
+		assert.ErrorIs(t, err, ErrInvalidTransition, "%T", e)
+		assert.Nil(t, cmds)
+		assert.Equal(t, before, mustJSON(t, next))
+	}
+}
+
 func TestEventsPastMaxEventTimeRefused(t *testing.T) {
 	h := newHost(t, twoStages(int(^uint32(0)>>1)), twoStageMembers(), catalog())
 	err := h.try(Start{At: MaxEventTime})
@@ -500,27 +515,4 @@ func TestWindowPastYear9999RefusedAtNew(t *testing.T) {
 	_, err := New("run-1", Spec{}, ms, catalog())
 	assert.ErrorIs(t, err, ErrInvalidSpec)
 	assert.ErrorContains(t, err, "startDate")
-}
-
-// Found by the rapid machine: a member that waited for the catalog, then was
-// skipped when reached (already at target), kept its waiting error, and the
-// decoder refused the saved run.
-func TestMemberSkippedAfterWaitingForTheCatalogKeepsNoError(t *testing.T) {
-	cat := catalog()
-	rc := cat.Regions[regionB]
-	rc.KubernetesVersions = []string{"1.29.4"}
-	cat.Regions[regionB] = rc
-	ms := members("g1", "a")
-	ms[0].Region = regionB
-	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, ms, cat)
-	h.start()
-	require.Equal(t, Pending, h.state("a"))
-	m := ms[0]
-	m.KubernetesVersion = k8sToFix
-	m.NodePools = []NodePool{{Name: "system", NodeImageVersion: imgNew}}
-	h.step(MemberChanged{At: h.now, Member: m})
-	require.Equal(t, Skipped, h.state("a"))
-	assert.Nil(t, h.member("a").Status.Error)
-	var back Run
-	require.NoError(t, json.Unmarshal([]byte(mustJSON(t, h.run)), &back))
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"strings"
 	"time"
 )
 
@@ -301,11 +300,12 @@ func wireType(b []byte) (string, error) {
 	return t.Type, nil
 }
 
-// decodeWire decodes one JSON value into v, refusing unknown fields and
-// trailing data, then checks that each required field (pairs of a pointer
-// into v and the field's JSON name) is present and not empty.
+// decodeWire decodes one JSON value into v, refusing unknown fields, keys
+// given twice or not spelled exactly (exactKeys), and trailing data, then
+// checks that each required field (pairs of a pointer into v and the
+// field's JSON name) is present and not empty.
 func decodeWire(b []byte, v any, typ string, required ...any) error {
-	if err := checkKeys(b, tagNames(v)); err != nil {
+	if err := exactKeys(b, reflect.TypeOf(v)); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInvalidEncoding, typ, err)
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -331,68 +331,6 @@ func decodeWire(b []byte, v any, typ string, required ...any) error {
 		}
 	}
 	return nil
-}
-
-// tagNames returns the JSON names of the fields of the struct v points to.
-func tagNames(v any) map[string]bool {
-	t := reflect.TypeOf(v).Elem()
-	names := make(map[string]bool, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		names[name] = true
-	}
-	return names
-}
-
-// checkKeys refuses a JSON value in which an object names a key twice, in
-// any letter case, and a top-level key that is not in allowed exactly:
-// encoding/json matches keys without regard to case and keeps the last
-// duplicate silently, so what a reader sees in a journal would not be what
-// was decoded.
-func checkKeys(b []byte, allowed map[string]bool) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	type frame struct {
-		object bool
-		keys   map[string]bool
-		key    bool // the next string token is a key
-	}
-	var stack []frame
-	for {
-		t, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		top := len(stack) - 1
-		if key, ok := t.(string); ok && top >= 0 && stack[top].object && stack[top].key {
-			k := strings.ToLower(key)
-			if stack[top].keys[k] {
-				return fmt.Errorf("key %q appears twice", t)
-			}
-			if top == 0 && !allowed[key] {
-				return fmt.Errorf("unknown field %q (keys are case-sensitive)", key)
-			}
-			stack[top].keys[k] = true
-			stack[top].key = false
-			continue
-		}
-		switch t {
-		case json.Delim('{'):
-			stack = append(stack, frame{object: true, keys: map[string]bool{}, key: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:top]
-		}
-		// A value ended: in an object, a key comes next.
-		if n := len(stack) - 1; n >= 0 && stack[n].object {
-			stack[n].key = true
-		}
-	}
 }
 
 // Replay steps events into r in order and returns the run they lead to. It
