@@ -1,6 +1,7 @@
 package fake_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -96,4 +97,26 @@ func ExampleFleets() {
 	// seed 1: 1 members in 5 regions: Completed
 	// seed 2: 39 members in 1 regions: Failed (UpgradeNotAllowed)
 	// seed 3: 10 members in 2 regions: Failed (UpgradeNotAllowed)
+}
+
+// A host that crashes after every event, rebuilds the run from its journal
+// and performs Run.Outstanding ends the run exactly as one that never
+// stopped (host contract, rule 5).
+func ExampleSimulate_restarts() {
+	fleet := fake.Fleets().Example(7) // 7 members
+	simulate := func(opt fake.Options) fake.Trace {
+		run, err := fleetupdate.New("demo", mySpec, fleet.Members, fleet.CatalogAt(fake.GenEpoch))
+		if err != nil {
+			panic(err)
+		}
+		opt.Start = fake.GenEpoch
+		return fake.Simulate(run, fake.NewHost(fleet.Clone(), 1), opt)
+	}
+	calm := simulate(fake.Options{})
+	crashy := simulate(fake.Options{RestartEvery: true, Rebuild: fake.FromJournal, CrashBeforePerform: true})
+	a, _ := json.Marshal(calm.Run.Status())
+	b, _ := json.Marshal(crashy.Run.Status())
+	fmt.Printf("%s; %d restarts; same status: %v; same end: %v\n", crashy.Run.State(), len(crashy.Restarts), string(a) == string(b), calm.End.Equal(crashy.End))
+	// Output:
+	// Completed; 15 restarts; same status: true; same end: true
 }

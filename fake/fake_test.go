@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -201,11 +202,15 @@ func TestGeneratedScenariosSimulateSoundly(t *testing.T) {
 		}
 		f := sc.Fleet.Clone()
 		h := NewHost(f, 1)
-		tr := Simulate(run, h, Options{Start: GenEpoch, Horizon: 200 * 24 * time.Hour})
+		horizon := GenEpoch.Add(200 * 24 * time.Hour)
+		tr := Simulate(run, h, Options{Start: GenEpoch, Horizon: horizon.Sub(GenEpoch)})
 		st := tr.Run.Status()
-		switch st.Status.State {
-		case fleetupdate.Completed, fleetupdate.Skipped, fleetupdate.Pending:
-		case fleetupdate.Failed: // only the version rules may fail a run here (1.28 → 1.30 skips a minor)
+		switch w, owed := tr.Run.NextWake(); {
+		case st.Status.State == fleetupdate.Running && owed && w.After(horizon):
+			// Windows months apart (or a scheduled start) took it past the
+			// horizon: it is still waiting.
+		case st.Status.State == fleetupdate.Completed, st.Status.State == fleetupdate.Skipped, st.Status.State == fleetupdate.Pending:
+		case st.Status.State == fleetupdate.Failed: // only the version rules may fail a run here (1.28 → 1.30 skips a minor)
 			if st.Status.Error == nil || st.Status.Error.Code != "UpgradeNotAllowed" {
 				t.Fatalf("run failed: %+v", st.Status.Error)
 			}
@@ -233,4 +238,94 @@ func TestGeneratedScenariosSimulateSoundly(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A crash loses the host's timers and undelivered outcomes, not the
+// upgrades running on the clusters: the restarted host rebuilds the run,
+// performs Outstanding at the time of the crash, and the host answers each
+// re-sent op as it did the first time. The run ends as if nothing happened.
+func TestSimulateRestartsTheHost(t *testing.T) {
+	spec := fullTo130
+	spec.Strategy = &fleetupdate.Strategy{Stages: []fleetupdate.Stage{
+		{Name: "one", AfterStageWaitInSeconds: 3600, Groups: []fleetupdate.Group{{Name: "g"}}},
+	}}
+	simulate := func(opt Options) (Trace, *Host) {
+		f := smallFleet()
+		h := NewHost(f.Clone(), 1) // the run must not share member data with the fleet the host upgrades
+		opt.Start = pub
+		return Simulate(newRun(t, f, spec), h, opt), h
+	}
+	want, wantHost := simulate(Options{})
+	require.Equal(t, fleetupdate.Completed, want.Run.State())
+	require.Len(t, want.Upgrades, 2, "a and b; c is at target")
+	require.Empty(t, want.Restarts)
+
+	for _, from := range []Rebuild{FromSnapshot, FromJournal} {
+		for _, lose := range []bool{false, true} {
+			name := fmt.Sprintf("rebuild=%d/crashBeforePerform=%v", from, lose)
+			t.Run(name, func(t *testing.T) {
+				tr, h := simulate(Options{RestartAfter: []int{1, 3}, Rebuild: from, CrashBeforePerform: lose})
+				require.Len(t, tr.Restarts, 2)
+				first := tr.Restarts[0]
+				assert.Equal(t, 1, first.After)
+				assert.Equal(t, pub, first.At, "no time passes")
+				assert.NoError(t, first.Err)
+				startA := tr.Entries[0].Commands[0].(fleetupdate.UpgradeMember)
+				assert.Equal(t, []fleetupdate.Command{startA}, first.Outstanding, "a is in flight")
+				if lose {
+					assert.Equal(t, tr.Entries[0].Commands, first.Lost)
+					assert.Equal(t, []Upgrade{{At: pub, Command: startA, Restart: true}}, tr.Upgrades[:1], "sent only by the restarted host")
+				} else {
+					assert.Empty(t, first.Lost)
+					assert.Equal(t, []Upgrade{{At: pub, Command: startA}, {At: pub, Command: startA, Restart: true}}, tr.Upgrades[:2], "sent, then sent again")
+				}
+				mustJSON := func(s fleetupdate.Status) string {
+					b, err := json.Marshal(s)
+					require.NoError(t, err)
+					return string(b)
+				}
+				assert.Equal(t, mustJSON(want.Run.Status()), mustJSON(tr.Run.Status()))
+				assert.Equal(t, want.End, tr.End)
+				assert.Equal(t, wantHost.Upgrades, h.Upgrades, "each upgrade took effect once")
+			})
+		}
+	}
+}
+
+// A slow host ticks late; the run still ends, later by the delay.
+func TestSimulateTickDelay(t *testing.T) {
+	spec := fullTo130
+	spec.Strategy = &fleetupdate.Strategy{Stages: []fleetupdate.Stage{
+		{Name: "one", AfterStageWaitInSeconds: 3600, Groups: []fleetupdate.Group{{Name: "g"}}},
+	}}
+	f := smallFleet()
+	tr := Simulate(newRun(t, f, spec), NewHost(f, 1), Options{Start: pub, TickDelay: 10 * time.Minute})
+	require.Equal(t, fleetupdate.Completed, tr.Run.State())
+	last := tr.Entries[len(tr.Entries)-1]
+	assert.Equal(t, fleetupdate.Tick{At: pub.Add(time.Hour + time.Hour + 10*time.Minute)}, last.Event, "two upgrades of 30 minutes, the hour's wait, the delay")
+}
+
+// A host with one timer, re-armed at NextWake after every step, ticks only
+// when the run needs it and ends the run as a host that arms every WakeAt.
+func TestSimulateSingleTimer(t *testing.T) {
+	f := bigFleet(60)
+	start := pub.AddDate(0, 0, 20)
+	simulate := func(opt Options) Trace {
+		opt.Start = start
+		return Simulate(newRun(t, f, bigSpec), NewHost(f.Clone(), 1), opt)
+	}
+	every, single := simulate(Options{}), simulate(Options{SingleTimer: true})
+	require.Equal(t, fleetupdate.Completed, every.Run.State())
+	assert.Equal(t, every.Run.Status(), single.Run.Status())
+	assert.Equal(t, every.Upgrades, single.Upgrades)
+	ticks := func(tr Trace) (n int) {
+		for _, e := range tr.Entries {
+			if _, ok := e.Event.(fleetupdate.Tick); ok {
+				n++
+			}
+		}
+		return n
+	}
+	assert.Positive(t, ticks(single))
+	assert.LessOrEqual(t, ticks(single), ticks(every))
 }

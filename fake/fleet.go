@@ -1,10 +1,12 @@
 // Package fake is a deterministic simulated fleet and host for fleetupdate:
 // members with regions, versions, node pools and maintenance windows; a
 // catalog that changes over time the way AKS rolls releases out; a host
-// that performs upgrades with scripted or seeded durations and outcomes; and
-// a driver that runs an update run to its end on virtual time and returns a
-// trace. Exported rapid generators let users property-test their own
-// strategies.
+// that performs upgrades with scripted or seeded durations and outcomes and
+// approves gates by a policy (Approvals); and a driver that runs an update
+// run to its end on virtual time and returns a trace. The driver can crash and restart its host (Options.RestartAfter,
+// RestartEvery), rebuilding the run from a snapshot or a journal, to check
+// the host contract's restart rule. Exported rapid generators (Scenarios,
+// Simulations) let users property-test their own strategies.
 //
 // Nothing here reads the wall clock: every time comes from the inputs, and
 // every random choice from a seed, so a simulation is reproducible.

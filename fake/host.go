@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -23,8 +24,14 @@ var failureCodes = []Outcome{
 }
 
 // Host performs UpgradeMember commands against a Fleet. Every choice comes
-// from the script or from Seed, so a simulation is reproducible. It is not
-// safe for concurrent use.
+// from the script or from the seed, so a simulation is reproducible. An
+// op's random draws come from the seed and the op's id alone, so outcomes do
+// not depend on the order in which ops are performed (a restarted host
+// re-sends them in another order). It is not safe for concurrent use.
+//
+// A Host stands for the clusters, not for the process driving the run: what
+// it holds (upgrades in progress and how they will end) survives a simulated
+// crash of that process.
 type Host struct {
 	Fleet *Fleet
 	// Duration of an upgrade; Jitter draws it uniformly from
@@ -38,11 +45,16 @@ type Host struct {
 	// Script lists per member the outcomes of its attempts, in order; attempts
 	// beyond the list use the defaults above.
 	Script map[string][]Outcome
+	// Approvals says when the people who approve gates approve the run's
+	// Approval gates. The zero value approves each at once.
+	Approvals Approvals
 
-	rng      *rand.Rand
+	seed     uint64
+	index    map[string]int // member name → index in Fleet.Members
 	attempts map[string]int
 	started  map[fleetupdate.OpID]Completion
 	pending  map[fleetupdate.OpID]fleetupdate.UpgradeMember // successes not yet delivered
+	approved map[fleetupdate.GateID]approval                // decided approvals, by gate
 	// Upgrades counts upgrades that took effect, per member.
 	Upgrades map[string]int
 }
@@ -53,10 +65,11 @@ func NewHost(fleet *Fleet, seed uint64) *Host {
 	return &Host{
 		Fleet:    fleet,
 		Duration: 30 * time.Minute,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seed:     seed,
 		attempts: map[string]int{},
 		started:  map[fleetupdate.OpID]Completion{},
 		pending:  map[fleetupdate.OpID]fleetupdate.UpgradeMember{},
+		approved: map[fleetupdate.GateID]approval{},
 		Upgrades: map[string]int{},
 	}
 }
@@ -75,7 +88,7 @@ func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
 	if done, ok := h.started[c.Op]; ok {
 		return done
 	}
-	m := h.Fleet.member(c.Member)
+	m := h.member(c.Member)
 	var done Completion
 	switch {
 	case m == nil:
@@ -84,7 +97,7 @@ func (h *Host) Perform(c fleetupdate.UpgradeMember, now time.Time) Completion {
 		done = Completion{now, fleetupdate.UpgradeFailed{At: now, Op: c.Op, Code: fleetupdate.CodeNodeImageVersionNotAvailable,
 			Message: fmt.Sprintf("a target node image version is not available in region %q", m.Region)}}
 	default:
-		o := h.outcome(c.Member)
+		o := h.outcome(c.Member, c.Op)
 		at := now.Add(o.Duration)
 		if o.Code == "" {
 			done = Completion{at, fleetupdate.UpgradeSucceeded{At: at, Op: c.Op}}
@@ -106,14 +119,16 @@ func (h *Host) offered(region string, c fleetupdate.UpgradeMember, now time.Time
 	return true
 }
 
-func (h *Host) outcome(member string) Outcome {
+// outcome decides how op, the member's next attempt, ends.
+func (h *Host) outcome(member string, op fleetupdate.OpID) Outcome {
 	n := h.attempts[member]
 	h.attempts[member]++
+	rng := h.rand(op)
 	o := Outcome{}
 	if s := h.Script[member]; n < len(s) {
 		o = s[n]
-	} else if h.FailureRate > 0 && h.rng.Float64() < h.FailureRate {
-		o = failureCodes[h.rng.IntN(len(failureCodes))]
+	} else if h.FailureRate > 0 && rng.Float64() < h.FailureRate {
+		o = failureCodes[rng.IntN(len(failureCodes))]
 	}
 	if o.Duration == 0 {
 		o.Duration = h.Duration
@@ -121,11 +136,34 @@ func (h *Host) outcome(member string) Outcome {
 			o.Duration = d
 		} else if h.Jitter > 0 {
 			j := int64(h.Jitter / time.Second)
-			o.Duration += time.Duration(h.rng.Int64N(2*j+1)-j) * time.Second
+			o.Duration += time.Duration(rng.Int64N(2*j+1)-j) * time.Second
 		}
 		o.Duration = max(o.Duration, time.Minute)
 	}
 	return o
+}
+
+// member returns the fleet's member named name, or nil, in O(1): the index
+// is built again whenever it no longer matches Fleet.Members.
+func (h *Host) member(name string) *fleetupdate.Member {
+	if i, ok := h.index[name]; ok && i < len(h.Fleet.Members) && h.Fleet.Members[i].Name == name {
+		return &h.Fleet.Members[i]
+	}
+	h.index = make(map[string]int, len(h.Fleet.Members))
+	for i, m := range h.Fleet.Members {
+		h.index[m.Name] = i
+	}
+	if i, ok := h.index[name]; ok {
+		return &h.Fleet.Members[i]
+	}
+	return nil
+}
+
+// rand returns op's own random source: a function of the seed and the op.
+func (h *Host) rand(op fleetupdate.OpID) *rand.Rand {
+	f := fnv.New64a()
+	f.Write([]byte(op))
+	return rand.New(rand.NewPCG(h.seed, f.Sum64()^0x9e3779b97f4a7c15))
 }
 
 // Finish applies a successful upgrade to the fleet's member: its Kubernetes
@@ -137,7 +175,7 @@ func (h *Host) Finish(op fleetupdate.OpID) {
 		return
 	}
 	delete(h.pending, op)
-	m := h.Fleet.member(c.Member)
+	m := h.member(c.Member)
 	if m == nil {
 		return
 	}
@@ -159,4 +197,52 @@ func (h *Host) Finish(op fleetupdate.OpID) {
 			}
 		}
 	}
+}
+
+// Approvals is a policy for approving gates: after a fixed delay, after a
+// seeded random delay, or never. It applies to Approval gates only;
+// ScheduledStart gates complete by themselves (a user may still complete
+// one early with a CompleteGate action).
+type Approvals struct {
+	// Never leaves every Approval gate Pending for ever.
+	Never bool
+	// Delay is how long after the gate is reached it is approved; zero
+	// (or less) approves it at once.
+	Delay time.Duration
+	// Spread adds to Delay a random delay drawn uniformly from [0, Spread],
+	// to the second, from the host's seed and the gate's id alone (so not
+	// from the order in which gates are reached); zero or less adds none.
+	Spread time.Duration
+}
+
+// approval is a decided approval of one gate.
+type approval struct {
+	at time.Time
+	ok bool
+}
+
+// Approve says whether and when the gate the run announced with c, at now,
+// is approved (Host.Approvals). It is idempotent per gate: announcing the
+// same gate again (Run.Outstanding does after a restart) returns the first
+// answer. It returns false for gates that are not Approval gates.
+func (h *Host) Approve(c fleetupdate.AwaitGate, now time.Time) (time.Time, bool) {
+	if c.Type != fleetupdate.Approval {
+		return time.Time{}, false
+	}
+	if a, ok := h.approved[c.Gate]; ok {
+		return a.at, a.ok
+	}
+	if h.approved == nil {
+		h.approved = map[fleetupdate.GateID]approval{}
+	}
+	a := approval{ok: !h.Approvals.Never}
+	if a.ok {
+		d := max(h.Approvals.Delay, 0)
+		if s := int64(h.Approvals.Spread / time.Second); s > 0 {
+			d += time.Duration(h.rand(fleetupdate.OpID("gate:"+c.Gate)).Int64N(s+1)) * time.Second
+		}
+		a.at = now.Add(d)
+	}
+	h.approved[c.Gate] = a
+	return a.at, a.ok
 }

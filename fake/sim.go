@@ -2,13 +2,16 @@ package fake
 
 import (
 	"container/heap"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
 )
 
-// Action is a user action (Start, Stop, Skip, MemberChanged or
-// CatalogChanged) injected into a simulation; its time is replaced by At.
+// Action is a user action (Start, Stop, Skip, CompleteGate, MemberChanged
+// or CatalogChanged) injected into a simulation; its time is replaced by At.
 type Action struct {
 	At    time.Time
 	Event fleetupdate.Event
@@ -25,10 +28,54 @@ type Options struct {
 	Horizon time.Duration
 	// Actions are user actions (Stop, Start, Skip, …) to inject.
 	Actions []Action
-	// NoChanges skips recording status changes, which costs O(members) per
-	// event, for very large simulations.
+	// SingleTimer makes the host keep one timer, armed at Run.NextWake after
+	// every step and restart, instead of one per WakeAt (host contract,
+	// rule 4, allows either).
+	SingleTimer bool
+	// TickDelay makes the host slow to tick: each Tick comes this long after
+	// the WakeAt's time (host contract, rule 4: at or after). A timer whose
+	// wake-up an earlier late tick already reached sends nothing.
+	TickDelay time.Duration
+	// NoChanges skips recording status changes. Recording them costs
+	// O(stages + groups + changed members) per event (Run.Overview,
+	// Run.Changed, Run.Member), not O(members).
 	NoChanges bool
+
+	// RestartAfter crashes the host after the k-th delivered event (counted
+	// from 1, refused events included), for each k listed, and restarts it
+	// at once. See Simulate for what a crash loses.
+	RestartAfter []int
+	// RestartEvery crashes and restarts the host after every delivered event.
+	RestartEvery bool
+	// Rebuild is how a restarted host rebuilds the run.
+	Rebuild Rebuild
+	// CrashBeforePerform puts each crash after the step was made durable and
+	// before its commands were performed (host contract, rule 1, allows
+	// it): they are lost, and only Run.Outstanding brings them back.
+	// Otherwise a crash comes after the commands were performed.
+	CrashBeforePerform bool
+
+	// Observe, if set, is called after each delivered event with the run
+	// before and after it (the same run when the event was refused) and the
+	// event's entry.
+	Observe func(prev, next fleetupdate.Run, e Entry)
 }
+
+// Rebuild is how a restarted host rebuilds its run (host contract, rule 5).
+type Rebuild int
+
+const (
+	// FromSnapshot decodes the run saved with json.Marshal after the last
+	// step (host contract, rule 1: saving the whole run).
+	FromSnapshot Rebuild = iota
+	// FromJournal replays (fleetupdate.Replay) the accepted events, kept in
+	// the wire format (fleetupdate.MarshalEvent), on the run Simulate was
+	// given: a journal whose first record is that run's inputs. That run
+	// must not share member data with the host's fleet, which upgrades
+	// change (fleetupdate.New does not copy node pools yet): give the host
+	// a Fleet.Clone, as Simulation.Host does.
+	FromJournal
+)
 
 // Entry is one event the driver delivered and what came of it.
 type Entry struct {
@@ -36,7 +83,7 @@ type Entry struct {
 	Event    fleetupdate.Event
 	Commands []fleetupdate.Command
 	Err      error    // the event was refused (the run did not change)
-	Changes  []Change // status changes the event caused
+	Changes  []Change // status changes the event caused, in status tree order
 }
 
 // Change is a state change of the run, a stage, a group or a member; the
@@ -49,27 +96,76 @@ type Change struct {
 
 // Trace is the record of a simulation.
 type Trace struct {
-	Entries []Entry
-	Run     fleetupdate.Run // the run at the end
-	Start   time.Time
-	End     time.Time // time of the last event delivered
+	Entries  []Entry
+	Restarts []Restart
+	Upgrades []Upgrade       // every UpgradeMember the host performed, re-sends included, in order
+	Run      fleetupdate.Run // the run at the end
+	Start    time.Time
+	End      time.Time // time of the last event delivered
 }
 
-// queued is an event waiting in virtual time; seq keeps ties in insertion order.
-type queued struct {
-	at  time.Time
-	seq int
-	ev  fleetupdate.Event
+// Restart records one crash and restart of the host.
+type Restart struct {
+	After int       // the number of events delivered before the crash
+	At    time.Time // the time of the crash and of the restart
+	// Lost are the commands of the last step that the crash kept from being
+	// performed (Options.CrashBeforePerform).
+	Lost []fleetupdate.Command
+	// Outstanding is what the rebuilt run said it was owed
+	// (Run.Outstanding); the restarted host performed all of it (with
+	// Options.SingleTimer, its one timer stands for the WakeAts).
+	Outstanding []fleetupdate.Command
+	// Err says why the run could not be rebuilt; the simulation ended
+	// there, and Trace.Run is the run before the crash.
+	Err error
 }
+
+// Upgrade is one UpgradeMember the host performed.
+type Upgrade struct {
+	At      time.Time
+	Command fleetupdate.UpgradeMember
+	Restart bool // performed by a restarted host, from Run.Outstanding
+}
+
+// queued is an event waiting in virtual time. Events due at the same time
+// are delivered in an order that depends only on what they are, never on
+// when the driver learnt of them, so a restarted host (which learns of
+// outcomes and wake-ups again, in another order) delivers them as one that
+// never stopped: first the scheduled events (user actions and catalog
+// changes) in the order given, then gate approvals by gate id, then
+// outcomes by op id, then the tick.
+type queued struct {
+	at    time.Time
+	class int       // classScheduled, classApproval, classOutcome or classTick
+	seq   int       // classScheduled: the order given
+	op    string    // classOutcome: the op id; classApproval: the gate id
+	wake  time.Time // classTick: the wake-up the timer was armed for
+	ev    fleetupdate.Event
+}
+
+// Classes of queued events, in delivery order at equal times.
+const (
+	classScheduled = iota
+	classApproval
+	classOutcome
+	classTick
+)
 
 type eventQueue []queued
 
 func (q eventQueue) Len() int { return len(q) }
 func (q eventQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
+	a, b := q[i], q[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
 	}
-	return q[i].seq < q[j].seq
+	if a.class != b.class {
+		return a.class < b.class
+	}
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.op < b.op
 }
 func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
 func (q *eventQueue) Push(x any)   { *q = append(*q, x.(queued)) }
@@ -82,9 +178,21 @@ func (q *eventQueue) Pop() any {
 
 // Simulate drives run to its end on virtual time: it starts it, performs
 // every UpgradeMember through h, delivers outcomes when they complete, ticks
-// at every WakeAt, tells the run whenever the fleet's catalog changes, and
+// at every WakeAt, approves Approval gates as h.Approvals says (a
+// CompleteGate when the run announces a gate with AwaitGate), tells the run whenever the fleet's catalog changes, and
 // injects opt.Actions. It stops when the run is Completed, Failed or Skipped,
 // when nothing more can happen, or at the horizon.
+//
+// With opt.RestartAfter or opt.RestartEvery the host crashes and restarts
+// during the simulation, as a real one may. A crash loses what only the
+// host's process held: its timers (ticks not yet delivered) and the outcomes
+// it had not yet delivered. What is outside the process survives: the
+// clusters (h) keep upgrading and end when they would have, and user
+// actions and catalog changes still come. The restarted host rebuilds the
+// run (opt.Rebuild) and, at the time of the crash (no time passes),
+// performs Run.Outstanding (host contract, rule 5): it sends each
+// UpgradeMember again, which h answers as it did the first time, and arms a
+// tick for each WakeAt.
 func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	horizon := opt.Horizon
 	if horizon == 0 {
@@ -93,56 +201,149 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	end := opt.Start.Add(horizon)
 	var q eventQueue
 	seq := 0
-	push := func(at time.Time, ev fleetupdate.Event) {
-		heap.Push(&q, queued{at, seq, ev})
+	schedule := func(at time.Time, ev fleetupdate.Event) {
+		heap.Push(&q, queued{at: at, class: classScheduled, seq: seq, ev: ev})
 		seq++
 	}
 	if !opt.NoStart {
-		push(opt.Start, fleetupdate.Start{At: opt.Start})
+		schedule(opt.Start, fleetupdate.Start{At: opt.Start})
 	}
 	for _, a := range opt.Actions {
-		push(a.At, withTime(a.Event, a.At))
+		schedule(a.At, withTime(a.Event, a.At))
 	}
 	for _, t := range h.Fleet.CatalogChanges(opt.Start, end) {
-		push(t, fleetupdate.CatalogChanged{At: t, Catalog: h.Fleet.CatalogAt(t)})
+		schedule(t, fleetupdate.CatalogChanged{At: t, Catalog: h.Fleet.CatalogAt(t)})
 	}
 	// The run's catalog may be older than the fleet's at the start.
-	push(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
+	schedule(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
 
 	tr := Trace{Start: opt.Start, End: opt.Start}
-	ticks := map[time.Time]bool{}
-	before := snapshot(run, opt.NoChanges)
+	// The host's timers: one per wake-up asked for. A timer fires
+	// opt.TickDelay after its wake-up, at once if that is past; the host
+	// does not send a tick for a wake-up a tick it sent has already reached.
+	armed := map[time.Time]bool{}
+	var lastTick time.Time                 // the latest tick the host sent since it (re)started
+	asked := map[fleetupdate.GateID]bool{} // gates whose approvers were asked
+	arm := func(wake, now time.Time) {
+		if armed[wake] {
+			return
+		}
+		armed[wake] = true
+		at := wake.Add(opt.TickDelay)
+		if at.Before(now) {
+			at = now
+		}
+		heap.Push(&q, queued{at: at, class: classTick, wake: wake, ev: fleetupdate.Tick{At: at}})
+	}
+	perform := func(cmds []fleetupdate.Command, now time.Time, restart bool) {
+		for _, c := range cmds {
+			switch c := c.(type) {
+			case fleetupdate.UpgradeMember:
+				done := h.Perform(c, now)
+				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
+				tr.Upgrades = append(tr.Upgrades, Upgrade{At: now, Command: c, Restart: restart})
+			case fleetupdate.WakeAt:
+				if !opt.SingleTimer {
+					arm(c.At, now)
+				}
+			case fleetupdate.AwaitGate:
+				// The approvers are the world's: they are asked once, and
+				// a gate a restarted host announces again (Run.Outstanding)
+				// is not approved twice.
+				if asked[c.Gate] {
+					continue
+				}
+				asked[c.Gate] = true
+				if at, ok := h.Approve(c, now); ok {
+					heap.Push(&q, queued{at: at, class: classApproval, op: string(c.Gate), ev: fleetupdate.CompleteGate{At: at, Gate: c.Gate}})
+				}
+			}
+		}
+	}
+	// dropQueued forgets the queued events of the given classes.
+	dropQueued := func(drop ...int) {
+		kept := q[:0]
+		for _, it := range q {
+			if !slices.Contains(drop, it.class) {
+				kept = append(kept, it)
+			}
+		}
+		q = kept
+		heap.Init(&q)
+		if slices.Contains(drop, classTick) {
+			clear(armed)
+		}
+	}
+	restartAfter := map[int]bool{}
+	for _, k := range opt.RestartAfter {
+		restartAfter[k] = true
+	}
+	d := durable{base: run, from: opt.Rebuild, on: opt.RestartEvery || len(restartAfter) > 0}
+	var tk *tracker
+	if !opt.NoChanges {
+		tk = newTracker(run)
+	}
 	for q.Len() > 0 {
 		it := heap.Pop(&q).(queued)
 		if it.at.After(end) {
 			break
 		}
-		if _, ok := it.ev.(fleetupdate.Tick); ok {
-			delete(ticks, it.at)
+		if it.class == classTick {
+			delete(armed, it.wake)
+			if !lastTick.IsZero() && !lastTick.Before(it.wake) {
+				continue // an earlier (late) tick already reached this wake-up
+			}
+			lastTick = it.at
 		}
+		prev := run
 		next, cmds, err := fleetupdate.Step(run, it.ev)
 		e := Entry{At: it.at, Event: it.ev, Commands: cmds, Err: err}
 		tr.End = it.at
 		if err == nil {
 			run = next
+			d.accepted(it.ev)
 			if s, ok := it.ev.(fleetupdate.UpgradeSucceeded); ok {
 				h.Finish(s.Op)
 			}
-			after := snapshot(run, opt.NoChanges)
-			e.Changes = diff(before, after)
-			before = after
+			if tk != nil {
+				e.Changes = tk.changes(prev, run)
+			}
 		}
 		tr.Entries = append(tr.Entries, e)
-		for _, c := range cmds {
-			switch c := c.(type) {
-			case fleetupdate.UpgradeMember:
-				done := h.Perform(c, it.at)
-				push(done.At, done.Event)
-			case fleetupdate.WakeAt:
-				if !ticks[c.At] {
-					ticks[c.At] = true
-					push(c.At, fleetupdate.Tick(c))
-				}
+		if opt.Observe != nil {
+			opt.Observe(prev, run, e)
+		}
+		crash := opt.RestartEvery || restartAfter[len(tr.Entries)]
+		rs := Restart{After: len(tr.Entries), At: it.at}
+		if crash && opt.CrashBeforePerform {
+			rs.Lost = cmds
+		} else {
+			perform(cmds, it.at, false)
+		}
+		if crash {
+			rebuilt, err := d.rebuild(run)
+			if err != nil {
+				rs.Err = err
+				tr.Restarts = append(tr.Restarts, rs)
+				tr.Run = run
+				return tr
+			}
+			// The process's memory is gone: its timers and the outcomes it
+			// had not delivered. Scheduled events are the world's.
+			dropQueued(classOutcome, classTick)
+			lastTick = time.Time{}
+			run = rebuilt
+			if tk != nil {
+				tk.reset(run)
+			}
+			rs.Outstanding = run.Outstanding()
+			perform(rs.Outstanding, it.at, true)
+			tr.Restarts = append(tr.Restarts, rs)
+		}
+		if opt.SingleTimer {
+			dropQueued(classTick)
+			if w, ok := run.NextWake(); ok {
+				arm(w, it.at)
 			}
 		}
 		switch run.State() {
@@ -155,6 +356,58 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	}
 	tr.Run = run
 	return tr
+}
+
+// durable is what a host keeps across a crash: a journal of the accepted
+// events (FromJournal) or the run itself (FromSnapshot, saved when the
+// crash comes: a Run is a value, so saving it then or after its step is the
+// same).
+type durable struct {
+	on      bool
+	from    Rebuild
+	base    fleetupdate.Run
+	journal [][]byte
+	err     error // the first event that could not be journaled
+}
+
+func (d *durable) accepted(ev fleetupdate.Event) {
+	if !d.on || d.from != FromJournal || d.err != nil {
+		return
+	}
+	b, err := fleetupdate.MarshalEvent(ev)
+	if err != nil {
+		d.err = fmt.Errorf("journal: event %d: %w", len(d.journal), err)
+		return
+	}
+	d.journal = append(d.journal, b)
+}
+
+// rebuild returns the run a restarted host gets back, given the run the
+// crashed one had.
+func (d *durable) rebuild(run fleetupdate.Run) (fleetupdate.Run, error) {
+	if d.from == FromJournal {
+		if d.err != nil {
+			return fleetupdate.Run{}, d.err
+		}
+		events := make([]fleetupdate.Event, len(d.journal))
+		for i, b := range d.journal {
+			ev, err := fleetupdate.UnmarshalEvent(b)
+			if err != nil {
+				return fleetupdate.Run{}, fmt.Errorf("journal: event %d: %w", i, err)
+			}
+			events[i] = ev
+		}
+		return fleetupdate.Replay(d.base, events)
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		return fleetupdate.Run{}, fmt.Errorf("snapshot: %w", err)
+	}
+	var back fleetupdate.Run
+	if err := json.Unmarshal(b, &back); err != nil {
+		return fleetupdate.Run{}, fmt.Errorf("snapshot: %w", err)
+	}
+	return back, nil
 }
 
 // pendingActions reports whether user actions (which may restart a run)
@@ -185,37 +438,106 @@ func withTime(e fleetupdate.Event, at time.Time) fleetupdate.Event {
 	case fleetupdate.CatalogChanged:
 		e.At = at
 		return e
+	case fleetupdate.CompleteGate:
+		e.At = at
+		return e
 	}
 	return e // other events carry their own time
 }
 
-// row is one node of a flattened status tree.
+// tracker computes what a step changed in O(changes + stages + groups),
+// not O(members): the run, stage and group rows come from Run.Overview, and
+// the member rows from Run.Changed and Run.Member.
+type tracker struct {
+	groupOf map[string]int // member name → group, numbered in tree order
+	rows    []row          // the previous run's overview, flattened
+	members [][]Change     // scratch: member changes by group
+}
+
+// row is one node of a flattened status tree: the run, a stage, a group or
+// a member.
 type row struct {
 	stage, group, member string
 	state                fleetupdate.State
 	message              string
+	groupIndex           int // of a group's row; -1 for others
 }
 
-// snapshot flattens a status tree, in order, for diffing.
-func snapshot(r fleetupdate.Run, skip bool) []row {
-	if skip {
-		return nil
-	}
-	st := r.Status()
-	out := []row{{state: st.Status.State, message: errMessage(st.Status.Error)}}
-	for _, s := range st.Stages {
-		out = append(out, row{stage: s.Name, state: s.Status.State, message: errMessage(s.Status.Error)})
+func newTracker(r fleetupdate.Run) *tracker {
+	t := &tracker{groupOf: map[string]int{}}
+	gi := 0
+	for _, s := range r.Status().Stages { // once: membership is fixed at New
 		for _, g := range s.Groups {
-			out = append(out, row{stage: s.Name, group: g.Name, state: g.Status.State, message: errMessage(g.Status.Error)})
 			for _, m := range g.Members {
-				msg := m.Message
-				if m.Status.Error != nil {
-					msg = errMessage(m.Status.Error)
-				}
-				out = append(out, row{s.Name, g.Name, m.Name, m.Status.State, msg})
+				t.groupOf[m.Name] = gi
 			}
+			gi++
 		}
 	}
+	t.members = make([][]Change, gi)
+	t.reset(r)
+	return t
+}
+
+// reset makes r the run the next step is compared with.
+func (t *tracker) reset(r fleetupdate.Run) { t.rows = overview(r, t.rows[:0]) }
+
+// overview flattens the run's overview, in tree order, onto out.
+func overview(r fleetupdate.Run, out []row) []row {
+	st := r.Overview()
+	out = append(out, row{state: st.Status.State, message: errMessage(st.Status.Error), groupIndex: -1})
+	gi := 0
+	for _, s := range st.Stages {
+		out = append(out, row{stage: s.Name, state: s.Status.State, message: errMessage(s.Status.Error), groupIndex: -1})
+		for _, g := range s.Groups {
+			out = append(out, row{stage: s.Name, group: g.Name, state: g.Status.State, message: errMessage(g.Status.Error), groupIndex: gi})
+			gi++
+		}
+	}
+	return out
+}
+
+func memberRow(m fleetupdate.MemberStatus) (fleetupdate.State, string) {
+	if m.Status.Error != nil {
+		return m.Status.State, errMessage(m.Status.Error)
+	}
+	return m.Status.State, m.Message
+}
+
+// changes lists the rows that differ between prev and next, in tree order
+// (run, then each stage, its groups, and each group's members by name),
+// and makes next the run the next step is compared with.
+func (t *tracker) changes(prev, next fleetupdate.Run) []Change {
+	rows := overview(next, make([]row, 0, len(t.rows)))
+	for _, name := range next.Changed(prev) {
+		a, _ := prev.Member(name)
+		b, _ := next.Member(name)
+		from, was := memberRow(a)
+		to, msg := memberRow(b)
+		if from == to && was == msg {
+			continue
+		}
+		gi := t.groupOf[name]
+		t.members[gi] = append(t.members[gi], Change{Member: name, From: from, To: to, Message: msg})
+	}
+	var out []Change
+	for i, r := range rows {
+		if i >= len(t.rows) || t.rows[i].state != r.state || t.rows[i].message != r.message {
+			var from fleetupdate.State
+			if i < len(t.rows) {
+				from = t.rows[i].state
+			}
+			out = append(out, Change{Stage: r.stage, Group: r.group, From: from, To: r.state, Message: r.message})
+		}
+		if r.groupIndex >= 0 && len(t.members[r.groupIndex]) > 0 {
+			for _, c := range t.members[r.groupIndex] {
+				c.Stage, c.Group = r.stage, r.group
+				out = append(out, c)
+			}
+			t.members[r.groupIndex] = t.members[r.groupIndex][:0]
+		}
+	}
+	t.rows = rows
 	return out
 }
 
@@ -224,20 +546,4 @@ func errMessage(e *fleetupdate.ErrorDetail) string {
 		return ""
 	}
 	return e.Code + ": " + e.Message
-}
-
-// diff lists the rows of b that differ from a; the tree's shape never changes.
-func diff(a, b []row) []Change {
-	var out []Change
-	for i, r := range b {
-		var from fleetupdate.State
-		if i < len(a) {
-			if a[i] == r {
-				continue
-			}
-			from = a[i].state
-		}
-		out = append(out, Change{Stage: r.stage, Group: r.group, Member: r.member, From: from, To: r.state, Message: r.message})
-	}
-	return out
 }

@@ -1,7 +1,10 @@
 package fleetupdate
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -54,15 +57,23 @@ func (r Run) check() error {
 	if len(s.inflight) > 0 && s.phase != Running && s.phase != Stopping {
 		return bad("state.phase", "%s with %d upgrades in flight", s.phase, len(s.inflight))
 	}
-	if !s.end.IsZero() && s.phase != Completed && s.phase != Skipped && s.phase != Failed {
-		return bad("state.endTime", "set on a run that is %s", s.phase)
+	if !s.end.IsZero() != (s.phase == Completed || s.phase == Skipped || s.phase == Failed) {
+		return bad("state.endTime", "set exactly when the run is Completed, Skipped or Failed (it is %s)", s.phase)
+	}
+	if s.start.IsZero() != (s.phase == NotStarted) {
+		return bad("state.startTime", "set exactly when the run has started (it is %s)", s.phase)
+	}
+	if !s.clock.Before(MaxEventTime) {
+		return bad("state.clock", "%s is not before MaxEventTime (%s): no event could be applied to the run", s.clock, MaxEventTime)
 	}
 	if err := checkTimes("state", s.clock, s.start, s.end); err != nil {
 		return err
 	}
+	// A wake-up stays owed until a Tick reaches it, so it may be at or before
+	// the clock; it was asked for after the run started, and a final run owes none.
 	for i, w := range s.wakes {
-		if !w.After(s.clock) || i > 0 && !w.After(s.wakes[i-1]) {
-			return bad(fmt.Sprintf("state.wakes[%d]", i), "%s: wake-ups are after the clock, sorted and unique", w)
+		if !s.started || final || !w.After(s.start) || i > 0 && !w.After(s.wakes[i-1]) {
+			return bad(fmt.Sprintf("state.wakes[%d]", i), "%s: wake-ups of a started, unfinished run are after its start, sorted and unique", w)
 		}
 	}
 
@@ -79,6 +90,9 @@ func (r Run) check() error {
 			return err
 		}
 	}
+	if err := r.checkWakesOwed(); err != nil {
+		return err
+	}
 	if inflight != len(s.inflight) {
 		return bad("state.members", "%d Running members, %d in flight", inflight, len(s.inflight))
 	}
@@ -86,7 +100,200 @@ func (r Run) check() error {
 	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
 		return bad("state.selection", "only a Consistent node image selection has one")
 	}
+	if err := r.checkAtRest(); err != nil {
+		return err
+	}
+	if consistent {
+		// The selection and the unresolved members are resolved together:
+		// a pool whose family the selection lacks makes its member
+		// unresolved. Checked for members whose data is as given to New.
+		for id := range p.members {
+			m := s.members.get(id)
+			if _, ok := s.unresolved[int32(id)]; ok || m.data != &p.members[id] {
+				continue
+			}
+			for _, np := range m.data.NodePools {
+				img, err := nodeimage.Parse(np.NodeImageVersion)
+				if _, ok := s.selection.Lookup(img.Family); err != nil || !ok {
+					return bad("state.selection", "has no image of family %q for pool %q of member %q, and state.unresolved does not name the member", img.Family, np.Name, m.data.Name)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// checkWakesOwed: every time the run waits for is a wake-up it still owes
+// (a host that restarts arms only those): the end of an after-stage wait
+// under way, a Pending ScheduledStart's time, a reached window's opening.
+// A final run waits for nothing.
+func (r Run) checkWakesOwed() error {
+	p, s := r.p, r.s
+	if s.phase == Completed || s.phase == Skipped {
+		return nil
+	}
+	owed := func(field string, t time.Time) error {
+		if !t.After(s.clock) {
+			return nil
+		}
+		if _, ok := slices.BinarySearchFunc(s.wakes, t, time.Time.Compare); !ok {
+			return corruptf(field, "%s: the run waits for it but owes no wake-up then (state.wakes)", t)
+		}
+		return nil
+	}
+	for i, sr := range s.stages {
+		if sr.phase == stageWaiting && p.stages[i].wait > 0 && !sr.waitSkipped {
+			if err := owed(fmt.Sprintf("state.stages[%d].waitEnd", i), sr.waitEnd); err != nil {
+				return err
+			}
+		}
+	}
+	for k := range p.gates {
+		if g := s.gates.get(k); g.state == Pending && !g.startAt.IsZero() {
+			if err := owed(fmt.Sprintf("state.gates[%d].startAt", k), g.startAt); err != nil {
+				return err
+			}
+		}
+	}
+	for gi := range p.groups {
+		bks := s.groups.get(gi).buckets
+		for bi := range bks.n {
+			if bk := bks.get(bi); bk.reached && !bk.opening.IsZero() {
+				if err := owed(fmt.Sprintf("state.groups[%d].windows[%d].opening", gi, bi), bk.opening); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkAtRest: every step makes all the progress the run can make at its
+// clock, and what it waits for after that is owed to it (an upgrade's
+// outcome, a gate's completion, a wake-up, a changed fact). So a Tick at the
+// clock changes nothing in a Running run, unless a wake-up at or before the
+// clock is still owed (its Tick has not come yet). A run that would move on
+// such a Tick waits for nothing a host knows to send: it would stall.
+func (r Run) checkAtRest() error {
+	s := r.s
+	if s.phase != Running || len(s.wakes) > 0 && !s.wakes[0].After(s.clock) {
+		return nil
+	}
+	if err := r.checkStarved(); err != nil {
+		return err
+	}
+	next, cmds, err := Step(r, Tick{At: s.clock})
+	if err != nil {
+		return corruptf("state", "a Tick at the run's clock is refused: %v", err)
+	}
+	// starved only makes the next step look at every group; a step sets it
+	// for groups that want a slot whether or not they could start anyone
+	// (checkStarved asks the question that matters).
+	ns := *next.s
+	ns.stages = slices.Clone(ns.stages)
+	for i := range ns.stages {
+		ns.stages[i].starved = s.stages[i].starved
+	}
+	before, err1 := json.Marshal(r)
+	after, err2 := json.Marshal(Run{p: r.p, s: &ns})
+	if err1 != nil || err2 != nil {
+		return corruptf("state", "does not encode")
+	}
+	if !bytes.Equal(before, after) || len(cmds) > 0 {
+		field := firstDifference(before, after)
+		if field == "" {
+			field = "state"
+		}
+		return corruptf(field, "the run is not at rest: a Tick at its clock would change it, yet it owes no wake-up then, so nothing would ever move it")
+	}
+	return nil
+}
+
+// checkStarved: while the active stage's groups hold every slot the stage
+// allows, a group that could start a member now (a queued member whose
+// window is open, or who has none) is recorded as starved, so the step that
+// frees a slot looks at it. Without the mark only the group that freed the
+// slot would be looked at, and the starved group would wait forever.
+func (r Run) checkStarved() error {
+	p, s := r.p, r.s
+	i := s.stage
+	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.stages[i].running < p.stages[i].limit {
+		return nil
+	}
+	for _, g := range p.stages[i].groups {
+		gr := s.groups.get(int(g))
+		if gr.userSkipped || gr.running >= int32(p.groups[g].limit) || r.groupPhase(g) != groupMembers {
+			continue
+		}
+		open := make(map[int32]bool) // by bucket
+		for _, id := range p.groups[g].members {
+			m := s.members.get(int(id))
+			if !m.eligible() {
+				continue
+			}
+			o, ok := open[m.bucket]
+			if !ok {
+				bk := gr.buckets.get(int(m.bucket))
+				o = bk.sched == nil || bk.sched.IsOpen(s.clock)
+				open[m.bucket] = o
+			}
+			if o {
+				return corruptf(fmt.Sprintf("state.stages[%d].starved", i), "false, yet group %q could start member %q as soon as the stage has a free slot", p.groups[g].name, m.data.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// firstDifference names the first field (in the persisted form's terms, as
+// "state.members[2].state") where two encoded runs differ, or "".
+func firstDifference(a, b []byte) string {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return "state"
+	}
+	var walk func(path string, x, y any) string
+	walk = func(path string, x, y any) string {
+		switch xv := x.(type) {
+		case map[string]any:
+			yv, ok := y.(map[string]any)
+			if !ok {
+				return path
+			}
+			keys := slices.Sorted(maps.Keys(xv))
+			for k := range yv {
+				if _, ok := xv[k]; !ok {
+					keys = append(keys, k)
+				}
+			}
+			for _, k := range keys {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if d := walk(p, xv[k], yv[k]); d != "" {
+					return d
+				}
+			}
+			return ""
+		case []any:
+			yv, ok := y.([]any)
+			if !ok || len(xv) != len(yv) {
+				return path
+			}
+			for i := range xv {
+				if d := walk(fmt.Sprintf("%s[%d]", path, i), xv[i], yv[i]); d != "" {
+					return d
+				}
+			}
+			return ""
+		}
+		if x != y {
+			return path
+		}
+		return ""
+	}
+	return walk("", x, y)
 }
 
 func (r Run) allStagesSkippedState() bool {
@@ -147,16 +354,36 @@ func (r Run) checkStage(i int) error {
 	if (sr.phase == stageWaiting || sr.phase == stageDone) && open > 0 {
 		return corruptf(f+".phase", "%s with %d groups not done", stagePhaseNames[sr.phase], open)
 	}
+	switch {
+	case sr.start.IsZero() != (sr.phase == stageNotStarted):
+		return corruptf(f+".startTime", "set exactly when the stage has started (it is %s)", stagePhaseNames[sr.phase])
+	case sr.end.IsZero() == (sr.phase == stageDone):
+		return corruptf(f+".endTime", "set exactly when the stage is Done (it is %s)", stagePhaseNames[sr.phase])
+	case !sr.waitEnd.IsZero() && (ps.wait == 0 || sr.phase != stageWaiting && sr.phase != stageDone):
+		return corruptf(f+".waitEnd", "set on a stage that has no wait or has not reached it")
+	case sr.waitEnd.IsZero() && sr.phase == stageWaiting && ps.wait > 0 && !sr.waitSkipped:
+		return corruptf(f+".waitEnd", "required on a stage whose wait is under way")
+	}
+	if !sr.waitEnd.IsZero() {
+		for _, g := range ps.groups {
+			if end := s.groups.get(int(g)).end; sr.waitEnd.Add(-ps.wait).Before(end) {
+				return corruptf(f+".waitEnd", "%s: the wait starts once every group is done, and group %q ended at %s", sr.waitEnd, p.groups[g].name, end)
+			}
+		}
+	}
 	if running != sr.running || open != sr.openGroups {
 		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
 	}
 	return nil
 }
 
-// checkGate: a gate is NotStarted, Pending (reached, in the active stage),
-// Completed or Skipped; a reached ScheduledStart knows when it completes;
-// a gate of a stage not started is NotStarted or Skipped; a done stage's
-// gates are settled.
+// checkGate: a gate is NotStarted (not reached: no times), Pending (reached,
+// in the active stage), Completed (reached, then completed) or Skipped; a
+// reached ScheduledStart completes at the next occurrence of its day and
+// time after it was reached, an Approval never by itself. Whether a gate has
+// been reached follows from its scope's phase: a stage's before-gates once
+// the stage has started, its groups' gates not before it starts its groups
+// (their before-gates then), its after-gates with its wait.
 func (r Run) checkGate(k int) error {
 	p, s := r.p, r.s
 	pg := &p.gates[k]
@@ -165,23 +392,54 @@ func (r Run) checkGate(k int) error {
 	stagePhase := s.stages[pg.stage].phase
 	switch g.state {
 	case NotStarted:
-		if !g.end.IsZero() || !g.startAt.IsZero() {
+		if !g.start.IsZero() || !g.end.IsZero() {
 			return corruptf(f, "gate %s is NotStarted with times set", pg.id)
 		}
 	case Pending:
 		if int(pg.stage) != s.stage || s.phase == NotStarted {
 			return corruptf(f+".state", "gate %s is Pending outside the active stage", pg.id)
 		}
-		if pg.cfg.Type == ScheduledStart && g.startAt.IsZero() {
-			return corruptf(f+".startAt", "gate %s is a reached ScheduledStart that does not know when it completes", pg.id)
+		if g.start.IsZero() || !g.end.IsZero() {
+			return corruptf(f, "gate %s is Pending: it has a startTime and no endTime", pg.id)
 		}
-	case Completed, Skipped:
+	case Completed:
+		if g.start.IsZero() || g.end.IsZero() {
+			return corruptf(f, "gate %s is Completed: only a gate reached (startTime) is completed (endTime)", pg.id)
+		}
+	case Skipped:
+		if g.end.IsZero() {
+			return corruptf(f+".endTime", "gate %s is Skipped: required", pg.id)
+		}
 	default:
 		return corruptf(f+".state", "gate %s is %q", pg.id, g.state)
 	}
+	want := time.Time{}
+	if pg.cfg.Type == ScheduledStart && !g.start.IsZero() {
+		want = pg.nextOccurrence(g.start)
+	}
+	if !g.startAt.Equal(want) {
+		return corruptf(f+".startAt", "gate %s: %s; want %s (an Approval has none; a ScheduledStart reached at its startTime completes at the next occurrence of its day and time)", pg.id, g.startAt, want)
+	}
+	reached := false   // the run has reached the gate, so it is not NotStarted
+	reachable := false // the run may have reached it
 	switch {
-	case stagePhase == stageNotStarted && g.state != NotStarted && g.state != Skipped:
-		return corruptf(f+".state", "gate %s is %s in a stage that has not started", pg.id, g.state)
+	case pg.group < 0 && pg.timing == Before:
+		reached = stagePhase != stageNotStarted
+		reachable = reached
+	case pg.group < 0:
+		reached = stagePhase == stageWaiting || stagePhase == stageDone
+		reachable = reached
+	case pg.timing == Before:
+		reached = r.groupsStarted(int(pg.stage))
+		reachable = reached
+	default:
+		reachable = r.groupsStarted(int(pg.stage))
+	}
+	switch {
+	case reached && g.state == NotStarted:
+		return corruptf(f+".state", "gate %s is NotStarted in a stage that is %s: it was reached", pg.id, stagePhaseNames[stagePhase])
+	case !reachable && g.state != NotStarted && g.state != Skipped:
+		return corruptf(f+".state", "gate %s is %s in a stage that is %s: it cannot have been reached", pg.id, g.state, stagePhaseNames[stagePhase])
 	case stagePhase == stageDone && !g.settled():
 		return corruptf(f+".state", "gate %s is %s in a stage that is done", pg.id, g.state)
 	}
@@ -196,7 +454,6 @@ func (r Run) checkGroup(g int32) (int, error) {
 	sr := &s.stages[pg.stage]
 	f := fmt.Sprintf("state.groups[%d]", g)
 	keys := map[string]bool{}
-	final := s.phase == Completed || s.phase == Skipped
 	for bi := range gr.buckets.n {
 		bk := gr.buckets.get(bi)
 		wf := fmt.Sprintf("%s.windows[%d]", f, bi)
@@ -207,19 +464,12 @@ func (r Run) checkGroup(g int32) (int, error) {
 		if (bk.sched == nil) != (bk.comp == nil) || (bk.sched == nil) != (bk.key == "") {
 			return 0, corruptf(wf, "a window and its compiled form go together")
 		}
-		// A reach asks for a wake-up at the opening, and only a Tick past it
-		// drops it (a final run owes none).
-		if bk.reached && bk.opening.After(s.clock) && !final {
-			if _, found := slices.BinarySearchFunc(s.wakes, bk.opening, time.Time.Compare); !found {
-				return 0, corruptf(wf+".opening", "reached at %s, a wake-up the run does not owe", bk.opening.Format(time.RFC3339Nano))
-			}
-		}
 	}
 	var n [6]int32 // running, completed, skipped, failed
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
 		mf := fmt.Sprintf("state.members[%d]", id)
-		if err := r.checkMember(mf, m, sr.phase); err != nil {
+		if err := r.checkMember(mf, id, m, sr.phase); err != nil {
 			return 0, err
 		}
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
@@ -245,13 +495,20 @@ func (r Run) checkGroup(g int32) (int, error) {
 	if err := r.checkIndex(g, gr); err != nil {
 		return 0, err
 	}
+	if started := r.groupsStarted(int(pg.stage)); gr.start.IsZero() == started {
+		return 0, corruptf(f+".startTime", "set exactly when the group's stage has started its groups")
+	} else if started && gr.end.IsZero() == r.groupDone(g) {
+		return 0, corruptf(f+".endTime", "set exactly when the group is done")
+	} else if !started && !gr.end.IsZero() {
+		return 0, corruptf(f+".endTime", "set on a group whose stage has not started its groups")
+	}
 	if err := checkTimes(f, s.clock, gr.start, gr.end); err != nil {
 		return 0, err
 	}
 	return int(n[0]), nil
 }
 
-func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
+func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error {
 	p, s := r.p, r.s
 	name := m.data.Name
 	switch m.state {
@@ -272,6 +529,16 @@ func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
 		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
 	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
+	case m.state == Running && (m.start.IsZero() || !m.end.IsZero()):
+		return corruptf(f+".state", "%q is Running: it has a startTime and no endTime", name)
+	case m.state == Pending && !m.end.IsZero():
+		return corruptf(f+".endTime", "%q is Pending: it has not ended", name)
+	case (m.state == Completed || m.state == Skipped || m.state == Failed) && (m.start.IsZero() || m.end.IsZero()):
+		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state)
+	case m.state == Skipped && m.message == "":
+		return corruptf(f+".message", "%q is Skipped: its message says why", name)
+	case m.state == Completed && m.message != m.note:
+		return corruptf(f+".message", "%q is Completed: its message is its note", name)
 	case m.removed && (m.state == NotStarted || m.state == Pending):
 		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)
 	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):
@@ -285,13 +552,18 @@ func (r Run) checkMember(f string, m *memberRec, stagePhase int) error {
 		return err
 	}
 	if m.pinned != nil {
-		return checkPinned(f+".pinned", name, m.pinned, p.v.upType)
+		return r.checkPinned(f+".pinned", id, m)
 	}
 	return nil
 }
 
-// checkPinned checks an upgrade's inputs as prepare makes them.
-func checkPinned(f, member string, c *UpgradeMember, up UpgradeType) error {
+// checkPinned checks a member's upgrade inputs as prepare makes them: the
+// run's upgrade type and target version; images the run's selection names
+// (Consistent: its pinned selection; Custom: the spec's); and, while the
+// member's data is still what New was given, only pools it has, each moving
+// to a newer image of its own family.
+func (r Run) checkPinned(f string, id int32, m *memberRec) error {
+	p, c, up, member := r.p, m.pinned, r.p.v.upType, m.data.Name
 	if c.Member != member || c.Type != up || c.Op != "" {
 		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
 	}
@@ -302,18 +574,45 @@ func checkPinned(f, member string, c *UpgradeMember, up UpgradeType) error {
 		if len(c.NodeImages) == 0 {
 			return corruptf(f+".nodeImages", "a NodeImageOnly upgrade moves at least one pool")
 		}
-	} else if _, err := kversion.Parse(c.KubernetesVersion); err != nil {
+	} else if v, err := kversion.Parse(c.KubernetesVersion); err != nil {
 		return corruptf(f+".kubernetesVersion", "%q: want 1.30.5", c.KubernetesVersion)
+	} else if t := p.v.target; v.Major != t.Major || v.Minor != t.Minor || t.HasPatch && v != t {
+		return corruptf(f+".kubernetesVersion", "%q: the run's target is %s", c.KubernetesVersion, t)
 	}
 	if up == ControlPlaneOnly && len(c.NodeImages) > 0 {
 		return corruptf(f+".nodeImages", "a ControlPlaneOnly upgrade moves no pool")
 	}
+	asGiven := m.data == &p.members[id]
 	for i, pi := range c.NodeImages {
+		fi := fmt.Sprintf("%s.nodeImages[%d]", f, i)
 		if pi.Pool == "" || i > 0 && strings.Compare(pi.Pool, c.NodeImages[i-1].Pool) <= 0 {
-			return corruptf(fmt.Sprintf("%s.nodeImages[%d].pool", f, i), "%q: pools are named, unique and sorted", pi.Pool)
+			return corruptf(fi+".pool", "%q: pools are named, unique and sorted", pi.Pool)
 		}
-		if _, err := nodeimage.Parse(pi.NodeImageVersion); err != nil {
-			return corruptf(fmt.Sprintf("%s.nodeImages[%d].nodeImageVersion", f, i), "%v", err)
+		img, err := nodeimage.Parse(pi.NodeImageVersion)
+		if err != nil {
+			return corruptf(fi+".nodeImageVersion", "%v", err)
+		}
+		var sel nodeimage.Selection
+		switch p.v.selection {
+		case Consistent:
+			sel = r.s.selection
+		case Custom:
+			sel = p.v.custom
+		}
+		if p.v.selection != Latest {
+			if t, ok := sel.Lookup(img.Family); !ok || t.String() != img.String() {
+				return corruptf(fi+".nodeImageVersion", "%s: the run's %s node image selection does not choose it", img, p.v.selection)
+			}
+		}
+		if asGiven {
+			k := slices.IndexFunc(m.data.NodePools, func(np NodePool) bool { return np.Name == pi.Pool })
+			if k < 0 {
+				return corruptf(fi+".pool", "%q: member %q has no such pool", pi.Pool, member)
+			}
+			cur, err := nodeimage.Parse(m.data.NodePools[k].NodeImageVersion)
+			if err != nil || cur.Family != img.Family || cur.Version.Compare(img.Version) >= 0 {
+				return corruptf(fi+".nodeImageVersion", "%s: pool %q of member %q is at %q; an upgrade moves it to a newer image of its family", img, pi.Pool, member, m.data.NodePools[k].NodeImageVersion)
+			}
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ func cloneMember(m Member) Member { return cloneMemberShared(m, nil) }
 // copy through shared (which may be nil). The run never changes a window.
 func cloneMemberShared(m Member, shared map[string]*window.Schedule) Member {
 	m.NodePools = slices.Clone(m.NodePools)
+	m.Labels = maps.Clone(m.Labels)
 	m.AutoUpgradeWindow = cloneSchedule(m.AutoUpgradeWindow, shared)
 	m.NodeOSUpgradeWindow = cloneSchedule(m.NodeOSUpgradeWindow, shared)
 	return m

@@ -288,6 +288,9 @@ func decodeRun(in runJSON) (Run, error) {
 		m := &memberRec{data: data, state: mj.State, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
 			note: mj.Note, message: mj.Message, start: mj.StartTime, end: mj.EndTime}
 		if mj.Error != nil {
+			if mj.Error.Code == "" {
+				return Run{}, corruptf(f+".error.code", "required")
+			}
 			m.errCode, m.errMsg = mj.Error.Code, mj.Error.Message
 		}
 		if mj.Attempt < 0 {

@@ -477,6 +477,21 @@ func TestSkipOfAFinishedWaitOrStageRefused(t *testing.T) {
 // "A window or startDate that makes a time past year 9999 is refused ...
 // (today the run can no longer be saved after Start)": event times are
 // bounded, so every time a run computes stays encodable.
+// "Every event carries the host's time": an event whose At was left unset
+// (the zero time.Time) is refused. Accepted, it started a run, a member or a
+// gate at a time that reads as "never" (no startTime, no gateId in status).
+func TestEventWithoutATimeRefused(t *testing.T) {
+	h := gatedRun(t, func(test, _ *Stage) { test.BeforeGates = []GateConfiguration{approval("")} })
+	before := mustJSON(t, h.run)
+	for _, e := range []Event{Start{}, Stop{}, Tick{}, Skip{Targets: []SkipTarget{{TargetMember, "t1-a"}}}, CatalogChanged{Catalog: catalog()},
+		MemberChanged{Member: member("t1-a", "t1")}, UpgradeSucceeded{Op: "run-1/t1-a/1"}, CompleteGate{Gate: "run-1/test/Before/0"}} {
+		next, cmds, err := Step(h.run, e)
+		assert.ErrorIs(t, err, ErrInvalidTransition, "%T", e)
+		assert.Nil(t, cmds)
+		assert.Equal(t, before, mustJSON(t, next))
+	}
+}
+
 func TestEventsPastMaxEventTimeRefused(t *testing.T) {
 	h := newHost(t, twoStages(int(^uint32(0)>>1)), twoStageMembers(), catalog())
 	err := h.try(Start{At: MaxEventTime})

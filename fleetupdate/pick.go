@@ -189,6 +189,7 @@ func (b *stepper) act(g int32, id int32) {
 	case vSkip:
 		m := b.setState(id, Skipped)
 		m.message = v.note
+		m.errCode, m.errMsg = "", "" // it may have waited for the catalog
 		m.start, m.end = b.s.clock, b.s.clock
 	case vFail:
 		m := b.setState(id, Failed)

@@ -102,7 +102,7 @@ type state struct {
 	members  pvec[*memberRec]
 	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
 	inflight []int32        // ids of members with an op in flight, sorted
-	wakes    []time.Time    // requested wake-ups after clock, sorted, unique
+	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 
 	catalog    *compiledCatalog
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images

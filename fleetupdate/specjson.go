@@ -1,6 +1,7 @@
 package fleetupdate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,9 @@ func readObject(b []byte, fields map[string]fieldReader) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return &fieldError{msg: "want a JSON object"}
 	}
+	if k, ok := repeatedKey(b); ok {
+		return &fieldError{msg: fmt.Sprintf("key %q given twice", k)}
+	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
@@ -77,6 +81,32 @@ func readObject(b []byte, fields map[string]fieldReader) error {
 		}
 	}
 	return nil
+}
+
+// repeatedKey returns a key the JSON object b gives twice (encoding/json
+// would keep the last; another reader may keep the first).
+func repeatedKey(b []byte) (string, bool) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // into reads a value with encoding/json (our types read themselves strictly),

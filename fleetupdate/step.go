@@ -16,7 +16,8 @@ import (
 // journals need not, since a run's inputs and events stay valid across it.
 //
 // Version 1 was fleetkit's first release; version 2 refuses skips of
-// finished stages and waits, and events at or after MaxEventTime.
+// finished stages and waits, events at or after MaxEventTime, and events
+// without a time.
 const SemanticsVersion = 2
 
 // MaxEventTime bounds the time of events: Step refuses an event stamped at
@@ -37,6 +38,9 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	}
 	if e == nil {
 		return r, nil, fmt.Errorf("%w: nil event", ErrInvalidTransition)
+	}
+	if e.when().IsZero() {
+		return r, nil, fmt.Errorf("%w: %T has no time (At is the zero time.Time)", ErrInvalidTransition, e)
 	}
 	if t := e.when(); !t.Before(MaxEventTime) {
 		return r, nil, fmt.Errorf("%w: event time %s is not before %s", ErrInvalidTransition, t.Format(time.RFC3339), MaxEventTime.Format(time.RFC3339))
@@ -93,7 +97,11 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	if err != nil {
 		return r, nil, err
 	}
-	b.dropPastWakes()
+	if _, ok := e.(Tick); ok {
+		// Only a tick does a wake-up's work (advance looks at every group);
+		// until one comes, the wake-up stays owed (NextWake, Outstanding).
+		b.dropPastWakes()
+	}
 	return Run{p: r.p, s: b.s}, b.cmds, nil
 }
 

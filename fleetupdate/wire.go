@@ -30,6 +30,7 @@ import (
 //
 // Decoded times are in UTC, so a value whose times are UTC round-trips
 // exactly (reflect.DeepEqual), and any value round-trips to the same bytes.
+// Optional lists that are empty are omitted, so they decode as nil.
 
 type wireTag struct {
 	Type string `json:"type"`
@@ -104,7 +105,9 @@ func utcPtr(t time.Time) *time.Time {
 	return &u
 }
 
-// MarshalEvent encodes an event in the wire format.
+// MarshalEvent encodes an event in the wire format. It refuses what
+// UnmarshalEvent would refuse (an outcome without an op), so whatever it
+// writes can be read back.
 func MarshalEvent(e Event) ([]byte, error) {
 	var v any
 	switch e := e.(type) {
@@ -117,14 +120,23 @@ func MarshalEvent(e Event) ([]byte, error) {
 	case Skip:
 		v = wireSkip{"Skip", utcPtr(e.At), e.Targets}
 	case UpgradeSucceeded:
+		if e.Op == "" {
+			return nil, fmt.Errorf("%w: UpgradeSucceeded: empty op", ErrInvalidEncoding)
+		}
 		v = wireSucceeded{"UpgradeSucceeded", utcPtr(e.At), e.Op}
 	case UpgradeFailed:
+		if e.Op == "" {
+			return nil, fmt.Errorf("%w: UpgradeFailed: empty op", ErrInvalidEncoding)
+		}
 		v = wireOutcome{"UpgradeFailed", utcPtr(e.At), e.Op, e.Code, e.Message}
 	case MemberChanged:
 		v = wireMember{"MemberChanged", utcPtr(e.At), &e.Member, e.Removed}
 	case CatalogChanged:
 		v = wireCatalog{"CatalogChanged", utcPtr(e.At), &e.Catalog}
 	case CompleteGate:
+		if e.Gate == "" {
+			return nil, fmt.Errorf("%w: CompleteGate: empty gate", ErrInvalidEncoding)
+		}
 		v = wireComplete{"CompleteGate", utcPtr(e.At), e.Gate}
 	default:
 		return nil, fmt.Errorf("%w: cannot encode event type %T", ErrInvalidEncoding, e)
@@ -162,6 +174,13 @@ func UnmarshalEvent(b []byte) (Event, error) {
 		if err := decodeWire(b, &w, typ, &w.At, "at"); err != nil {
 			return nil, err
 		}
+		for i, t := range w.Targets {
+			switch t.Type {
+			case TargetMember, TargetGroup, TargetStage, TargetAfterStageWait:
+			default:
+				return nil, fmt.Errorf("%w: %s: targets[%d].type %q: want Member, Group, Stage or AfterStageWait", ErrInvalidEncoding, typ, i, t.Type)
+			}
+		}
 		return Skip{At: w.At.UTC(), Targets: w.Targets}, nil
 	case "UpgradeSucceeded":
 		var w wireSucceeded
@@ -197,15 +216,22 @@ func UnmarshalEvent(b []byte) (Event, error) {
 	return nil, fmt.Errorf("%w: unknown event type %q", ErrInvalidEncoding, typ)
 }
 
-// MarshalCommand encodes a command in the wire format.
+// MarshalCommand encodes a command in the wire format. Like MarshalEvent,
+// it refuses what UnmarshalCommand would refuse.
 func MarshalCommand(c Command) ([]byte, error) {
 	var v any
 	switch c := c.(type) {
 	case UpgradeMember:
+		if c.Op == "" || c.Member == "" || c.Type == "" {
+			return nil, fmt.Errorf("%w: UpgradeMember: empty op, member or type", ErrInvalidEncoding)
+		}
 		v = wireUpgrade{"UpgradeMember", c.Op, c.Member, c.Type, c.KubernetesVersion, c.NodeImages}
 	case WakeAt:
 		v = wireAt{"WakeAt", utcPtr(c.At)}
 	case AwaitGate:
+		if c.Gate == "" || c.Type == "" || c.Stage == "" || c.Timing == "" {
+			return nil, fmt.Errorf("%w: AwaitGate: empty gate, type, stage or timing", ErrInvalidEncoding)
+		}
 		w := wireAwait{"AwaitGate", c.Gate, c.Type, c.DisplayName, c.Stage, c.Group, c.Timing, nil}
 		if !c.StartAt.IsZero() {
 			w.StartAt = utcPtr(c.StartAt)
@@ -234,6 +260,11 @@ func UnmarshalCommand(b []byte) (Command, error) {
 		if err := decodeWire(b, &w, typ, &w.Op, "op", &w.Member, "member", &w.UpgradeType, "upgradeType"); err != nil {
 			return nil, err
 		}
+		switch w.UpgradeType {
+		case Full, ControlPlaneOnly, NodeImageOnly:
+		default:
+			return nil, fmt.Errorf("%w: %s: upgradeType %q: want Full, ControlPlaneOnly or NodeImageOnly", ErrInvalidEncoding, typ, w.UpgradeType)
+		}
 		return UpgradeMember{Op: w.Op, Member: w.Member, Type: w.UpgradeType, KubernetesVersion: w.KubernetesVersion, NodeImages: w.NodeImages}, nil
 	case "WakeAt":
 		var w wireAt
@@ -245,6 +276,9 @@ func UnmarshalCommand(b []byte) (Command, error) {
 		var w wireAwait
 		if err := decodeWire(b, &w, typ, &w.Gate, "gate", &w.GateType, "gateType", &w.Stage, "stage", &w.Timing, "timing"); err != nil {
 			return nil, err
+		}
+		if w.GateType != Approval && w.GateType != ScheduledStart || w.Timing != Before && w.Timing != After {
+			return nil, fmt.Errorf("%w: %s: gateType %q or timing %q: want Approval or ScheduledStart, Before or After", ErrInvalidEncoding, typ, w.GateType, w.Timing)
 		}
 		c := AwaitGate{Gate: w.Gate, Type: w.GateType, DisplayName: w.DisplayName, Stage: w.Stage, Group: w.Group, Timing: w.Timing}
 		if w.StartAt != nil {
@@ -266,10 +300,14 @@ func wireType(b []byte) (string, error) {
 	return t.Type, nil
 }
 
-// decodeWire decodes one JSON value into v, refusing unknown fields and
-// trailing data, then checks that each required field (pairs of a pointer
-// into v and the field's JSON name) is present and not empty.
+// decodeWire decodes one JSON value into v, refusing unknown fields, keys
+// given twice or not spelled exactly (exactKeys), and trailing data, then
+// checks that each required field (pairs of a pointer into v and the
+// field's JSON name) is present and not empty.
 func decodeWire(b []byte, v any, typ string, required ...any) error {
+	if err := exactKeys(b, reflect.TypeOf(v)); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidEncoding, typ, err)
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
@@ -281,6 +319,15 @@ func decodeWire(b []byte, v any, typ string, required ...any) error {
 	for i := 0; i+1 < len(required); i += 2 {
 		if reflect.ValueOf(required[i]).Elem().IsZero() {
 			return fmt.Errorf("%w: %s: missing field %q", ErrInvalidEncoding, typ, required[i+1])
+		}
+	}
+	// Every time must encode again (RFC 3339 has years 0 to 9999 only).
+	for i := range reflect.ValueOf(v).Elem().NumField() {
+		f := reflect.ValueOf(v).Elem().Field(i)
+		if t, ok := f.Interface().(*time.Time); ok && t != nil {
+			if y := t.UTC().Year(); y < 0 || y > 9999 {
+				return fmt.Errorf("%w: %s: time %s is outside years 0 to 9999 in UTC", ErrInvalidEncoding, typ, t.Format(time.RFC3339))
+			}
 		}
 	}
 	return nil

@@ -2,18 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/journal"
 )
 
 // Upgrader performs member upgrades. Implement it against the Azure SDK
@@ -33,32 +31,51 @@ type UpgradeError struct{ Code, Message string }
 
 func (e *UpgradeError) Error() string { return e.Code + ": " + e.Message }
 
-// Host runs one update run to its end, persisting it after every step.
+// Host runs one update run to its end on a journal file (package journal):
+// every accepted event is committed there before its commands are
+// performed, and a restarted host rebuilds the run from it.
 type Host struct {
-	Path     string      // the run's state file
-	Clock    clock.Clock // clock.New() in production
+	Path     string           // the journal file; one host per file (a second gets journal.ErrLocked)
+	Options  *journal.Options // nil for the defaults
+	Clock    clock.Clock      // clock.New() in production
 	Upgrader Upgrader
 	Log      io.Writer // progress lines; nil for none
 
-	// OnStep, if set, is called after each step has been persisted and its
+	// OnStep, if set, is called after each step has been committed and its
 	// commands started (timers armed, upgrades under way).
 	OnStep func(fleetupdate.Run, []fleetupdate.Command)
-	// afterPersist lets a test kill the host between persisting a step and
+	// afterPersist lets a test kill the host between committing a step and
 	// performing its commands.
 	afterPersist func()
 }
 
-// Run loads the run from h.Path, or creates it with create and starts it,
-// then performs commands and feeds back results until the run is
-// Completed, Failed or Skipped, or ctx is cancelled. It follows the host
-// contract of package fleetupdate:
+// Plan is what a run is created from when the journal does not hold it.
+type Plan struct {
+	Name    string
+	Spec    fleetupdate.Spec
+	Members []fleetupdate.Member
+	Catalog fleetupdate.Catalog
+}
+
+// Run loads the run named plan.Name from the journal at h.Path, or creates
+// it from plan and starts it, then performs commands and feeds back results
+// until the run is done (Run.Done: Completed, Skipped, Failed or Stopped)
+// or ctx is cancelled. It follows the host contract of package fleetupdate:
 //
-//  1. persist the returned run before performing its commands;
+//  1. commit each accepted event to the journal before performing its
+//     commands (journal.Journal.Step);
 //  2. perform each command (upgrades are idempotent per op);
 //  3. report each outcome stamped with the clock's time;
 //  4. deliver a Tick at each WakeAt;
-//  5. after a restart, re-send the in-flight upgrades and re-arm the wake-up.
-func (h *Host) Run(ctx context.Context, create func() (fleetupdate.Run, error)) (fleetupdate.Run, error) {
+//  5. after a restart, perform Run.Outstanding: the upgrades in flight and
+//     every wake-up still owed.
+func (h *Host) Run(ctx context.Context, plan Plan) (fleetupdate.Run, error) {
+	store, err := journal.Open(h.Path, h.Options)
+	if err != nil {
+		return fleetupdate.Run{}, err
+	}
+	defer store.Close()
+
 	ctx, cancel := context.WithCancel(ctx)
 	events := make(chan fleetupdate.Event, 16)
 	var wg sync.WaitGroup
@@ -96,117 +113,72 @@ func (h *Host) Run(ctx context.Context, create func() (fleetupdate.Run, error)) 
 			t.Stop()
 		}
 	}()
-	wakeAt := func(at fleetupdate.WakeAt) {
-		timers = append(timers, h.Clock.AfterFunc(h.Clock.Until(at.At), func() {
-			send(fleetupdate.Tick{At: h.Clock.Now()})
-		}))
-	}
-
-	run, loaded, err := h.load()
-	if err != nil {
-		return run, err
-	}
-	var first fleetupdate.Event
-	if loaded {
-		h.logf("resumed %s: %s, %d upgrades in flight", run.Name(), run.State(), len(run.InFlight()))
-		for _, c := range run.InFlight() { // 5. re-send what was in flight
-			perform(c)
-		}
-		if at, ok := run.NextWake(); ok {
-			wakeAt(fleetupdate.WakeAt{At: at})
-		}
-	} else {
-		if run, err = create(); err != nil {
-			return run, err
-		}
-		first = fleetupdate.Start{At: h.Clock.Now()}
-	}
-
-	for {
-		if first == nil {
-			if done(run) {
-				return run, nil
-			}
-			select {
-			case first = <-events:
-			case <-ctx.Done():
-				return run, ctx.Err()
-			}
-		}
-		ev := first
-		first = nil
-		next, cmds, err := fleetupdate.Step(run, ev)
-		if err != nil {
-			h.logf("ignored %T: %v", ev, err) // the run is unchanged
-			continue
-		}
-		run = next
-		if err := h.save(run); err != nil { // 1. persist first
-			return run, err
-		}
-		if h.afterPersist != nil {
-			h.afterPersist()
-		}
-		if ctx.Err() != nil {
-			return run, ctx.Err()
-		}
+	do := func(cmds []fleetupdate.Command) {
 		for _, c := range cmds { // 2. and 4.
 			switch c := c.(type) {
 			case fleetupdate.UpgradeMember:
 				h.logf("upgrading %s (%s)", c.Member, c.Op)
 				perform(c)
 			case fleetupdate.WakeAt:
-				wakeAt(c)
+				timers = append(timers, h.Clock.AfterFunc(h.Clock.Until(c.At), func() {
+					send(fleetupdate.Tick{At: h.Clock.Now()})
+				}))
+			case fleetupdate.AwaitGate: // tell whoever approves; they send CompleteGate
+				h.logf("gate %s (%s %q) is waiting", c.Gate, c.Type, c.DisplayName)
 			}
 		}
+	}
+
+	var next fleetupdate.Event
+	j, err := store.Load(plan.Name)
+	switch {
+	case errors.Is(err, journal.ErrNotFound):
+		if j, err = store.Create(plan.Name, plan.Spec, plan.Members, plan.Catalog); err != nil {
+			return fleetupdate.Run{}, err
+		}
+		next = fleetupdate.Start{At: h.Clock.Now()}
+	case err != nil:
+		return fleetupdate.Run{}, err
+	default:
+		run := j.Run()
+		h.logf("resumed %s: %s, %d upgrades in flight", run.Name(), run.State(), len(run.InFlight()))
+		do(run.Outstanding()) // 5.
+	}
+
+	run := j.Run()
+	for {
+		if next == nil {
+			if run.Done() {
+				return run, nil
+			}
+			select {
+			case next = <-events:
+			case <-ctx.Done():
+				return run, ctx.Err()
+			}
+		}
+		ev := next
+		next = nil
+		r, cmds, err := j.Step(ev) // 1. committed before we act
+		if errors.Is(err, journal.ErrWrite) {
+			return run, err
+		}
+		if err != nil {
+			h.logf("ignored %T: %v", ev, err) // refused: the run is unchanged
+			continue
+		}
+		run = r
+		if h.afterPersist != nil {
+			h.afterPersist()
+		}
+		if ctx.Err() != nil {
+			return run, ctx.Err()
+		}
+		do(cmds)
 		if h.OnStep != nil {
 			h.OnStep(run, cmds)
 		}
 	}
-}
-
-func done(r fleetupdate.Run) bool {
-	switch r.State() {
-	case fleetupdate.Completed, fleetupdate.Failed, fleetupdate.Skipped:
-		return true
-	}
-	return false
-}
-
-func (h *Host) load() (fleetupdate.Run, bool, error) {
-	var r fleetupdate.Run
-	b, err := os.ReadFile(h.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return r, false, nil
-	}
-	if err != nil {
-		return r, false, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, false, fmt.Errorf("%s: %w", h.Path, err)
-	}
-	return r, true, nil
-}
-
-// save writes the run to a temporary file and renames it over the state
-// file, so a crash leaves either the old state or the new one, never half.
-func (h *Host) save(r fleetupdate.Run) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(h.Path), filepath.Base(h.Path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(b)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), h.Path)
 }
 
 func (h *Host) logf(format string, a ...any) {

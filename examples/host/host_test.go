@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/journal"
 	"github.com/fleetkit/fleetkit/window"
 )
 
@@ -24,68 +24,67 @@ func mockClock() *clock.Mock {
 	return m
 }
 
-func noCreate(t *testing.T) func() (fleetupdate.Run, error) {
-	return func() (fleetupdate.Run, error) {
-		t.Fatal("a restarted host must load the run, not create one")
-		return fleetupdate.Run{}, nil
-	}
+// testOptions: no fsync (speed), and a locked file fails at once (no wait).
+var testOptions = &journal.Options{NoSync: true, LockTimeout: -1}
+
+func newHost(path string, clk clock.Clock, up Upgrader) *Host {
+	return &Host{Path: path, Options: testOptions, Clock: clk, Upgrader: up}
 }
 
+// noPlan is a plan a restarted host must not need: the journal has the run.
+func noPlan() Plan { p := demoPlan(); p.Members = nil; p.Spec = fleetupdate.Spec{}; return p }
+
+// saved is the run the journal at path holds.
 func saved(t *testing.T, path string) fleetupdate.Run {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	s, err := journal.Open(path, testOptions)
 	require.NoError(t, err)
-	var r fleetupdate.Run
-	require.NoError(t, json.Unmarshal(b, &r))
-	return r
+	defer s.Close()
+	j, err := s.Load("demo")
+	require.NoError(t, err)
+	return j.Run()
 }
 
 func assertEveryMemberUpgradedOnce(t *testing.T, up *FakeUpgrader) {
 	t.Helper()
-	r, err := demoRun()
-	require.NoError(t, err)
-	for _, st := range r.Status().Stages {
-		for _, g := range st.Groups {
-			for _, m := range g.Members {
-				assert.Equal(t, 1, up.Upgrades[m.Name], m.Name)
-			}
-		}
+	for _, m := range demoPlan().Members {
+		assert.Equal(t, 1, up.Upgrades[m.Name], m.Name)
 	}
 	assert.Equal(t, 6, up.Ops())
 }
 
 func TestHostRunsToCompletionAndPersists(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.json")
+	path := filepath.Join(t.TempDir(), "fleet.db")
 	clk := mockClock()
 	up := &FakeUpgrader{Clock: clk}
-	run, err := (&Host{Path: path, Clock: clk, Upgrader: up}).Run(context.Background(), demoRun)
+	run, err := newHost(path, clk, up).Run(context.Background(), demoPlan())
 	require.NoError(t, err)
 	assert.Equal(t, fleetupdate.Completed, run.State())
 	assert.Equal(t, fleetupdate.Completed, saved(t, path).State())
 	assertEveryMemberUpgradedOnce(t, up)
 	// A second start finds the finished run and does nothing.
-	again, err := (&Host{Path: path, Clock: clk, Upgrader: up}).Run(context.Background(), noCreate(t))
+	again, err := newHost(path, clk, up).Run(context.Background(), noPlan())
 	require.NoError(t, err)
 	assert.Equal(t, fleetupdate.Completed, again.State())
 	assertEveryMemberUpgradedOnce(t, up)
 }
 
 // Killed after persisting a step and before performing its commands: the
-// restarted host finds those upgrades in flight in the state file and sends
+// restarted host finds those upgrades in flight in the journal and sends
 // them; nothing is upgraded twice.
 func TestHostResumesAfterKillBetweenPersistAndPerform(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.json")
+	path := filepath.Join(t.TempDir(), "fleet.db")
 	clk := mockClock()
 	up := &FakeUpgrader{Clock: clk}
 	ctx, kill := context.WithCancel(context.Background())
 	persists := 0
-	h := &Host{Path: path, Clock: clk, Upgrader: up}
+	h := newHost(path, clk, up)
 	h.afterPersist = func() {
 		if persists++; persists == 3 { // Start, test-0 done, test-1 done: the prod stage starts
 			kill()
 		}
 	}
-	_, err := h.Run(ctx, demoRun)
+	_, err := h.Run(ctx, demoPlan())
 	require.ErrorIs(t, err, context.Canceled)
 
 	mid := saved(t, path)
@@ -97,7 +96,7 @@ func TestHostResumesAfterKillBetweenPersistAndPerform(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"prod-eu-2", "prod-us-4", "prod-us-5"}, never, "persisted but never performed")
 
-	run, err := (&Host{Path: path, Clock: clk, Upgrader: up}).Run(context.Background(), noCreate(t))
+	run, err := newHost(path, clk, up).Run(context.Background(), noPlan())
 	require.NoError(t, err)
 	assert.Equal(t, fleetupdate.Completed, run.State())
 	assertEveryMemberUpgradedOnce(t, up)
@@ -106,21 +105,21 @@ func TestHostResumesAfterKillBetweenPersistAndPerform(t *testing.T) {
 // Killed while an upgrade is under way: the restart re-sends the same op,
 // and the upgrader attaches to it instead of upgrading again.
 func TestHostResumesAfterKillMidUpgrade(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.json")
+	path := filepath.Join(t.TempDir(), "fleet.db")
 	clk := mockClock()
 	up := &FakeUpgrader{Clock: clk, Hang: "prod-eu-2"}
 	ctx, kill := context.WithCancel(context.Background())
-	h := &Host{Path: path, Clock: clk, Upgrader: up}
+	h := newHost(path, clk, up)
 	h.OnStep = func(r fleetupdate.Run, _ []fleetupdate.Command) {
 		if in := r.InFlight(); len(in) == 1 && in[0].Member == "prod-eu-2" {
 			kill()
 		}
 	}
-	_, err := h.Run(ctx, demoRun)
+	_, err := h.Run(ctx, demoPlan())
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, "demo/prod-eu-2/1", string(saved(t, path).InFlight()[0].Op))
 
-	run, err := (&Host{Path: path, Clock: clk, Upgrader: up}).Run(context.Background(), noCreate(t))
+	run, err := newHost(path, clk, up).Run(context.Background(), noPlan())
 	require.NoError(t, err)
 	assert.Equal(t, fleetupdate.Completed, run.State())
 	assertEveryMemberUpgradedOnce(t, up)
@@ -129,17 +128,15 @@ func TestHostResumesAfterKillMidUpgrade(t *testing.T) {
 // WakeAt becomes a timer on the host's clock; its Tick starts the member
 // whose window opened.
 func TestHostTicksAtWakeAt(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.json")
+	path := filepath.Join(t.TempDir(), "fleet.db")
 	clk := mockClock()
 	up := &FakeUpgrader{Clock: clk}
-	create := func() (fleetupdate.Run, error) {
-		nightly := &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: "22:00", DurationHours: 4}
-		return fleetupdate.New("night", fleetupdate.Spec{ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.ControlPlaneOnly, KubernetesVersion: "1.30"}}},
-			[]fleetupdate.Member{{Name: "a", Region: "eastus", KubernetesVersion: "1.29.9", AutoUpgradeWindow: nightly}},
-			fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.30.5"}}}})
-	}
+	nightly := &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: "22:00", DurationHours: 4}
+	plan := Plan{Name: "night", Spec: fleetupdate.Spec{ManagedClusterUpdate: fleetupdate.ManagedClusterUpdate{Upgrade: fleetupdate.UpgradeSpec{Type: fleetupdate.ControlPlaneOnly, KubernetesVersion: "1.30"}}},
+		Members: []fleetupdate.Member{{Name: "a", Region: "eastus", KubernetesVersion: "1.29.9", AutoUpgradeWindow: nightly}},
+		Catalog: fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.30.5"}}}}}
 	armed := make(chan time.Time, 1)
-	h := &Host{Path: path, Clock: clk, Upgrader: up}
+	h := newHost(path, clk, up)
 	h.OnStep = func(_ fleetupdate.Run, cmds []fleetupdate.Command) {
 		for _, c := range cmds {
 			if w, ok := c.(fleetupdate.WakeAt); ok {
@@ -149,7 +146,7 @@ func TestHostTicksAtWakeAt(t *testing.T) {
 	}
 	result := make(chan fleetupdate.Run, 1)
 	go func() {
-		r, err := h.Run(context.Background(), create)
+		r, err := h.Run(context.Background(), plan)
 		assert.NoError(t, err)
 		result <- r
 	}()
@@ -162,12 +159,47 @@ func TestHostTicksAtWakeAt(t *testing.T) {
 }
 
 func TestHostReportsFailures(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.json")
+	path := filepath.Join(t.TempDir(), "fleet.db")
 	clk := mockClock()
 	up := &FakeUpgrader{Clock: clk, Fail: map[string]string{"test-0": "QuotaExceeded"}}
-	run, err := (&Host{Path: path, Clock: clk, Upgrader: up}).Run(context.Background(), demoRun)
+	run, err := newHost(path, clk, up).Run(context.Background(), demoPlan())
 	require.NoError(t, err)
 	st := run.Status()
 	assert.Equal(t, fleetupdate.Failed, st.Status.State)
 	assert.Equal(t, "QuotaExceeded", st.Status.Error.Code)
+}
+
+// Two hosts on one journal file: the second gets a clear error naming the
+// file while the first runs, and never starts a second copy of the rollout.
+func TestSecondHostOnOneFileIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	clk := mockClock()
+	up := &FakeUpgrader{Clock: clk, Hang: "test-0"}
+	ctx, kill := context.WithCancel(context.Background())
+	running := make(chan struct{})
+	var once sync.Once
+	first := newHost(path, clk, up)
+	first.OnStep = func(r fleetupdate.Run, _ []fleetupdate.Command) {
+		if len(r.InFlight()) > 0 {
+			once.Do(func() { close(running) })
+		}
+	}
+	result := make(chan error, 1)
+	go func() {
+		_, err := first.Run(ctx, demoPlan())
+		result <- err
+	}()
+	<-running
+
+	second := &FakeUpgrader{Clock: clk}
+	_, err := newHost(path, clk, second).Run(context.Background(), demoPlan())
+	require.ErrorIs(t, err, journal.ErrLocked)
+	assert.ErrorContains(t, err, path)
+	assert.Zero(t, second.Ops(), "the second host upgraded nothing")
+
+	kill()
+	require.ErrorIs(t, <-result, context.Canceled)
+	run, err := newHost(path, clk, up).Run(context.Background(), noPlan())
+	require.NoError(t, err, "once the first host is gone, the next one runs")
+	assert.Equal(t, fleetupdate.Completed, run.State())
 }

@@ -97,6 +97,10 @@ func writeSVG(w io.Writer, tr fake.Trace) error {
 	}
 	height := topMargin + rows*rowHeight + 30
 	segs, marks := history(tr)
+	gatesOf := map[string][]gateRow{}
+	for _, g := range gates(tr) {
+		gatesOf[g.stage] = append(gatesOf[g.stage], g)
+	}
 
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", labelWidth+chartWidth+20, height)
@@ -123,6 +127,9 @@ func writeSVG(w io.Writer, tr fake.Trace) error {
 			}
 			p(`<rect x="%.1f" y="%d" width="%.1f" height="4" fill="#9ca3af"/>`+"\n", x(s.Status.StartTime), y+7, max(1, x(end)-x(s.Status.StartTime)))
 		}
+		for _, g := range gatesOf[s.Name] {
+			drawGate(p, x, y, tr, g)
+		}
 		y += rowHeight
 		for _, g := range s.Groups {
 			for _, m := range g.Members {
@@ -143,6 +150,9 @@ func writeSVG(w io.Writer, tr fake.Trace) error {
 		p(`<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", lx, height-20, colors[s], lx+16, height-10, s)
 		lx += 110
 	}
+	p(`<path d="%s" fill="white" stroke="%s" stroke-width="1.5"/><text x="%d" y="%d">gate reached</text>`+"\n", diamond(float64(lx+6), float64(height-14)), gateColor, lx+16, height-10)
+	lx += 110
+	p(`<path d="%s" fill="%s"/><text x="%d" y="%d">gate passed</text>`+"\n", diamond(float64(lx+6), float64(height-14)), gateColor, lx+16, height-10)
 	p("</svg>\n")
 	return nil
 }
@@ -162,4 +172,34 @@ func writeHTML(w io.Writer, tr fake.Trace) error {
 	}
 	_, err := fmt.Fprintln(w, "</body></html>")
 	return err
+}
+
+const gateColor = "#7c3aed"
+
+// diamond is the path of a gate marker centred on (cx, cy).
+func diamond(cx, cy float64) string {
+	return fmt.Sprintf("M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ", cx, cy-5, cx+5, cy, cx, cy+5, cx-5, cy)
+}
+
+// drawGate marks on a stage's row where one of its gates (or one of its
+// groups') was reached, a hollow diamond, and where it was passed, a
+// filled one, joined by a dashed line; a gate still Pending has its line
+// run to the end of the chart.
+func drawGate(p func(string, ...any), x func(time.Time) float64, y int, tr fake.Trace, g gateRow) {
+	st := g.g.Status
+	if st.StartTime.IsZero() {
+		return
+	}
+	cy := float64(y + rowHeight/2)
+	name := html.EscapeString(g.name())
+	end, done := st.CompletedTime, !st.CompletedTime.IsZero()
+	if !done {
+		end = tr.End
+	}
+	p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="3 2"/>`+"\n", x(st.StartTime), cy, x(end), cy, gateColor)
+	p(`<path d="%s" fill="white" stroke="%s" stroke-width="1.5"><title>%s reached at %s</title></path>`+"\n",
+		diamond(x(st.StartTime), cy), gateColor, name, html.EscapeString(clock(tr.Start, st.StartTime)))
+	if done {
+		p(`<path d="%s" fill="%s"><title>%s passed at %s</title></path>`+"\n", diamond(x(end), cy), gateColor, name, html.EscapeString(clock(tr.Start, end)))
+	}
 }
