@@ -101,7 +101,7 @@ type floor struct {
 	starved bool
 	state   []uint8 // per member: 0 waiting, 1 running, 2 done
 	groups  []floorGroup
-	wakes   []int64 // wake-ups asked for, after the clock, sorted
+	wakes   []int64 // wake-ups asked for that no Tick has reached, sorted
 	cmds    []Command
 }
 
@@ -184,11 +184,14 @@ func (fl *floor) apply(e Event) ([]Command, error) {
 	default:
 		return nil, fmt.Errorf("floor: %T is not supported", e)
 	}
-	n := 0
-	for n < len(fl.wakes) && fl.wakes[n] <= fl.now {
-		n++
+	if _, ok := e.(Tick); ok {
+		// As in the run: a wake-up stays owed until a Tick reaches it.
+		n := 0
+		for n < len(fl.wakes) && fl.wakes[n] <= fl.now {
+			n++
+		}
+		fl.wakes = fl.wakes[n:]
 	}
-	fl.wakes = fl.wakes[n:]
 	return fl.cmds, nil
 }
 
