@@ -191,8 +191,10 @@ func (r Run) checkAtRest() error {
 	// (checkStarved asks the question that matters).
 	ns := *next.s
 	ns.stages = slices.Clone(ns.stages)
-	for i := range ns.stages {
-		ns.stages[i].starved = s.stages[i].starved
+	for i, sr := range ns.stages {
+		c := *sr
+		c.starved = s.stages[i].starved
+		ns.stages[i] = &c
 	}
 	before, err1 := json.Marshal(r)
 	after, err2 := json.Marshal(Run{p: r.p, s: &ns})
@@ -319,7 +321,7 @@ func checkTimes(field string, clock, start, end time.Time) error {
 
 func (r Run) checkStage(i int) error {
 	p, s := r.p, r.s
-	ps, sr := &p.stages[i], &s.stages[i]
+	ps, sr := &p.stages[i], s.stages[i]
 	f := fmt.Sprintf("state.stages[%d]", i)
 	switch {
 	case sr.phase < 0 || sr.phase >= len(stagePhaseNames):
@@ -451,7 +453,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	p, s := r.p, r.s
 	pg := &p.groups[g]
 	gr := s.groups.get(int(g))
-	sr := &s.stages[pg.stage]
+	sr := s.stages[pg.stage]
 	f := fmt.Sprintf("state.groups[%d]", g)
 	keys := map[string]bool{}
 	for bi := range gr.buckets.n {

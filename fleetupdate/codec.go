@@ -249,7 +249,7 @@ func decodeRun(in runJSON) (Run, error) {
 		s.failing = true
 	}
 
-	s.stages = make([]stageRec, len(p.stages))
+	s.stages = newStages(len(p.stages))
 	s.stage = len(p.stages)
 	for i, sj := range js.Stages {
 		f := fmt.Sprintf("state.stages[%d]", i)
@@ -263,7 +263,7 @@ func decodeRun(in runJSON) (Run, error) {
 		if ph != stageDone && s.stage == len(p.stages) {
 			s.stage = i // the active stage is the first not done
 		}
-		s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
+		*s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
 	}
 
 	upType := p.v.upType

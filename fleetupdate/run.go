@@ -97,7 +97,7 @@ type state struct {
 	errMsg  string
 
 	stage    int        // active stage; len(stages) once all are done
-	stages   []stageRec // one per plan stage
+	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
 	groups   pvec[*groupRec]
 	members  pvec[*memberRec]
 	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
@@ -110,6 +110,7 @@ type state struct {
 }
 
 type stageRec struct {
+	gen         uint64
 	phase       int  // stageNotStarted … stageBefore
 	running     int  // members in flight across the stage's groups
 	openGroups  int  // groups not done (Run.groupDone); counted from stageGroups on, 0 before
@@ -400,7 +401,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		gates[k] = &gateRec{state: NotStarted}
 	}
 	s.gates = newPvec(gates)
-	s.stages = make([]stageRec, len(p.stages))
+	s.stages = newStages(len(p.stages))
 	s.resolveConsistent(p)
 	return s
 }
@@ -543,4 +544,14 @@ func (m *memberRec) command() UpgradeMember {
 	c.Op = m.op
 	c.NodeImages = slices.Clone(c.NodeImages)
 	return c
+}
+
+// newStages returns n stage records, allocated together.
+func newStages(n int) []*stageRec {
+	recs := make([]stageRec, n)
+	out := make([]*stageRec, n)
+	for i := range recs {
+		out[i] = &recs[i]
+	}
+	return out
 }

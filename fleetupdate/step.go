@@ -194,7 +194,14 @@ func (b *stepper) stage(i int) *stageRec {
 		b.s.stages = slices.Clone(b.s.stages)
 		b.stagesOwned = true
 	}
-	return &b.s.stages[i]
+	st := b.s.stages[i]
+	if st.gen != b.gen {
+		c := *st
+		c.gen = b.gen
+		st = &c
+		b.s.stages[i] = st
+	}
+	return st
 }
 
 func (b *stepper) emit(c Command) { b.cmds = append(b.cmds, c) }
