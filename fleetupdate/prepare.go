@@ -40,6 +40,9 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 		behind := !kversion.NothingToDo(cur, target)
 		if up == Full {
 			for _, np := range d.NodePools {
+				if np.KubernetesVersion == "" {
+					continue // most pools follow the control plane: nothing to parse
+				}
 				if pv, err := kversion.Parse(np.KubernetesVersion); err == nil && !kversion.NothingToDo(pv, target) {
 					behind = true
 				}

@@ -96,7 +96,7 @@ type state struct {
 	errCode string // the run's summary error, set while failing or Failed
 	errMsg  string
 
-	stage    int        // active stage; len(stages) once all are done
+	stage    int         // active stage; len(stages) once all are done
 	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
 	groups   pvec[*groupRec]
 	members  pvec[*memberRec]
@@ -254,7 +254,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, pr
 	if err != nil {
 		panic("fleetupdate: a validated spec does not encode: " + err.Error())
 	}
-	p := &plan{name: name, spec: specJSON, v: v, byName: map[string]int32{}, gateByID: map[GateID]int32{}}
+	p := &plan{name: name, spec: specJSON, v: v, byName: make(map[string]int32, len(members)), gateByID: map[GateID]int32{}}
 	// Who selects a group's members: the group's own memberSelector, else
 	// Member.Group matching its name; a stage's memberSelector pre-filters
 	// both, and without groups selects the members of its implicit group.
@@ -289,11 +289,16 @@ func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, pr
 		return sel == nil || sel.Matches(m.Labels)
 	}
 	var errs problems
-	sorted := slices.Clone(members)
-	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	windows := map[string]*window.Schedule{} // a window's JSON → the run's one copy of it
+	sorted := make([]int32, len(members)) // members in name order
 	for i := range sorted {
-		m := &sorted[i]
+		sorted[i] = int32(i)
+	}
+	slices.SortFunc(sorted, func(a, b int32) int { return strings.Compare(members[a].Name, members[b].Name) })
+	p.members = make([]Member, 0, len(members))
+	p.groupOf = make([]int32, 0, len(members))
+	windows := newWindowCopies()
+	for _, i := range sorted {
+		m := &members[i]
 		var hits []int32
 		if spec.Strategy == nil {
 			hits = []int32{0}
@@ -364,11 +369,15 @@ func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, pr
 
 func initialState(p *plan, cat *compiledCatalog) *state {
 	s := &state{phase: NotStarted, catalog: cat}
+	// Records are allocated together (a step copies one before changing it).
 	recs := make([]*memberRec, len(p.members))
+	all := make([]memberRec, len(p.members))
 	for i := range p.members {
-		recs[i] = &memberRec{data: &p.members[i], state: NotStarted}
+		all[i] = memberRec{data: &p.members[i], state: NotStarted}
+		recs[i] = &all[i]
 	}
 	groups := make([]*groupRec, len(p.groups))
+	groupRecs := make([]groupRec, len(p.groups))
 	type bucketOf struct {
 		key  string
 		comp *window.Compiled
@@ -392,13 +401,16 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 			}
 			recs[id].bucket = bi
 		}
-		groups[gi] = &groupRec{buckets: newPvec(bks)}
+		groupRecs[gi].buckets = newPvec(bks)
+		groups[gi] = &groupRecs[gi]
 	}
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
 	gates := make([]*gateRec, len(p.gates))
+	gateRecs := make([]gateRec, len(p.gates))
 	for k := range gates {
-		gates[k] = &gateRec{state: NotStarted}
+		gateRecs[k].state = NotStarted
+		gates[k] = &gateRecs[k]
 	}
 	s.gates = newPvec(gates)
 	s.stages = newStages(len(p.stages))

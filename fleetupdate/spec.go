@@ -212,10 +212,22 @@ type RegionCatalog struct {
 }
 
 // Azure's name rule for fleets' child resources, stages and groups.
-var namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// validName: 1–50 characters matching ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
+// (checked by hand: New checks every member's name).
+func validName(name string) bool {
+	if len(name) < 1 || len(name) > 50 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func checkName(field, name string) error {
-	if len(name) < 1 || len(name) > 50 || !namePattern.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("%w: %s %q: must be 1–50 characters of a-z, 0-9 and '-', starting and ending with a letter or digit", ErrInvalidSpec, field, name)
 	}
 	return nil
@@ -561,11 +573,11 @@ func weekdayOf(d window.Weekday) (time.Weekday, bool) {
 func validateMembers(members []Member, up UpgradeType) problems {
 	var errs problems
 	bad := errs.add
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(members))
 	for i, m := range members {
-		where := fmt.Sprintf("members[%d]", i)
-		if err := checkName(where+".name", m.Name); err != nil {
-			errs = append(errs, err)
+		where := "members[" + strconv.Itoa(i) + "]"
+		if !validName(m.Name) {
+			errs = append(errs, checkName(where+".name", m.Name))
 		}
 		if seen[m.Name] {
 			bad("%s.name %q: member names must be unique", where, m.Name)
@@ -580,10 +592,8 @@ func validateMembers(members []Member, up UpgradeType) problems {
 func validateMember(where string, m Member, up UpgradeType) problems {
 	var errs problems
 	bad := errs.add
-	if m.Group != "" {
-		if err := checkName(where+".group", m.Group); err != nil {
-			errs = append(errs, err)
-		}
+	if m.Group != "" && !validName(m.Group) {
+		errs = append(errs, checkName(where+".group", m.Group))
 	}
 	if m.Region == "" {
 		bad("%s (%s).region: required", where, m.Name)
@@ -596,21 +606,19 @@ func validateMember(where string, m Member, up UpgradeType) problems {
 			bad("%s (%s).kubernetesVersion %q: want 1.30.5", where, m.Name, m.KubernetesVersion)
 		}
 	}
-	pools := map[string]bool{}
 	for j, p := range m.NodePools {
-		pw := fmt.Sprintf("%s (%s).nodePools[%d]", where, m.Name, j)
-		if p.Name == "" || pools[p.Name] {
-			bad("%s.name %q: required and unique within the member", pw, p.Name)
+		pw := func() string { return fmt.Sprintf("%s (%s).nodePools[%d]", where, m.Name, j) }
+		if p.Name == "" || slices.ContainsFunc(m.NodePools[:j], func(q NodePool) bool { return q.Name == p.Name }) {
+			bad("%s.name %q: required and unique within the member", pw(), p.Name)
 		}
-		pools[p.Name] = true
 		if p.NodeImageVersion != "" {
 			if _, err := nodeimage.Parse(p.NodeImageVersion); err != nil {
-				bad("%s.nodeImageVersion: %v", pw, err)
+				bad("%s.nodeImageVersion: %v", pw(), err)
 			}
 		}
 		if p.KubernetesVersion != "" {
 			if _, err := kversion.Parse(p.KubernetesVersion); err != nil {
-				bad("%s.kubernetesVersion %q: want 1.30.5", pw, p.KubernetesVersion)
+				bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
 			}
 		}
 	}
