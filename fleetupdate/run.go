@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fleetkit/fleetkit/internal/labelselector"
@@ -233,7 +232,8 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	}
 	v, verrs := validateSpec(spec)
 	errs = append(errs, verrs...)
-	errs = append(errs, validateMembers(members, spec.ManagedClusterUpdate.Upgrade.Type)...)
+	order := nameOrder(members)
+	errs = append(errs, validateMembers(members, spec.ManagedClusterUpdate.Upgrade.Type, order)...)
 	cat, err := compileCatalog(catalog)
 	if err != nil {
 		errs = append(errs, err)
@@ -241,7 +241,7 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
-	p, errs := buildPlan(name, spec, v, members)
+	p, errs := buildPlan(name, spec, v, members, order)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
@@ -249,7 +249,8 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	return Run{p: p, s: s}, nil
 }
 
-func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, problems) {
+// buildPlan makes the plan; order is nameOrder(members).
+func buildPlan(name string, spec Spec, v validated, members []Member, order []int32) (*plan, problems) {
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		panic("fleetupdate: a validated spec does not encode: " + err.Error())
@@ -289,15 +290,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, pr
 		return sel == nil || sel.Matches(m.Labels)
 	}
 	var errs problems
-	sorted := make([]int32, len(members)) // members in name order
-	for i := range sorted {
-		sorted[i] = int32(i)
-	}
-	slices.SortFunc(sorted, func(a, b int32) int { return strings.Compare(members[a].Name, members[b].Name) })
 	p.members = make([]Member, 0, len(members))
 	p.groupOf = make([]int32, 0, len(members))
 	windows := newWindowCopies()
-	for _, i := range sorted {
+	for _, i := range order {
 		m := &members[i]
 		var hits []int32
 		if spec.Strategy == nil {
@@ -383,25 +379,31 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		comp *window.Compiled
 	}
 	known := map[*window.Schedule]bucketOf{} // members share window copies (cloneMemberShared)
-	for gi, g := range p.groups {
-		var bks []*bucketRec
-		byKey := map[string]int32{}
-		for _, id := range g.members {
-			w := windowFor(recs[id].data, p.v.upType)
-			k, ok := known[w]
-			if !ok {
-				k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
-				known[w] = k
-			}
-			bi, ok := byKey[k.key]
-			if !ok {
-				bi = int32(len(bks))
-				byKey[k.key] = bi
-				bks = append(bks, &bucketRec{key: k.key, sched: w, comp: k.comp})
-			}
-			recs[id].bucket = bi
+	// A group's buckets are in the order its members (ascending ids) meet
+	// them; members are visited in id order, which is memory order.
+	bks := make([][]*bucketRec, len(p.groups))
+	byKey := make([]map[string]int32, len(p.groups))
+	for id := range all {
+		m, g := &all[id], p.groupOf[id]
+		w := windowFor(m.data, p.v.upType)
+		k, ok := known[w]
+		if !ok {
+			k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
+			known[w] = k
 		}
-		groupRecs[gi].buckets = newPvec(bks)
+		if byKey[g] == nil {
+			byKey[g] = map[string]int32{}
+		}
+		bi, ok := byKey[g][k.key]
+		if !ok {
+			bi = int32(len(bks[g]))
+			byKey[g][k.key] = bi
+			bks[g] = append(bks[g], &bucketRec{key: k.key, sched: w, comp: k.comp})
+		}
+		m.bucket = bi
+	}
+	for gi := range p.groups {
+		groupRecs[gi].buckets = newPvec(bks[gi])
 		groups[gi] = &groupRecs[gi]
 	}
 	s.members = newPvec(recs)

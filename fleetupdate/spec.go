@@ -570,44 +570,67 @@ func weekdayOf(d window.Weekday) (time.Weekday, bool) {
 	return 0, false
 }
 
-func validateMembers(members []Member, up UpgradeType) problems {
+// nameOrder returns the members' indices in name order (then index order).
+func nameOrder(members []Member) []int32 {
+	order := make([]int32, len(members))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(members[a].Name, members[b].Name); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	return order
+}
+
+// validateMembers checks what New is given; order is nameOrder(members).
+func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	var errs problems
 	bad := errs.add
-	seen := make(map[string]bool, len(members))
+	repeated := make([]bool, len(members)) // a member before it has its name
+	for k := 1; k < len(order); k++ {
+		repeated[order[k]] = members[order[k]].Name == members[order[k-1]].Name
+	}
 	for i, m := range members {
-		where := "members[" + strconv.Itoa(i) + "]"
+		where := func() string { return "members[" + strconv.Itoa(i) + "]" }
 		if !validName(m.Name) {
-			errs = append(errs, checkName(where+".name", m.Name))
+			errs = append(errs, checkName(where()+".name", m.Name))
 		}
-		if seen[m.Name] {
-			bad("%s.name %q: member names must be unique", where, m.Name)
+		if repeated[i] {
+			bad("%s.name %q: member names must be unique", where(), m.Name)
 		}
-		seen[m.Name] = true
-		errs = append(errs, validateMember(where, m, up)...)
+		errs = append(errs, validateMemberAt(where, m, up)...)
 	}
 	return errs
 }
 
 // validateMember checks one member's data; MemberChanged uses it too.
 func validateMember(where string, m Member, up UpgradeType) problems {
+	return validateMemberAt(func() string { return where }, m, up)
+}
+
+// validateMemberAt is validateMember naming the member only on error.
+func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 	var errs problems
 	bad := errs.add
 	if m.Group != "" && !validName(m.Group) {
-		errs = append(errs, checkName(where+".group", m.Group))
+		errs = append(errs, checkName(w()+".group", m.Group))
 	}
 	if m.Region == "" {
-		bad("%s (%s).region: required", where, m.Name)
+		bad("%s (%s).region: required", w(), m.Name)
 	}
 	if m.KubernetesVersion == "" && up != NodeImageOnly {
-		bad("%s (%s).kubernetesVersion: required for a %s upgrade", where, m.Name, up)
+		bad("%s (%s).kubernetesVersion: required for a %s upgrade", w(), m.Name, up)
 	}
 	if m.KubernetesVersion != "" {
 		if _, err := kversion.Parse(m.KubernetesVersion); err != nil {
-			bad("%s (%s).kubernetesVersion %q: want 1.30.5", where, m.Name, m.KubernetesVersion)
+			bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
 		}
 	}
 	for j, p := range m.NodePools {
-		pw := func() string { return fmt.Sprintf("%s (%s).nodePools[%d]", where, m.Name, j) }
+		pw := func() string { return fmt.Sprintf("%s (%s).nodePools[%d]", w(), m.Name, j) }
 		if p.Name == "" || slices.ContainsFunc(m.NodePools[:j], func(q NodePool) bool { return q.Name == p.Name }) {
 			bad("%s.name %q: required and unique within the member", pw(), p.Name)
 		}
@@ -622,13 +645,13 @@ func validateMember(where string, m Member, up UpgradeType) problems {
 			}
 		}
 	}
-	for _, w := range []struct {
+	for _, win := range []struct {
 		field string
 		s     *window.Schedule
 	}{{"autoUpgradeWindow", m.AutoUpgradeWindow}, {"nodeOSUpgradeWindow", m.NodeOSUpgradeWindow}} {
-		if w.s != nil {
-			if err := w.s.Validate(); err != nil {
-				bad("%s (%s).%s: %v", where, m.Name, w.field, err)
+		if win.s != nil {
+			if err := win.s.Validate(); err != nil {
+				bad("%s (%s).%s: %v", w(), m.Name, win.field, err)
 			}
 		}
 	}
