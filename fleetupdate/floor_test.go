@@ -108,38 +108,32 @@ type floor struct {
 type floorGroup struct {
 	running, left int
 	buckets       []floorBucket
-	m, u          floorHeap
-	indexed       bool // its buckets are in the heaps
+	m, u          ixHeap // the run's heap type: buckets by (key, head), keys stored
+	indexed       bool   // its buckets are in the heaps
 }
 
 type floorBucket struct {
-	next   int   // queue[:next] taken
-	s, e   int64 // the window's current or next interval, in Unix seconds; valid until e
-	ok     bool  // false: the window never opens again
-	asked  int64 // the opening a wake-up was asked for; math.MinInt64: none
-	mi, ui int   // positions in the heaps, -1 when out
+	next  int   // queue[:next] taken
+	s, e  int64 // the window's current or next interval, in Unix seconds; valid until e
+	ok    bool  // false: the window never opens again
+	asked int64 // the opening a wake-up was asked for; math.MinInt64: none
 }
 
 func (f *floorPlan) start() *floor {
 	fl := &floor{floorPlan: f, state: make([]uint8, len(f.p.members)), groups: make([]floorGroup, len(f.groups))}
 	for g := range f.groups {
-		gp := &f.groups[g]
 		gr := &fl.groups[g]
 		gr.left = len(f.p.groups[g].members)
-		gr.buckets = make([]floorBucket, len(gp.buckets))
-		for bi := range gr.buckets {
-			gr.buckets[bi] = floorBucket{asked: math.MinInt64, mi: -1, ui: -1}
+		n := len(f.groups[g].buckets)
+		gr.buckets = make([]floorBucket, n)
+		pos := make([]int32, 2*n)
+		for i := range pos {
+			pos[i] = -1
 		}
-		gr.m = floorHeap{pos: func(bi int32) *int { return &gr.buckets[bi].mi }, less: func(a, b int32) bool {
-			x, y := &gr.buckets[a], &gr.buckets[b]
-			if kx, ky := x.key(), y.key(); kx != ky {
-				return kx < ky
-			}
-			return gp.buckets[a].queue[x.next] < gp.buckets[b].queue[y.next]
-		}}
-		gr.u = floorHeap{pos: func(bi int32) *int { return &gr.buckets[bi].ui }, less: func(a, b int32) bool {
-			return gr.buckets[a].key() < gr.buckets[b].key()
-		}}
+		gr.m.pos, gr.u.pos = pos[:n:n], pos[n:]
+		for bi := range gr.buckets {
+			gr.buckets[bi].asked = math.MinInt64
+		}
 	}
 	return fl
 }
@@ -268,28 +262,34 @@ func (fl *floor) fill(g int32) {
 
 // pick starts the group's next member in the planner's order, asking for a
 // wake-up at each closed window ranked before it; false if none can start.
+// Heap keys are lower bounds, made exact when they reach the top: a
+// window's next interval starts after the one before.
 func (fl *floor) pick(g int32) bool {
 	gp, gr := &fl.floorPlan.groups[g], &fl.groups[g]
 	if !gr.indexed {
 		// First pick in this group: every bucket with a window goes in.
 		gr.indexed = true
 		for bi := range gr.buckets {
-			if bi != gp.none && len(gp.buckets[bi].queue) > 0 {
+			if q := gp.buckets[bi].queue; bi != gp.none && len(q) > 0 {
 				fl.refresh(g, int32(bi))
+				k := gr.buckets[bi].key()
+				gr.m.set(int32(bi), k, q[0])
+				gr.u.set(int32(bi), k, 0)
 			}
 		}
 	}
 	t := fl.now
 	best := -1
-	for len(gr.m.items) > 0 {
-		bi := gr.m.items[0]
-		bk := &gr.buckets[bi]
+	for len(gr.m.e) > 0 {
+		top := gr.m.e[0]
+		bk := &gr.buckets[top.bi]
 		if bk.ok && bk.e <= t {
-			fl.refresh(g, bi)
+			fl.refresh(g, top.bi)
+			gr.m.set(top.bi, bk.key(), top.head)
 			continue
 		}
 		if bk.ok && bk.s <= t {
-			best = int(bi)
+			best = int(top.bi)
 		}
 		break
 	}
@@ -300,19 +300,25 @@ func (fl *floor) pick(g int32) bool {
 			limit = t + int64(4*time.Hour/time.Second)
 		}
 		var reach []int32
-		for len(gr.u.items) > 0 {
-			bi := gr.u.items[0]
-			bk := &gr.buckets[bi]
+		for len(gr.u.e) > 0 {
+			top := gr.u.e[0]
+			bk := &gr.buckets[top.bi]
 			if bk.ok && bk.e <= t {
-				fl.refresh(g, bi)
+				fl.refresh(g, top.bi)
+				gr.m.set(top.bi, bk.key(), gr.m.e[gr.m.pos[top.bi]].head)
+			}
+			if k := bk.key(); k != top.key {
+				gr.u.set(top.bi, k, 0)
 				continue
 			}
 			if bk.key() > limit {
 				break
 			}
-			gr.u.remove(bi)
-			bk.asked = bk.key()
-			reach = append(reach, bi)
+			gr.u.remove(top.bi)
+			if bk.asked != bk.key() {
+				bk.asked = bk.key()
+				reach = append(reach, top.bi)
+			}
 		}
 		slices.Sort(reach)
 		for _, bi := range reach {
@@ -328,28 +334,29 @@ func (fl *floor) pick(g int32) bool {
 		return false
 	}
 	bk := &gr.buckets[best]
-	id := gp.buckets[best].queue[bk.next]
+	q := gp.buckets[best].queue
+	id := q[bk.next]
 	bk.next++
 	if best != gp.none {
-		if bk.next == len(gp.buckets[best].queue) {
+		if bk.next == len(q) {
 			gr.m.remove(int32(best))
 			gr.u.remove(int32(best))
 		} else {
-			gr.m.fix(int32(best))
+			gr.m.set(int32(best), bk.key(), q[bk.next])
 		}
 	}
 	fl.startMember(g, id)
 	return true
 }
 
-// refresh computes the bucket's interval at the clock and places it in the heaps.
+// refresh computes the bucket's interval at the clock; a bucket whose
+// opening was asked for and has moved on joins u again.
 func (fl *floor) refresh(g, bi int32) {
 	gr := &fl.groups[g]
 	bk := &gr.buckets[bi]
 	bk.s, bk.e, bk.ok = fl.floorPlan.groups[g].buckets[bi].win.NextUnix(fl.now)
-	gr.m.fix(bi)
-	if bk.asked != bk.key() {
-		gr.u.fix(bi)
+	if bk.asked != bk.key() && gr.u.pos[bi] < 0 {
+		gr.u.set(bi, bk.key(), 0)
 	}
 }
 
@@ -378,77 +385,6 @@ func (fl *floor) startMember(g, id int32) {
 	fl.cmds = append(fl.cmds, c)
 }
 
-// floorHeap is a binary min-heap of bucket indices that knows where each is.
-type floorHeap struct {
-	items []int32
-	pos   func(bi int32) *int
-	less  func(a, b int32) bool
-}
-
-// fix puts bi in the heap, or back in place after its key changed.
-func (h *floorHeap) fix(bi int32) {
-	p := h.pos(bi)
-	if *p < 0 {
-		*p = len(h.items)
-		h.items = append(h.items, bi)
-	}
-	if !h.up(*p) {
-		h.down(*p)
-	}
-}
-
-func (h *floorHeap) remove(bi int32) {
-	p := h.pos(bi)
-	i := *p
-	if i < 0 {
-		return
-	}
-	last := len(h.items) - 1
-	h.swap(i, last)
-	h.items = h.items[:last]
-	*p = -1
-	if i < last && !h.up(i) {
-		h.down(i)
-	}
-}
-
-func (h *floorHeap) swap(i, j int) {
-	h.items[i], h.items[j] = h.items[j], h.items[i]
-	*h.pos(h.items[i]) = i
-	*h.pos(h.items[j]) = j
-}
-
-func (h *floorHeap) up(i int) bool {
-	moved := false
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !h.less(h.items[i], h.items[parent]) {
-			break
-		}
-		h.swap(i, parent)
-		i, moved = parent, true
-	}
-	return moved
-}
-
-func (h *floorHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h.items) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h.items) && h.less(h.items[r], h.items[l]) {
-			m = r
-		}
-		if !h.less(h.items[m], h.items[i]) {
-			return
-		}
-		h.swap(i, m)
-		i = m
-	}
-}
-
 // runSched drives fleetupdate's Run in the benchmark host.
 type runSched struct{ r Run }
 
@@ -460,7 +396,10 @@ func (s *runSched) apply(e Event) ([]Command, error) {
 }
 
 func (s *runSched) nextWake() (time.Time, bool) { return s.r.NextWake() }
-func (s *runSched) completed() bool             { return s.r.State() == Completed }
+
+// completed asks Done, as a host loop does (State derives the stage's state
+// from its groups, to show Pending).
+func (s *runSched) completed() bool { return s.r.Done() }
 
 // floorShapes are the fleets BenchmarkFloor compares on.
 var floorShapes = []struct {
