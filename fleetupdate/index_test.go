@@ -78,7 +78,7 @@ func hostEvents(r Run, k int) ([]Run, []Event, error) {
 // New gives, and leaves the runs after it as they were.
 func TestSteppingAnOlderRunAgain(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(1, 40).Draw(t, "members")
+		n := rapid.IntRange(1, 25).Draw(t, "members")
 		runs, events, err := hostEvents(ownWindowsRun(t, n), 3*n)
 		if err != nil {
 			t.Fatal(err)

@@ -121,7 +121,7 @@ func genOwnWindow(t *rapid.T) *window.Schedule {
 // no such member waiting.
 func TestPicksMatchPlannerOrderOracleOwnWindows(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(1, 100).Draw(t, "members")
+		n := rapid.IntRange(1, 70).Draw(t, "members")
 		ms := make([]Member, n)
 		for i := range ms {
 			ms[i] = member(fmt.Sprintf("m-%03d", i), "g")
