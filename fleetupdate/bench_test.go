@@ -208,3 +208,14 @@ func BenchmarkNew(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUniqueWindowsScale is the goal for picks with a window per
+// member: the cost per event at 10,000 distinct windows against 500.
+func BenchmarkUniqueWindowsScale(b *testing.B) {
+	for _, n := range []int{500, 10000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			spec, ms := uniqueWindowFleet(n)
+			benchRuns(b, spec, ms)
+		})
+	}
+}
