@@ -31,6 +31,7 @@ import (
 
 	"github.com/fleetkit/fleetkit/fake"
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/internal/kversion"
 )
 
 //go:embed testdata/strategy.json
@@ -109,6 +110,9 @@ func run(args []string, out io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["jitter"] && c.jitter > c.duration {
+		c.jitter = c.duration / 3 // the default's share of the default duration
+	}
 	if err := c.validate(set); err != nil {
 		return usageError{err}
 	}
@@ -259,6 +263,10 @@ func (c config) validate(set map[string]bool) error {
 		return fmt.Errorf("-duration %s: want a positive duration", c.duration)
 	case c.jitter < 0 || c.jitter > c.duration:
 		return fmt.Errorf("-jitter %s: want from 0 to -duration (%s)", c.jitter, c.duration)
+	case !slices.Contains([]fleetupdate.UpgradeType{fleetupdate.Full, fleetupdate.ControlPlaneOnly, fleetupdate.NodeImageOnly}, fleetupdate.UpgradeType(c.upgradeType)):
+		return fmt.Errorf("-upgrade-type %q: want Full, ControlPlaneOnly or NodeImageOnly", c.upgradeType)
+	case c.upgradeType != string(fleetupdate.NodeImageOnly) && !validVersion(c.kubernetesVersion):
+		return fmt.Errorf("-kubernetes-version %q: want a version such as 1.30 or 1.30.5", c.kubernetesVersion)
 	case c.horizon <= 0:
 		return fmt.Errorf("-horizon %s: want a positive duration", c.horizon)
 	case c.selection != string(fleetupdate.Latest) && c.selection != string(fleetupdate.Consistent):
@@ -271,6 +279,12 @@ func (c config) validate(set map[string]bool) error {
 		return fmt.Errorf("-fail %q: want comma-separated member names", c.fail)
 	}
 	return nil
+}
+
+// validVersion reports whether v is a Kubernetes version the run accepts.
+func validVersion(v string) bool {
+	_, err := kversion.Parse(v)
+	return err == nil
 }
 
 // failing lists the members -fail names.
