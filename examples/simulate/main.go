@@ -72,6 +72,7 @@ type config struct {
 	selection         string
 	fail              string
 	failRate          float64
+	members           int
 	seed              uint64
 	start             string
 	duration, jitter  time.Duration
@@ -87,6 +88,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.sample, "sample", "basic", "shipped strategy: basic (3 stages by group name) or gated (approval and scheduled-start gates, failure budgets, label selectors)")
 	fs.StringVar(&c.approve, "approve", "at-once", "how approval gates are approved: at-once, after=DURATION (e.g. after=2h), within=DURATION (a seeded random delay up to it) or never")
 	fs.StringVar(&c.fleet, "fleet", "", "fleet description JSON file (default: the shipped 40-cluster sample)")
+	fs.IntVar(&c.members, "members", 0, "resize the fleet to this many members, copying its members group by group (e.g. 400 to see a big fleet)")
 	fs.StringVar(&c.upgradeType, "upgrade-type", "Full", "Full, ControlPlaneOnly or NodeImageOnly")
 	fs.StringVar(&c.kubernetesVersion, "kubernetes-version", "1.30", "target Kubernetes version (not for NodeImageOnly)")
 	fs.StringVar(&c.selection, "node-image-selection", "Consistent", "Latest or Consistent (not for ControlPlaneOnly)")
@@ -152,6 +154,11 @@ func run(args []string, out io.Writer) error {
 	}
 	if err := fleet.Validate(); err != nil {
 		return err
+	}
+	if set["members"] {
+		if err := resize(&fleet, c.members); err != nil {
+			return usageError{err}
+		}
 	}
 
 	spec := fleetupdate.Spec{Strategy: &strategy}
