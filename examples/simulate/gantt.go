@@ -99,7 +99,7 @@ const (
 type chart struct {
 	tr     fake.Trace
 	st     fleetupdate.Status
-	end    time.Time // the axis's end: the last event, at least an hour after the start
+	end    time.Time // the axis's end: the last event, at least a minute after the start
 	ax     timeAxis
 	segs   map[string][]segment
 	marks  map[string][]mark
@@ -113,8 +113,8 @@ type chart struct {
 func newChart(w io.Writer, tr fake.Trace) *chart {
 	c := &chart{tr: tr, st: tr.Run.Status(), end: tr.End, gates: map[[2]string][]gateRow{}}
 	c.p = func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	if c.end.Sub(tr.Start) < time.Hour {
-		c.end = tr.Start.Add(time.Hour)
+	if c.end.Sub(tr.Start) < time.Minute { // a run stopped at its start
+		c.end = tr.Start.Add(time.Minute)
 	}
 	c.segs, c.marks = history(tr)
 	for _, g := range gates(tr) {

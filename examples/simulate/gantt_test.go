@@ -172,7 +172,7 @@ func axisLabels(svg node) map[string][]node {
 }
 
 func TestAxisRunsToTheEndAtTopAndBottom(t *testing.T) {
-	for _, args := range [][]string{nil, {"-members", "400"}, {"-horizon", "1ns"}, {"-sample", "gated", "-approve", "after=30h"}} {
+	for _, args := range [][]string{nil, {"-members", "400"}, {"-horizon", "1ns"}, {"-fail-rate", "1"}, {"-sample", "gated", "-approve", "after=30h"}} {
 		svg, _ := drawChart(t, args...)
 		out := simulate(t, args...)
 		elapsed := regexp.MustCompile(`after (?:(\d+)d)?(\S+) of virtual time`).FindStringSubmatch(out)
@@ -181,7 +181,7 @@ func TestAxisRunsToTheEndAtTopAndBottom(t *testing.T) {
 		require.NoError(t, err)
 		d += time.Duration(days) * 24 * time.Hour
 		start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-		end := clock(start, start.Add(max(d, time.Hour)))
+		end := clock(start, start.Add(max(d, time.Minute)))
 
 		labels := axisLabels(svg)
 		require.Len(t, labels, 2, "%v: an axis at the top and one at the bottom", args)
