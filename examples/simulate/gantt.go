@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,10 +178,10 @@ func groupLabel(g fleetupdate.GroupStatus) string {
 // writeSVG draws the run: a legend; a time axis at the top and bottom; a
 // row per stage and group with a bar in its state's colour, its gates and
 // its after-stage wait; and a row per member with a bar for each stretch it
-// was Pending, Running or Stopping, ended by a cap in the colour of the
-// state it ended in. Idle spans too long to draw to scale are compressed
-// (hatched, their real length written in them). Every bar and row has a
-// tooltip (SVG title).
+// was Pending, Running or Stopping (a line while it waited for a slot),
+// ended by a cap in the colour of the state it ended in. Idle spans too long
+// to draw to scale are compressed (hatched, their real length on the axes).
+// Every bar and row has a tooltip (SVG title).
 func writeSVG(w io.Writer, tr fake.Trace) error {
 	c := newChart(w, tr)
 	bottom := axisTop + 8 + c.rows*c.rowH
@@ -258,13 +259,7 @@ func (c *chart) axis(y int, below bool) {
 	a := c.ax
 	first, last := a.pieces[0].x0, a.pieces[len(a.pieces)-1].x1
 	c.p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#6b7280"/>`+"\n", first, y, last, y)
-	type label struct {
-		x      float64
-		text   string
-		anchor string
-		prio   int
-	}
-	var labels []label
+	var labels, gaps []label
 	step := a.step(80)
 	for _, t := range a.ticks(step) {
 		x := a.x(t)
@@ -280,36 +275,56 @@ func (c *chart) axis(y int, below bool) {
 		}
 		mid := (p.x0 + p.x1) / 2
 		c.p(`<path d="M%.1f %dl4 -6M%.1f %dl4 -6" stroke="#374151" fill="none"/>`+"\n", mid-5, y+3, mid+1, y+3)
-		c.p(`<text class="gap" x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", mid, gapY, esc(formatSpan(p.to.Sub(p.from))))
+		// The longer a span, the likelier its length is written.
+		gaps = append(gaps, label{mid, formatSpan(p.to.Sub(p.from)), "middle", int(p.to.Sub(p.from) / time.Minute)})
 		if i+1 < len(a.pieces) {
 			labels = append(labels, label{p.x1, clock(c.tr.Start, p.to), "start", 1})
 		}
 	}
 	labels = append(labels, label{first, clock(c.tr.Start, c.tr.Start), "start", 2}, label{last, clock(c.tr.Start, c.end), "end", 2})
-	var placed [][2]float64
-	for prio := 2; prio >= 0; prio-- {
-	next:
-		for _, l := range labels {
-			if l.prio != prio {
-				continue
-			}
-			w := float64(len(l.text))*charWidth + 6
-			lo := l.x - w/2
-			switch l.anchor {
-			case "start":
-				lo = l.x
-			case "end":
-				lo = l.x - w
-			}
-			for _, p := range placed {
-				if lo < p[1] && p[0] < lo+w {
-					continue next
-				}
-			}
-			placed = append(placed, [2]float64{lo, lo + w})
-			c.p(`<text class="ax" x="%.1f" y="%d" text-anchor="%s">%s</text>`+"\n", l.x, labelY, l.anchor, esc(l.text))
-		}
+	for _, l := range place(labels, charWidth) {
+		c.p(`<text class="ax" x="%.1f" y="%d" text-anchor="%s">%s</text>`+"\n", l.x, labelY, l.anchor, esc(l.text))
 	}
+	for _, l := range place(gaps, charWidth*10/11) {
+		c.p(`<text class="gap" x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", l.x, gapY, esc(l.text))
+	}
+}
+
+// label is a text on an axis; where labels would overlap, the one of
+// higher priority is written.
+type label struct {
+	x      float64
+	text   string
+	anchor string // text-anchor: start, middle or end
+	prio   int
+}
+
+// place returns the labels that fit without overlapping, by priority, then
+// in the order given; charW is the width of a character.
+func place(labels []label, charW float64) []label {
+	labels = slices.Clone(labels)
+	slices.SortStableFunc(labels, func(a, b label) int { return b.prio - a.prio })
+	var out []label
+	var placed [][2]float64
+next:
+	for _, l := range labels {
+		w := float64(len(l.text))*charW + 6
+		lo := l.x - w/2
+		switch l.anchor {
+		case "start":
+			lo = l.x
+		case "end":
+			lo = l.x - w
+		}
+		for _, p := range placed {
+			if lo < p[1] && p[0] < lo+w {
+				continue next
+			}
+		}
+		placed = append(placed, [2]float64{lo, lo + w})
+		out = append(out, l)
+	}
+	return out
 }
 
 // tickLabel is "d3" for a tick at midnight on a scale of days, else the clock.
@@ -463,7 +478,7 @@ func writeHTML(w io.Writer, tr fake.Trace) error {
 	fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>fleetkit simulation</title>\n"+
 		"<style>body{font-family:sans-serif;margin:24px;color:#111827}h1{font-size:20px}p{max-width:1500px}</style></head><body>\n"+
 		"<h1>Update run simulation: %s</h1>\n<p>Started %s; last event after %s of virtual time. "+
-		"Spans when nothing runs are drawn narrow and hatched, their real length written in them. "+
+		"Spans when nothing runs are drawn narrow and hatched, their real length written on the axes. "+
 		"Hover a bar or a row for its times and message.</p>\n",
 		st.Status.State, esc(tr.Start.Format(time.RFC3339)), esc(formatDuration(tr.End.Sub(tr.Start))))
 	if e := st.Status.Error; e != nil {

@@ -404,3 +404,36 @@ func TestResizeKeepsGroupsAndNamesEveryMemberOnce(t *testing.T) {
 		assert.ErrorContains(t, run([]string{"-members", bad}, &b), "-members "+bad+": want at least 1")
 	}
 }
+
+func TestAxisLabelsNeverOverlap(t *testing.T) {
+	got := place([]label{
+		{100, "d0 01:00", "middle", 0},
+		{110, "d0 01:10", "middle", 0}, // overlaps the one before
+		{300, "d3 00:00", "start", 1},
+		{320, "d0 02:00", "middle", 0}, // overlaps a label of higher priority
+		{600, "d0 05:00", "middle", 0}, // and so does this one, given first
+		{640, "d9 00:00", "end", 2},
+	}, 6)
+	var texts []string
+	for _, l := range got {
+		texts = append(texts, l.text)
+	}
+	assert.Equal(t, []string{"d9 00:00", "d3 00:00", "d0 01:00"}, texts)
+
+	for _, args := range [][]string{nil, {"-members", "400"}, {"-sample", "gated", "-approve", "within=30h"}} {
+		for y, ls := range axisLabels(drawChartOnly(t, args...)) {
+			for i, a := range ls {
+				for _, b := range ls[i+1:] {
+					assert.Greater(t, abs(a.num("x")-b.num("x")), 30.0, "%v: labels %q and %q of the axis at %s", args, a.Text, b.Text, y)
+				}
+			}
+		}
+	}
+}
+
+func drawChartOnly(t *testing.T, args ...string) node {
+	svg, _ := drawChart(t, args...)
+	return svg
+}
+
+func abs(v float64) float64 { return max(v, -v) }
