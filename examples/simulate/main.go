@@ -31,6 +31,7 @@ import (
 
 	"github.com/fleetkit/fleetkit/fake"
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/internal/kversion"
 )
 
 //go:embed testdata/strategy.json
@@ -71,6 +72,7 @@ type config struct {
 	selection         string
 	fail              string
 	failRate          float64
+	members           int
 	seed              uint64
 	start             string
 	duration, jitter  time.Duration
@@ -86,6 +88,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.sample, "sample", "basic", "shipped strategy: basic (3 stages by group name) or gated (approval and scheduled-start gates, failure budgets, label selectors)")
 	fs.StringVar(&c.approve, "approve", "at-once", "how approval gates are approved: at-once, after=DURATION (e.g. after=2h), within=DURATION (a seeded random delay up to it) or never")
 	fs.StringVar(&c.fleet, "fleet", "", "fleet description JSON file (default: the shipped 40-cluster sample)")
+	fs.IntVar(&c.members, "members", 0, "resize the fleet to this many members, copying its members group by group (e.g. 400 to see a big fleet)")
 	fs.StringVar(&c.upgradeType, "upgrade-type", "Full", "Full, ControlPlaneOnly or NodeImageOnly")
 	fs.StringVar(&c.kubernetesVersion, "kubernetes-version", "1.30", "target Kubernetes version (not for NodeImageOnly)")
 	fs.StringVar(&c.selection, "node-image-selection", "Consistent", "Latest or Consistent (not for ControlPlaneOnly)")
@@ -109,6 +112,9 @@ func run(args []string, out io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["jitter"] && c.jitter > c.duration {
+		c.jitter = c.duration / 3 // the default's share of the default duration
+	}
 	if err := c.validate(set); err != nil {
 		return usageError{err}
 	}
@@ -148,6 +154,11 @@ func run(args []string, out io.Writer) error {
 	}
 	if err := fleet.Validate(); err != nil {
 		return err
+	}
+	if set["members"] {
+		if err := resize(&fleet, c.members); err != nil {
+			return usageError{err}
+		}
 	}
 
 	spec := fleetupdate.Spec{Strategy: &strategy}
@@ -259,6 +270,10 @@ func (c config) validate(set map[string]bool) error {
 		return fmt.Errorf("-duration %s: want a positive duration", c.duration)
 	case c.jitter < 0 || c.jitter > c.duration:
 		return fmt.Errorf("-jitter %s: want from 0 to -duration (%s)", c.jitter, c.duration)
+	case !slices.Contains([]fleetupdate.UpgradeType{fleetupdate.Full, fleetupdate.ControlPlaneOnly, fleetupdate.NodeImageOnly}, fleetupdate.UpgradeType(c.upgradeType)):
+		return fmt.Errorf("-upgrade-type %q: want Full, ControlPlaneOnly or NodeImageOnly", c.upgradeType)
+	case c.upgradeType != string(fleetupdate.NodeImageOnly) && !validVersion(c.kubernetesVersion):
+		return fmt.Errorf("-kubernetes-version %q: want a version such as 1.30 or 1.30.5", c.kubernetesVersion)
 	case c.horizon <= 0:
 		return fmt.Errorf("-horizon %s: want a positive duration", c.horizon)
 	case c.selection != string(fleetupdate.Latest) && c.selection != string(fleetupdate.Consistent):
@@ -271,6 +286,12 @@ func (c config) validate(set map[string]bool) error {
 		return fmt.Errorf("-fail %q: want comma-separated member names", c.fail)
 	}
 	return nil
+}
+
+// validVersion reports whether v is a Kubernetes version the run accepts.
+func validVersion(v string) bool {
+	_, err := kversion.Parse(v)
+	return err == nil
 }
 
 // failing lists the members -fail names.
