@@ -331,6 +331,13 @@ func final(s fleetupdate.State) bool {
 }
 
 // rows reads the forecast from the run where the simulation left it.
+//
+// A row that does not finish says why: the run's being stopped or failed
+// if it is; else what holds the row itself (a gate of its own, a member's
+// window or missing version, an upgrade in flight at the horizon); else
+// what holds its parent. What holds the run, a stage or a group, when
+// nothing of its own does, is what holds its first child that does not
+// finish.
 func (e ending) rows() []Row {
 	st := e.run.Status()
 	pending := map[fleetupdate.GateID]fleetupdate.AwaitGate{}
@@ -339,72 +346,89 @@ func (e ending) rows() []Row {
 			pending[g.Gate] = g
 		}
 	}
-	runWhy := e.runWhy(st)
-	rows := []Row{e.row(Row{}, st.Status, runWhy)}
-	for _, s := range st.Stages {
-		stageWhy := e.gateWhy(pending, s.BeforeGates, s.AfterGates)
-		switch {
-		case stageWhy != "":
-		case s.Status.State == fleetupdate.NotStarted:
-			stageWhy = "an earlier stage does not finish; " + runWhy
-		default:
-			stageWhy = runWhy
+	block := ""
+	switch st.Status.State {
+	case fleetupdate.Stopped, fleetupdate.Stopping:
+		block = "the run is stopped, and resuming it is not assumed"
+	case fleetupdate.Failed:
+		block = "the run failed"
+		if st.Status.Error != nil {
+			block += ": " + st.Status.Error.Message
 		}
-		rows = append(rows, e.row(Row{Stage: s.Name}, s.Status, stageWhy))
+	}
+	// Bottom up: what holds each node itself, in row order (rows[0] the run).
+	rows := []Row{{State: st.Status.State}}
+	own := []string{""}
+	first := func(parent int, why, name string) {
+		if own[parent] == "" && why != "" {
+			own[parent] = name + ": " + why
+		}
+	}
+	parents := []int{-1}
+	for _, s := range st.Stages {
+		si := len(rows)
+		rows, own, parents = append(rows, Row{Stage: s.Name}), append(own, e.gateWhy(pending, s.BeforeGates, s.AfterGates)), append(parents, 0)
 		for _, g := range s.Groups {
-			groupWhy := e.gateWhy(pending, g.BeforeGates, g.AfterGates)
-			if groupWhy == "" {
-				groupWhy = stageWhy
-			}
-			rows = append(rows, e.row(Row{Stage: s.Name, Group: g.Name}, g.Status, groupWhy))
+			gi := len(rows)
+			rows, own, parents = append(rows, Row{Stage: s.Name, Group: g.Name}), append(own, e.gateWhy(pending, g.BeforeGates, g.AfterGates)), append(parents, si)
 			for _, m := range g.Members {
-				why := groupWhy
+				why := ""
 				switch {
+				case final(m.Status.State):
 				case m.Status.State == fleetupdate.Running || m.Status.State == fleetupdate.Stopping:
 					why = "in flight"
 				case m.Status.Error != nil:
 					why = m.Status.Error.Code + ": " + m.Status.Error.Message
-				case m.Status.State == fleetupdate.Pending && m.Message != "":
+				case m.Status.State == fleetupdate.Pending:
 					why = m.Message
 				}
-				rows = append(rows, e.row(Row{Stage: s.Name, Group: g.Name, Member: m.Name}, m.Status, why))
+				rows, own, parents = append(rows, Row{Stage: s.Name, Group: g.Name, Member: m.Name}), append(own, why), append(parents, gi)
+				first(gi, why, "member "+m.Name)
+			}
+			first(si, own[gi], "group "+g.Name)
+		}
+		first(0, own[si], "stage "+s.Name)
+	}
+	// Top down: fill in each row from its status, and why.
+	whys := make([]string, len(rows))
+	k := 0
+	fill := func(st fleetupdate.UpdateStatus) {
+		r := &rows[k]
+		r.State, r.Start = st.State, st.StartTime
+		why := block
+		switch {
+		case why != "":
+		case own[k] != "":
+			why = own[k]
+		case parents[k] >= 0:
+			why = whys[parents[k]]
+		case !e.cut:
+			why = "nothing more happens under the assumptions"
+		}
+		whys[k] = why
+		switch {
+		case final(st.State):
+			r.Finish = st.CompletedTime
+		case !e.cut:
+			r.Why = why
+		case why == "":
+			r.Why = "not by the horizon " + e.horizon.Format(time.RFC3339)
+		default:
+			r.Why = "not by the horizon " + e.horizon.Format(time.RFC3339) + ": " + why
+		}
+		k++
+	}
+	fill(st.Status)
+	for _, s := range st.Stages {
+		fill(s.Status)
+		for _, g := range s.Groups {
+			fill(g.Status)
+			for _, m := range g.Members {
+				fill(m.Status)
 			}
 		}
 	}
 	return rows
-}
-
-// row fills in a row from a node's status; why is what holds the node if
-// it does not finish.
-func (e ending) row(r Row, st fleetupdate.UpdateStatus, why string) Row {
-	r.State, r.Start = st.State, st.StartTime
-	if final(st.State) {
-		r.Finish = st.CompletedTime
-		return r
-	}
-	if e.cut {
-		why = "not by the horizon " + e.horizon.Format(time.RFC3339) + ": " + why
-	}
-	r.Why = why
-	return r
-}
-
-// runWhy says what holds the run when it does not finish.
-func (e ending) runWhy(st fleetupdate.Status) string {
-	switch st.Status.State {
-	case fleetupdate.Stopped, fleetupdate.Stopping:
-		return "the run is stopped, and resuming it is not assumed"
-	case fleetupdate.Failed:
-		msg := "the run failed"
-		if st.Status.Error != nil {
-			msg += ": " + st.Status.Error.Message
-		}
-		return msg
-	}
-	if e.cut {
-		return "the run is still going"
-	}
-	return "the run waits for something that never comes (see its stages)"
 }
 
 // gateWhy says which of a scope's gates holds it, or "".
