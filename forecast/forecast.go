@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,7 +85,7 @@ func (a Assumptions) String() string {
 		b.WriteString(" unless its member's own duration says otherwise")
 	}
 	if a.P90Factor > 1 {
-		fmt.Fprintf(&b, " as a median, with a 90th percentile %v times that (log-normal)", a.P90Factor)
+		fmt.Fprintf(&b, " as a median, with a 90th percentile %s times that (log-normal)", strconv.FormatFloat(a.P90Factor, 'g', 3, 64))
 	}
 	b.WriteString(" and succeeds; ")
 	switch {
