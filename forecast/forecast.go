@@ -43,9 +43,10 @@ type Assumptions struct {
 	// Horizon bounds the forecast: nothing after From+Horizon happens in it.
 	// Zero means DefaultHorizon.
 	Horizon time.Duration
-	// Resume starts a Stopped or Failed run at From, as a user's Start
-	// would; without it such a run stays where it is. A NotStarted run is
-	// always started at From.
+	// Resume starts a run that is Stopped or Failed at From, as a user's
+	// Start would; without it such a run stays where it is. A run Stopping
+	// at From stops and is not resumed. A NotStarted run is always started
+	// at From.
 	Resume bool
 }
 
@@ -57,21 +58,21 @@ func (a Assumptions) horizon() time.Duration {
 }
 
 func (a Assumptions) validate() error {
-	var errs []error
+	var bad []string
 	if a.Duration <= 0 {
-		errs = append(errs, fmt.Errorf("Duration %s: want a positive duration", a.Duration))
+		bad = append(bad, fmt.Sprintf("Duration %s: want a positive duration", a.Duration))
 	}
 	if !(a.P90Factor == 0 || a.P90Factor >= 1) || math.IsInf(a.P90Factor, 0) {
-		errs = append(errs, fmt.Errorf("P90Factor %v: want 0, 1 or more", a.P90Factor))
+		bad = append(bad, fmt.Sprintf("P90Factor %v: want 0, or a finite number from 1", a.P90Factor))
 	}
 	if a.ApprovalDelay < 0 {
-		errs = append(errs, fmt.Errorf("ApprovalDelay %s: want 0 or more", a.ApprovalDelay))
+		bad = append(bad, fmt.Sprintf("ApprovalDelay %s: want 0 or more", a.ApprovalDelay))
 	}
 	if a.Horizon < 0 {
-		errs = append(errs, fmt.Errorf("Horizon %s: want 0 (the default, %s) or more", a.Horizon, DefaultHorizon))
+		bad = append(bad, fmt.Sprintf("Horizon %s: want 0 (the default, %s) or more", a.Horizon, DefaultHorizon))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("forecast: assumptions: %w", errors.Join(errs...))
+	if len(bad) > 0 {
+		return fmt.Errorf("forecast: assumptions: %s", strings.Join(bad, "; "))
 	}
 	return nil
 }

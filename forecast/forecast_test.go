@@ -166,7 +166,7 @@ func TestBadInputsAreRefused(t *testing.T) {
 	}{
 		{forecast.Assumptions{}, "Duration 0s: want a positive duration"},
 		{forecast.Assumptions{Duration: -time.Minute}, "Duration -1m0s"},
-		{forecast.Assumptions{Duration: time.Minute, P90Factor: 0.5}, "P90Factor 0.5: want 0, 1 or more"},
+		{forecast.Assumptions{Duration: time.Minute, P90Factor: 0.5}, "P90Factor 0.5: want 0, or a finite number from 1"},
 		{forecast.Assumptions{Duration: time.Minute, P90Factor: math.NaN()}, "P90Factor NaN"},
 		{forecast.Assumptions{Duration: time.Minute, P90Factor: math.Inf(1)}, "P90Factor +Inf"},
 		{forecast.Assumptions{Duration: time.Minute, ApprovalDelay: -1}, "ApprovalDelay -1ns"},
@@ -177,7 +177,9 @@ func TestBadInputsAreRefused(t *testing.T) {
 		_, err = forecast.Percentiles(exampleRun(), now, c.a, 10, 1)
 		assert.ErrorContains(t, err, c.want)
 	}
-	_, err := forecast.Run(exampleRun(), time.Date(9899, 6, 1, 0, 0, 0, 0, time.UTC), plain)
+	_, err := forecast.Run(exampleRun(), now, forecast.Assumptions{ApprovalDelay: -1})
+	assert.EqualError(t, err, "forecast: assumptions: Duration 0s: want a positive duration; ApprovalDelay -1ns: want 0 or more", "every problem, at once")
+	_, err = forecast.Run(exampleRun(), time.Date(9899, 6, 1, 0, 0, 0, 0, time.UTC), plain)
 	assert.ErrorContains(t, err, "the horizon 9900-06-01T00:00:00Z is not before 9900-01-01T00:00:00Z")
 	_, err = forecast.Run(fleetupdate.Run{}, now, plain)
 	assert.ErrorContains(t, err, "not made by fleetupdate.New")

@@ -57,7 +57,7 @@ const z90 = 1.2815515655446004
 // every start and finish. The draws come from math/rand/v2's PCG seeded
 // with seed and the simulation's index, in the order the run asks for
 // upgrades, so the same inputs give the same Distribution. It costs n
-// forecasts.
+// forecasts' time and keeps n starts and finishes per row.
 func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed uint64) (Distribution, error) {
 	if err := a.validate(); err != nil {
 		return Distribution{}, err
