@@ -326,8 +326,8 @@ func sim(r fleetupdate.Run, now time.Time, a Assumptions, dur func(fleetupdate.U
 	return ending{run: r, a: a, horizon: horizon, cut: cut}, nil
 }
 
-// final reports whether a state is an end: nothing more happens to a node
-// in it (within a forecast, which resumes nothing Failed).
+// final reports whether a node's state at the end of a forecast is where
+// it finished.
 func final(s fleetupdate.State) bool {
 	return s == fleetupdate.Completed || s == fleetupdate.Skipped || s == fleetupdate.Failed
 }

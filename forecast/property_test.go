@@ -3,6 +3,7 @@ package forecast_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,13 +109,21 @@ func expected(st fleetupdate.Status) []forecast.Row {
 	return out
 }
 
-// requireAgrees fails unless the forecast's rows match the simulation's end
-// state by state, start and finish, and every upgrade the simulated host
-// performed and every success it delivered are where the forecast puts them.
+// requireAgrees fails unless the forecast agrees with the simulation.
 func requireAgrees(t *rapid.T, f forecast.Forecast, tr fake.Trace, what string) {
+	if d := disagreement(f, tr); d != "" {
+		t.Fatalf("%s: %s", what, d)
+	}
+}
+
+// disagreement says how the forecast's rows differ from the simulation's
+// end state by state, start and finish, or where an upgrade the simulated
+// host performed, or a success it delivered, is not where the forecast
+// puts it; "" if nowhere.
+func disagreement(f forecast.Forecast, tr fake.Trace) string {
 	want := expected(tr.Run.Status())
 	if len(want) != len(f.Rows) {
-		t.Fatalf("%s: %d rows, the simulation has %d nodes", what, len(f.Rows), len(want))
+		return fmt.Sprintf("%d rows, the simulation has %d nodes", len(f.Rows), len(want))
 	}
 	var diffs []string
 	for i, w := range want {
@@ -126,21 +135,22 @@ func requireAgrees(t *rapid.T, f forecast.Forecast, tr fake.Trace, what string) 
 		}
 	}
 	if len(diffs) > 0 {
-		t.Fatalf("%s: the forecast disagrees with the simulation (ended %s at %s):\n%s", what, tr.Run.State(), stamp(tr.End), strings.Join(diffs, "\n"))
+		return fmt.Sprintf("the forecast disagrees with the simulation (ended %s at %s):\n%s", tr.Run.State(), stamp(tr.End), strings.Join(diffs, "\n"))
 	}
 	for _, u := range tr.Upgrades {
 		if r, _ := f.Member(u.Command.Member); !r.Start.Equal(u.At) && u.At.After(f.From) {
-			t.Fatalf("%s: the host upgraded %s at %s, the forecast starts it at %s", what, u.Command.Member, stamp(u.At), stamp(r.Start))
+			return fmt.Sprintf("the host upgraded %s at %s, the forecast starts it at %s", u.Command.Member, stamp(u.At), stamp(r.Start))
 		}
 	}
 	for _, e := range tr.Entries {
 		if s, ok := e.Event.(fleetupdate.UpgradeSucceeded); ok && e.Err == nil && e.At.After(f.From) {
 			name := strings.Split(string(s.Op), "/")[1]
 			if r, _ := f.Member(name); !r.Finish.Equal(e.At) {
-				t.Fatalf("%s: %s finished at %s, the forecast says %s", what, name, stamp(e.At), stamp(r.Finish))
+				return fmt.Sprintf("%s finished at %s, the forecast says %s", name, stamp(e.At), stamp(r.Finish))
 			}
 		}
 	}
+	return ""
 }
 
 func stamp(t time.Time) string {
@@ -200,5 +210,37 @@ func TestForecastOfARunMidFlightIsTheRestOfTheSimulation(t *testing.T) {
 			t.Fatal(err)
 		}
 		requireAgrees(t, f, tr, fmt.Sprintf("cut after event %d of %d (%T at %s)", k, len(runs), tr.Entries[k-1].Event, stamp(cut)))
+	})
+}
+
+// The check above can fail: a forecast that assumes upgrades a minute
+// longer than the host's disagrees with every simulation in which an
+// upgrade finishes.
+func TestAWrongDurationDisagrees(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genAssumed(t)
+		run, err := s.sim.NewRun("fc")
+		if err != nil {
+			t.Skip(err)
+		}
+		tr := fake.Simulate(run, s.host(), fake.Options{Start: fake.GenEpoch, Horizon: horizon, NoChanges: true})
+		if !slices.ContainsFunc(tr.Entries, func(e fake.Entry) bool { _, ok := e.Event.(fleetupdate.UpgradeSucceeded); return ok }) {
+			t.Skip("no upgrade finished")
+		}
+		a := s.a
+		a.Duration += time.Minute
+		a.MemberDuration = func(c fleetupdate.UpgradeMember) time.Duration {
+			if d, ok := s.per[c.Member]; ok {
+				return d + time.Minute
+			}
+			return 0
+		}
+		f, err := forecast.Run(run, fake.GenEpoch, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if disagreement(f, tr) == "" {
+			t.Fatalf("a forecast with every upgrade a minute longer agrees with the simulation")
+		}
 	})
 }
