@@ -101,6 +101,7 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&c.horizon, "horizon", 120*24*time.Hour, "stop simulating after this much virtual time")
 	fs.StringVar(&c.html, "html", "", "write a Gantt chart of the run to this HTML file")
 	fs.StringVar(&c.svg, "svg", "", "write a Gantt chart of the run to this SVG file")
+	fc := forecastFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -117,6 +118,12 @@ func run(args []string, out io.Writer) error {
 	}
 	if err := c.validate(set); err != nil {
 		return usageError{err}
+	}
+	if err := fc.validate(c, set); err != nil {
+		return usageError{err}
+	}
+	if fc.path != "" {
+		return fc.run(c, set, out)
 	}
 	start, err := time.Parse(time.RFC3339, c.start)
 	if err != nil {
@@ -201,6 +208,9 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintln(out)
 	}
 	tr := fake.Simulate(r, host, fake.Options{Start: start, Horizon: c.horizon})
+	if err := fc.saveRun(tr.Run, out); err != nil {
+		return err
+	}
 
 	printTimeline(out, tr)
 	printGates(out, tr)
