@@ -46,7 +46,7 @@ func forecastFlags(fs *flag.FlagSet) *forecastConfig {
 }
 
 // simulateOnly are the flags that describe a simulation, not a forecast.
-var simulateOnly = []string{"strategy", "sample", "fleet", "upgrade-type", "kubernetes-version", "node-image-selection", "fail", "fail-rate", "jitter", "html", "svg", "save"}
+var simulateOnly = []string{"strategy", "sample", "fleet", "upgrade-type", "kubernetes-version", "node-image-selection", "fail", "fail-rate", "jitter", "html", "svg", "save", "members"}
 
 // validate checks the forecast flags; set holds the flags given.
 func (fc *forecastConfig) validate(c config, set map[string]bool) error {

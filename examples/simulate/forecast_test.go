@@ -103,6 +103,7 @@ func TestForecastFlagsAreValidated(t *testing.T) {
 		{[]string{"-forecast", path, "-fail-rate", "0.1"}, "-fail-rate: not used with -forecast", 2},
 		{[]string{"-forecast", path, "-strategy", "s.json"}, "-strategy: not used with -forecast", 2},
 		{[]string{"-forecast", path, "-jitter", "1m"}, "-jitter: not used with -forecast", 2},
+		{[]string{"-forecast", path, "-members", "400"}, "-members: not used with -forecast", 2},
 		{[]string{"-forecast", path, "-html", "x.html"}, "-html: not used with -forecast", 2},
 		{[]string{"-forecast", path, "-save", "x.json"}, "-save: not used with -forecast", 2},
 		{[]string{"-forecast", path, "-duration-p90", "30m"}, "-duration-p90 30m0s: want more than -duration (45m0s), the median", 2},
