@@ -409,7 +409,9 @@ func (e ending) rows() []Row {
 		}
 		whys[k] = why
 		switch {
-		case final(st.State):
+		case final(st.State) && !st.CompletedTime.IsZero():
+			// A stage over its budget is Failed with no completed time: it
+			// may be resumed, so it has not finished.
 			r.Finish = st.CompletedTime
 		case !e.cut:
 			r.Why = why

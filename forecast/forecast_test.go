@@ -262,3 +262,22 @@ func TestPercentilesOfWhatNeverHappens(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"stage":"prod","group":"prod-us","member":"us-1","start":{},"finish":{},"finished":0}`, string(b))
 }
+
+// A stage over its budget shows Failed but has no completed time (it may
+// be resumed): its row says why it does not finish, as Row.Why promises for
+// every row without a Finish.
+func TestFailedStageWithoutCompletedTimeSaysWhy(t *testing.T) {
+	var spec fleetupdate.Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"strategy": {"stages": [{"name": "canary", "groups": [{"name": "dev"}]}]},
+	  "managedClusterUpdate": {"upgrade": {"type": "ControlPlaneOnly", "kubernetesVersion": "1.30"}}}`), &spec))
+	members := []fleetupdate.Member{{Name: "dev-1", Group: "dev", Region: "eastus", KubernetesVersion: "1.28.9"}}
+	r, err := fleetupdate.New("skip-minor", spec, members, fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.28.9", "1.30.5"}}}})
+	require.NoError(t, err)
+	f, err := forecast.Run(r, now, plain)
+	require.NoError(t, err)
+	require.Equal(t, fleetupdate.Failed, f.Rows[0].State)
+	stage := row(t, f, "canary", "", "")
+	assert.Equal(t, fleetupdate.Failed, stage.State)
+	assert.True(t, stage.Finish.IsZero(), "the run records no completed time for the stage")
+	assert.Equal(t, `the run failed: member "dev-1" failed: upgrade would skip a minor version: 1.28.9 to 1.30.5 (upgrade one minor version at a time)`, stage.Why)
+}
