@@ -179,8 +179,9 @@ func (f Forecast) Member(name string) (Row, bool) {
 //   - Events due at the same time are taken in fake.Simulate's order, so a
 //     forecast equals a simulation that makes the same assumptions.
 //
-// The forecast ends when the run is Completed, Failed or Skipped, when
-// nothing more can happen, or at the horizon. now must not be before the
+// The forecast ends when the run is Completed, Failed or Skipped (at now
+// too, unless Resume starts it again), when nothing more can happen, or at
+// the horizon. now must not be before the
 // run's clock (Run.Clock). Run never changes r.
 func Run(r fleetupdate.Run, now time.Time, a Assumptions) (Forecast, error) {
 	if err := a.validate(); err != nil {
@@ -230,6 +231,11 @@ func sim(r fleetupdate.Run, now time.Time, a Assumptions, dur func(fleetupdate.U
 	horizon := now.Add(a.horizon())
 	if !horizon.Before(fleetupdate.MaxEventTime) {
 		return ending{}, fmt.Errorf("forecast: the horizon %s is not before %s, the last time a run accepts", horizon.Format(time.RFC3339), fleetupdate.MaxEventTime.Format(time.RFC3339))
+	}
+	if st := r.State(); st == fleetupdate.Completed || st == fleetupdate.Skipped || st == fleetupdate.Failed && !a.Resume {
+		// The forecast ends when the run does, also at now: a gate still
+		// Pending in a failed run must not complete its group.
+		return ending{run: r, a: a, horizon: horizon}, nil
 	}
 	var q vqueue.Queue
 	var timers vqueue.Timers

@@ -281,3 +281,29 @@ func TestFailedStageWithoutCompletedTimeSaysWhy(t *testing.T) {
 	assert.True(t, stage.Finish.IsZero(), "the run records no completed time for the stage")
 	assert.Equal(t, `the run failed: member "dev-1" failed: upgrade would skip a minor version: 1.28.9 to 1.30.5 (upgrade one minor version at a time)`, stage.Why)
 }
+
+// A run Failed at From with an after gate still Pending stays where it is
+// without Resume: the forecast ends at once (as fake.Simulate does), and
+// approves nothing that would complete a group of a failed run.
+func TestFailedRunIsNotMovedOn(t *testing.T) {
+	var spec fleetupdate.Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"strategy": {"stages": [{"name": "s", "maxConcurrency": "1", "groups": [{"name": "dev", "afterGates": [{"type": "Approval"}]}, {"name": "test"}]}]},
+	  "managedClusterUpdate": {"upgrade": {"type": "ControlPlaneOnly", "kubernetesVersion": "1.30"}}}`), &spec))
+	members := []fleetupdate.Member{
+		{Name: "dev-1", Group: "dev", Region: "eastus", KubernetesVersion: "1.29.4"},
+		{Name: "test-1", Group: "test", Region: "eastus", KubernetesVersion: "1.28.9"},
+	}
+	r, err := fleetupdate.New("failed", spec, members, fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.28.9", "1.29.4", "1.30.5"}}}})
+	require.NoError(t, err)
+	r, _, err = fleetupdate.Step(r, fleetupdate.Start{At: at(9, 0)})
+	require.NoError(t, err)
+	r, _, err = fleetupdate.Step(r, fleetupdate.UpgradeSucceeded{At: at(9, 40), Op: "failed/dev-1/1"})
+	require.NoError(t, err)
+	require.Equal(t, fleetupdate.Failed, r.State())
+	dev := r.Status().Stages[0].Groups[0]
+	require.Equal(t, fleetupdate.Pending, dev.AfterGates[0].Status.State, "the gate was reached as the run failed")
+	f, err := forecast.Run(persisted(t, r), at(10, 0), plain)
+	require.NoError(t, err)
+	assert.Equal(t, dev.Status.State, row(t, f, "s", "dev", "").State, "the group of a failed run stays as it is")
+	assert.Equal(t, "the run failed: "+r.Status().Status.Error.Message, row(t, f, "s", "dev", "").Why)
+}
