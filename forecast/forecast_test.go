@@ -307,3 +307,13 @@ func TestFailedRunIsNotMovedOn(t *testing.T) {
 	assert.Equal(t, dev.Status.State, row(t, f, "s", "dev", "").State, "the group of a failed run stays as it is")
 	assert.Equal(t, "the run failed: "+r.Status().Status.Error.Message, row(t, f, "s", "dev", "").Why)
 }
+
+// A draw longer than a Duration can hold is the longest one, not a
+// negative one that finishes at once: float64(math.MaxInt64) is 2^63,
+// which converts back to math.MinInt64 on amd64.
+func TestPercentilesHugeDrawsDoNotFinishAtOnce(t *testing.T) {
+	a := forecast.Assumptions{Duration: 100 * 365 * 24 * time.Hour, P90Factor: 10}
+	d, err := forecast.Percentiles(exampleRun(), now, a, 50, 1)
+	require.NoError(t, err)
+	assert.Zero(t, d.Rows[3].Finished, "an upgrade of a hundred years or more does not finish within a year")
+}

@@ -50,6 +50,10 @@ type Quantiles struct {
 // z90 is the 90th percentile of the standard normal distribution.
 const z90 = 1.2815515655446004
 
+// maxDraw is the largest float64 below 2^63: the longest Duration a draw
+// can convert to.
+const maxDraw = 1<<63 - 1<<10
+
 // Percentiles makes n forecasts of r from now, as Run does, each with every
 // upgrade's duration drawn from a log-normal distribution whose median is
 // the assumed duration and whose 90th percentile is P90Factor times it (an
@@ -80,9 +84,10 @@ func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed ui
 				return d, err
 			}
 			f := float64(d) * math.Exp(sigma*rng.NormFloat64())
-			// Whole seconds read better, and a draw this long ends beyond
-			// any horizon anyway.
-			return time.Duration(min(f, float64(fleetupdate.MaxEventTime.Sub(now)))).Round(time.Second), nil
+			// Whole seconds read better. A draw is at most maxDraw:
+			// float64(math.MaxInt64) is 2^63, which converts to a
+			// negative Duration.
+			return time.Duration(min(f, maxDraw)).Round(time.Second), nil
 		}
 		end, err := sim(r, now, a, dur)
 		if err != nil {
