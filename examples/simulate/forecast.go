@@ -190,9 +190,12 @@ func printForecast(out io.Writer, f forecast.Forecast) {
 	}
 	tw.Flush()
 	run := f.Rows[0]
-	if !run.Finish.IsZero() {
+	switch {
+	case !run.Finish.IsZero() && !run.Finish.After(f.From):
+		fmt.Fprintf(out, "\nThe run had already ended %s at %s (%s): a forecast adds nothing.\n", run.State, clock(o, run.Finish), run.Finish.Format(time.RFC3339))
+	case !run.Finish.IsZero():
 		fmt.Fprintf(out, "\nThe run ends %s at %s (%s), %s from now.\n", run.State, clock(o, run.Finish), run.Finish.Format(time.RFC3339), formatDuration(run.Finish.Sub(f.From)))
-	} else {
+	default:
 		fmt.Fprintf(out, "\nThe run does not finish: %s\n", run.Why)
 	}
 }
@@ -210,6 +213,8 @@ func printDistribution(out io.Writer, d forecast.Distribution) {
 	tw.Flush()
 	run := d.Rows[0]
 	switch {
+	case !run.Finish.P90.IsZero() && !run.Finish.P90.After(d.From):
+		fmt.Fprintf(out, "\nThe run had already ended at %s (%s): a forecast adds nothing.\n", clock(o, run.Finish.P90), run.Finish.P90.Format(time.RFC3339))
 	case run.Finish.P50.IsZero():
 		fmt.Fprintln(out, "\nThe run does not finish by the horizon in half the simulations or more.")
 	case run.Finish.P90.IsZero():

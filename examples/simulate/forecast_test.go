@@ -126,3 +126,14 @@ func TestForecastFlagsAreValidated(t *testing.T) {
 	out := simulate(t, "-forecast", path, "-start", "2026-03-05T00:00:00Z")
 	assert.Contains(t, out, "from d3 00:00 (2026-03-05T00:00:00Z)")
 }
+
+// A run that had ended before the forecast starts is not said to end some
+// negative time from now.
+func TestForecastOfAnEndedRun(t *testing.T) {
+	path := saved(t, "-fail", "canary-01")
+	for _, args := range [][]string{{}, {"-start", "2026-03-05T00:00:00Z"}, {"-start", "2026-03-05T00:00:00Z", "-duration-p90", "2h", "-runs", "3"}} {
+		out := simulate(t, append([]string{"-forecast", path}, args...)...)
+		assert.NotContains(t, out, "from now", "%v", args)
+		assert.Regexp(t, `\nThe run had already ended (Failed )?at d0 00:40 \(2026-03-02T00:40:42Z\): a forecast adds nothing.\n$`, out, "%v", args)
+	}
+}
