@@ -317,3 +317,22 @@ func TestPercentilesHugeDrawsDoNotFinishAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, d.Rows[3].Finished, "an upgrade of a hundred years or more does not finish within a year")
 }
+
+// Percentiles costs n forecasts' time, as documented, and does not panic
+// for a large n by allocating for all of them at once: here the second
+// forecast ends it with an error.
+func TestPercentilesLargeNDoesNotPanic(t *testing.T) {
+	calls := 0
+	a := plain
+	a.MemberDuration = func(c fleetupdate.UpgradeMember) time.Duration {
+		if c.Member == "dev-1" {
+			calls++
+		}
+		if calls > 1 {
+			return -1
+		}
+		return 0
+	}
+	_, err := forecast.Percentiles(exampleRun(), now, a, math.MaxInt, 1)
+	assert.ErrorContains(t, err, `MemberDuration gave -1ns for member "dev-1"`)
+}

@@ -96,8 +96,11 @@ func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed ui
 		rows = end.rows()
 		if starts == nil {
 			starts, finishes = make([][]time.Time, len(rows)), make([][]time.Time, len(rows))
+			// Sized for n up to a bound: for a larger n they grow as the
+			// simulations come (a cap of n could panic in makeslice).
+			c := min(n, 1<<12)
 			for k := range rows {
-				starts[k], finishes[k] = make([]time.Time, 0, n), make([]time.Time, 0, n)
+				starts[k], finishes[k] = make([]time.Time, 0, c), make([]time.Time, 0, c)
 			}
 		}
 		for k, row := range rows {
