@@ -181,8 +181,8 @@ func (f Forecast) Member(name string) (Row, bool) {
 //
 // The forecast ends when the run is Completed, Failed or Skipped (at now
 // too, unless Resume starts it again), when nothing more can happen, or at
-// the horizon. now must not be before the
-// run's clock (Run.Clock). Run never changes r.
+// the horizon. now must not be before the run's clock (Run.Clock). Run
+// never changes r.
 func Run(r fleetupdate.Run, now time.Time, a Assumptions) (Forecast, error) {
 	if err := a.validate(); err != nil {
 		return Forecast{}, err
