@@ -108,7 +108,7 @@ func (a Assumptions) String() string {
 // under some Assumptions. Its JSON is a stable, documented format.
 type Forecast struct {
 	Run         string    `json:"run"`         // the run's name
-	From        time.Time `json:"from"`        // when the forecast starts; earlier times are the run's record
+	From        time.Time `json:"from"`        // when the forecast starts, in UTC as every time here; earlier times are the run's record
 	Horizon     time.Time `json:"horizon"`     // nothing later is forecast
 	Assumptions string    `json:"assumptions"` // Assumptions.String
 	// Rows are the run, then each stage followed by its groups, each group
@@ -187,6 +187,7 @@ func Run(r fleetupdate.Run, now time.Time, a Assumptions) (Forecast, error) {
 	if err := a.validate(); err != nil {
 		return Forecast{}, err
 	}
+	now = now.UTC() // as every time of the run: the same instant, the same bytes
 	end, err := sim(r, now, a, median(a))
 	if err != nil {
 		return Forecast{}, err

@@ -336,3 +336,29 @@ func TestPercentilesLargeNDoesNotPanic(t *testing.T) {
 	_, err := forecast.Percentiles(exampleRun(), now, a, math.MaxInt, 1)
 	assert.ErrorContains(t, err, `MemberDuration gave -1ns for member "dev-1"`)
 }
+
+// now in another zone is the same instant: the same forecast, to the byte,
+// with every time in UTC as the run keeps them.
+func TestNowInAnotherZoneIsTheSameForecast(t *testing.T) {
+	a := plain
+	a.NeverApprove, a.Horizon, a.P90Factor = true, 20*time.Hour, 2
+	east := now.In(time.FixedZone("UTC+2", 2*60*60))
+	utc, err := forecast.Run(exampleRun(), now, a)
+	require.NoError(t, err)
+	other, err := forecast.Run(exampleRun(), east, a)
+	require.NoError(t, err)
+	b1, err := json.Marshal(utc)
+	require.NoError(t, err)
+	b2, err := json.Marshal(other)
+	require.NoError(t, err)
+	assert.Equal(t, string(b1), string(b2))
+	d1, err := forecast.Percentiles(exampleRun(), now, a, 5, 1)
+	require.NoError(t, err)
+	d2, err := forecast.Percentiles(exampleRun(), east, a, 5, 1)
+	require.NoError(t, err)
+	b1, err = json.Marshal(d1)
+	require.NoError(t, err)
+	b2, err = json.Marshal(d2)
+	require.NoError(t, err)
+	assert.Equal(t, string(b1), string(b2))
+}

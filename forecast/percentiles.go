@@ -69,6 +69,7 @@ func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed ui
 	if n < 1 {
 		return Distribution{}, fmt.Errorf("forecast: %d simulations: want at least 1", n)
 	}
+	now = now.UTC() // as Run
 	sigma := 0.0
 	if a.P90Factor > 1 {
 		sigma = math.Log(a.P90Factor) / z90
