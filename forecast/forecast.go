@@ -108,7 +108,7 @@ func (a Assumptions) String() string {
 // under some Assumptions. Its JSON is a stable, documented format.
 type Forecast struct {
 	Run         string    `json:"run"`         // the run's name
-	From        time.Time `json:"from"`        // when the forecast starts; earlier times are the run's record
+	From        time.Time `json:"from"`        // when the forecast starts, in UTC as every time here; earlier times are the run's record
 	Horizon     time.Time `json:"horizon"`     // nothing later is forecast
 	Assumptions string    `json:"assumptions"` // Assumptions.String
 	// Rows are the run, then each stage followed by its groups, each group
@@ -179,13 +179,15 @@ func (f Forecast) Member(name string) (Row, bool) {
 //   - Events due at the same time are taken in fake.Simulate's order, so a
 //     forecast equals a simulation that makes the same assumptions.
 //
-// The forecast ends when the run is Completed, Failed or Skipped, when
-// nothing more can happen, or at the horizon. now must not be before the
-// run's clock (Run.Clock). Run never changes r.
+// The forecast ends when the run is Completed, Failed or Skipped (at now
+// too, unless Resume starts it again), when nothing more can happen, or at
+// the horizon. now must not be before the run's clock (Run.Clock). Run
+// never changes r.
 func Run(r fleetupdate.Run, now time.Time, a Assumptions) (Forecast, error) {
 	if err := a.validate(); err != nil {
 		return Forecast{}, err
 	}
+	now = now.UTC() // as every time of the run: the same instant, the same bytes
 	end, err := sim(r, now, a, median(a))
 	if err != nil {
 		return Forecast{}, err
@@ -230,6 +232,11 @@ func sim(r fleetupdate.Run, now time.Time, a Assumptions, dur func(fleetupdate.U
 	horizon := now.Add(a.horizon())
 	if !horizon.Before(fleetupdate.MaxEventTime) {
 		return ending{}, fmt.Errorf("forecast: the horizon %s is not before %s, the last time a run accepts", horizon.Format(time.RFC3339), fleetupdate.MaxEventTime.Format(time.RFC3339))
+	}
+	if st := r.State(); st == fleetupdate.Completed || st == fleetupdate.Skipped || st == fleetupdate.Failed && !a.Resume {
+		// The forecast ends when the run does, also at now: a gate still
+		// Pending in a failed run must not complete its group.
+		return ending{run: r, a: a, horizon: horizon}, nil
 	}
 	var q vqueue.Queue
 	var timers vqueue.Timers
@@ -409,7 +416,9 @@ func (e ending) rows() []Row {
 		}
 		whys[k] = why
 		switch {
-		case final(st.State):
+		case final(st.State) && !st.CompletedTime.IsZero():
+			// A stage over its budget is Failed with no completed time: it
+			// may be resumed, so it has not finished.
 			r.Finish = st.CompletedTime
 		case !e.cut:
 			r.Why = why

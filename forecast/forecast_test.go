@@ -262,3 +262,103 @@ func TestPercentilesOfWhatNeverHappens(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"stage":"prod","group":"prod-us","member":"us-1","start":{},"finish":{},"finished":0}`, string(b))
 }
+
+// A stage over its budget shows Failed but has no completed time (it may
+// be resumed): its row says why it does not finish, as Row.Why promises for
+// every row without a Finish.
+func TestFailedStageWithoutCompletedTimeSaysWhy(t *testing.T) {
+	var spec fleetupdate.Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"strategy": {"stages": [{"name": "canary", "groups": [{"name": "dev"}]}]},
+	  "managedClusterUpdate": {"upgrade": {"type": "ControlPlaneOnly", "kubernetesVersion": "1.30"}}}`), &spec))
+	members := []fleetupdate.Member{{Name: "dev-1", Group: "dev", Region: "eastus", KubernetesVersion: "1.28.9"}}
+	r, err := fleetupdate.New("skip-minor", spec, members, fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.28.9", "1.30.5"}}}})
+	require.NoError(t, err)
+	f, err := forecast.Run(r, now, plain)
+	require.NoError(t, err)
+	require.Equal(t, fleetupdate.Failed, f.Rows[0].State)
+	stage := row(t, f, "canary", "", "")
+	assert.Equal(t, fleetupdate.Failed, stage.State)
+	assert.True(t, stage.Finish.IsZero(), "the run records no completed time for the stage")
+	assert.Equal(t, `the run failed: member "dev-1" failed: upgrade would skip a minor version: 1.28.9 to 1.30.5 (upgrade one minor version at a time)`, stage.Why)
+}
+
+// A run Failed at From with an after gate still Pending stays where it is
+// without Resume: the forecast ends at once (as fake.Simulate does), and
+// approves nothing that would complete a group of a failed run.
+func TestFailedRunIsNotMovedOn(t *testing.T) {
+	var spec fleetupdate.Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"strategy": {"stages": [{"name": "s", "maxConcurrency": "1", "groups": [{"name": "dev", "afterGates": [{"type": "Approval"}]}, {"name": "test"}]}]},
+	  "managedClusterUpdate": {"upgrade": {"type": "ControlPlaneOnly", "kubernetesVersion": "1.30"}}}`), &spec))
+	members := []fleetupdate.Member{
+		{Name: "dev-1", Group: "dev", Region: "eastus", KubernetesVersion: "1.29.4"},
+		{Name: "test-1", Group: "test", Region: "eastus", KubernetesVersion: "1.28.9"},
+	}
+	r, err := fleetupdate.New("failed", spec, members, fleetupdate.Catalog{Regions: map[string]fleetupdate.RegionCatalog{"eastus": {KubernetesVersions: []string{"1.28.9", "1.29.4", "1.30.5"}}}})
+	require.NoError(t, err)
+	r, _, err = fleetupdate.Step(r, fleetupdate.Start{At: at(9, 0)})
+	require.NoError(t, err)
+	r, _, err = fleetupdate.Step(r, fleetupdate.UpgradeSucceeded{At: at(9, 40), Op: "failed/dev-1/1"})
+	require.NoError(t, err)
+	require.Equal(t, fleetupdate.Failed, r.State())
+	dev := r.Status().Stages[0].Groups[0]
+	require.Equal(t, fleetupdate.Pending, dev.AfterGates[0].Status.State, "the gate was reached as the run failed")
+	f, err := forecast.Run(persisted(t, r), at(10, 0), plain)
+	require.NoError(t, err)
+	assert.Equal(t, dev.Status.State, row(t, f, "s", "dev", "").State, "the group of a failed run stays as it is")
+	assert.Equal(t, "the run failed: "+r.Status().Status.Error.Message, row(t, f, "s", "dev", "").Why)
+}
+
+// A draw longer than a Duration can hold is the longest one, not a
+// negative one that finishes at once: float64(math.MaxInt64) is 2^63,
+// which converts back to math.MinInt64 on amd64.
+func TestPercentilesHugeDrawsDoNotFinishAtOnce(t *testing.T) {
+	a := forecast.Assumptions{Duration: 100 * 365 * 24 * time.Hour, P90Factor: 10}
+	d, err := forecast.Percentiles(exampleRun(), now, a, 50, 1)
+	require.NoError(t, err)
+	assert.Zero(t, d.Rows[3].Finished, "an upgrade of a hundred years or more does not finish within a year")
+}
+
+// Percentiles costs n forecasts' time, as documented, and does not panic
+// for a large n by allocating for all of them at once: here the second
+// forecast ends it with an error.
+func TestPercentilesLargeNDoesNotPanic(t *testing.T) {
+	calls := 0
+	a := plain
+	a.MemberDuration = func(c fleetupdate.UpgradeMember) time.Duration {
+		if c.Member == "dev-1" {
+			calls++
+		}
+		if calls > 1 {
+			return -1
+		}
+		return 0
+	}
+	_, err := forecast.Percentiles(exampleRun(), now, a, math.MaxInt, 1)
+	assert.ErrorContains(t, err, `MemberDuration gave -1ns for member "dev-1"`)
+}
+
+// now in another zone is the same instant: the same forecast, to the byte,
+// with every time in UTC as the run keeps them.
+func TestNowInAnotherZoneIsTheSameForecast(t *testing.T) {
+	a := plain
+	a.NeverApprove, a.Horizon, a.P90Factor = true, 20*time.Hour, 2
+	east := now.In(time.FixedZone("UTC+2", 2*60*60))
+	utc, err := forecast.Run(exampleRun(), now, a)
+	require.NoError(t, err)
+	other, err := forecast.Run(exampleRun(), east, a)
+	require.NoError(t, err)
+	b1, err := json.Marshal(utc)
+	require.NoError(t, err)
+	b2, err := json.Marshal(other)
+	require.NoError(t, err)
+	assert.Equal(t, string(b1), string(b2))
+	d1, err := forecast.Percentiles(exampleRun(), now, a, 5, 1)
+	require.NoError(t, err)
+	d2, err := forecast.Percentiles(exampleRun(), east, a, 5, 1)
+	require.NoError(t, err)
+	b1, err = json.Marshal(d1)
+	require.NoError(t, err)
+	b2, err = json.Marshal(d2)
+	require.NoError(t, err)
+	assert.Equal(t, string(b1), string(b2))
+}

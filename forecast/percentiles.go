@@ -50,6 +50,10 @@ type Quantiles struct {
 // z90 is the 90th percentile of the standard normal distribution.
 const z90 = 1.2815515655446004
 
+// maxDraw is the largest float64 below 2^63: the longest Duration a draw
+// can convert to.
+const maxDraw = 1<<63 - 1<<10
+
 // Percentiles makes n forecasts of r from now, as Run does, each with every
 // upgrade's duration drawn from a log-normal distribution whose median is
 // the assumed duration and whose 90th percentile is P90Factor times it (an
@@ -65,6 +69,7 @@ func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed ui
 	if n < 1 {
 		return Distribution{}, fmt.Errorf("forecast: %d simulations: want at least 1", n)
 	}
+	now = now.UTC() // as Run
 	sigma := 0.0
 	if a.P90Factor > 1 {
 		sigma = math.Log(a.P90Factor) / z90
@@ -80,9 +85,10 @@ func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed ui
 				return d, err
 			}
 			f := float64(d) * math.Exp(sigma*rng.NormFloat64())
-			// Whole seconds read better, and a draw this long ends beyond
-			// any horizon anyway.
-			return time.Duration(min(f, float64(fleetupdate.MaxEventTime.Sub(now)))).Round(time.Second), nil
+			// Whole seconds read better. A draw is at most maxDraw:
+			// float64(math.MaxInt64) is 2^63, which converts to a
+			// negative Duration.
+			return time.Duration(min(f, maxDraw)).Round(time.Second), nil
 		}
 		end, err := sim(r, now, a, dur)
 		if err != nil {
@@ -91,8 +97,11 @@ func Percentiles(r fleetupdate.Run, now time.Time, a Assumptions, n int, seed ui
 		rows = end.rows()
 		if starts == nil {
 			starts, finishes = make([][]time.Time, len(rows)), make([][]time.Time, len(rows))
+			// Sized for n up to a bound: for a larger n they grow as the
+			// simulations come (a cap of n could panic in makeslice).
+			c := min(n, 1<<12)
 			for k := range rows {
-				starts[k], finishes[k] = make([]time.Time, 0, n), make([]time.Time, 0, n)
+				starts[k], finishes[k] = make([]time.Time, 0, c), make([]time.Time, 0, c)
 			}
 		}
 		for k, row := range rows {

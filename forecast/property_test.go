@@ -61,6 +61,7 @@ func genAssumed(t *rapid.T) assumed {
 			}
 		}
 	}
+	widen(t, &sc)
 	approvals := rapid.SampledFrom([]fake.Approvals{{}, {Delay: time.Hour}, {Delay: 36 * time.Hour}, {Never: true}}).Draw(t, "approvals")
 	s := assumed{
 		sim: fake.Simulation{Scenario: sc, Seed: rapid.Uint64().Draw(t, "seed"), Approvals: approvals},
@@ -83,6 +84,38 @@ func genAssumed(t *rapid.T) assumed {
 		Horizon:        horizon,
 	}
 	return s
+}
+
+// widen draws what fake.Scenarios does not: a Custom node image selection
+// (one version per family, sometimes one the catalog does not offer, so
+// members wait for ever), a Kubernetes target no region offers, and members
+// on long-term support (which may skip a minor).
+func widen(t *rapid.T, sc *fake.Scenario) {
+	up := &sc.Spec.ManagedClusterUpdate
+	if up.NodeImageSelection != nil && rapid.IntRange(0, 3).Draw(t, "custom") == 0 {
+		sel := &fleetupdate.NodeImageSelection{Type: fleetupdate.Custom}
+		seen := map[string]bool{}
+		for _, r := range sc.Fleet.NodeImages {
+			fam := r.Image[:strings.LastIndex(r.Image, "-")]
+			if seen[fam] || !rapid.Bool().Draw(t, "pinFamily") {
+				continue
+			}
+			seen[fam] = true
+			v := rapid.SampledFrom([]string{r.Image, fam + "-209901.01.0"}).Draw(t, "customVersion")
+			sel.CustomNodeImageVersions = append(sel.CustomNodeImageVersions, fleetupdate.NodeImageVersion{Version: v})
+		}
+		if len(sel.CustomNodeImageVersions) > 0 {
+			up.NodeImageSelection = sel
+		}
+	}
+	if up.Upgrade.KubernetesVersion != "" && rapid.IntRange(0, 7).Draw(t, "unofferedTarget") == 0 {
+		up.Upgrade.KubernetesVersion = "1.31"
+	}
+	for i := range sc.Fleet.Members {
+		if rapid.IntRange(0, 7).Draw(t, "lts") == 0 {
+			sc.Fleet.Members[i].LongTermSupport = true
+		}
+	}
 }
 
 // expected reads a row per node from a simulated run's final status, as a

@@ -7,7 +7,8 @@ package main
 //	go run ./examples/simulate -forecast run.json -json     # as JSON (package forecast's format)
 //	go run ./examples/simulate -forecast run.json -duration 45m -duration-p90 2h -runs 200  # p50 and p90
 //
-// A forecast reuses -duration (each upgrade), -approve (at-once, after= or
+// -resume assumes a user starts a Stopped or Failed run again at the
+// forecast's start. A forecast reuses -duration (each upgrade), -approve (at-once, after= or
 // never), -horizon and -seed, and starts at -start if given, else at the
 // run's clock (its last event).
 
@@ -31,6 +32,7 @@ type forecastConfig struct {
 	json        bool
 	durationP90 time.Duration
 	runs        int
+	resume      bool
 	save        string // -save: where the simulated run is persisted
 }
 
@@ -41,6 +43,7 @@ func forecastFlags(fs *flag.FlagSet) *forecastConfig {
 	fs.BoolVar(&fc.json, "json", false, "with -forecast: print the forecast as JSON")
 	fs.DurationVar(&fc.durationP90, "duration-p90", 0, "with -forecast: the 90th percentile of upgrade durations (-duration is the median); gives p50 and p90 of every start and finish from -runs seeded simulations")
 	fs.IntVar(&fc.runs, "runs", 100, "with -duration-p90: how many simulations to draw")
+	fs.BoolVar(&fc.resume, "resume", false, "with -forecast: assume a user resumes a Stopped or Failed run at the forecast's start (failed members of its stage are tried again)")
 	fs.StringVar(&fc.save, "save", "", "write the simulated run, where it ends, to this file in its persisted form (for -forecast)")
 	return &fc
 }
@@ -54,7 +57,7 @@ func (fc *forecastConfig) validate(c config, set map[string]bool) error {
 		if set["forecast"] {
 			return errors.New("-forecast: want a file name")
 		}
-		for _, f := range []string{"json", "duration-p90", "runs"} {
+		for _, f := range []string{"json", "duration-p90", "runs", "resume"} {
 			if set[f] {
 				return fmt.Errorf("-%s: only with -forecast", f)
 			}
@@ -79,7 +82,7 @@ func (fc *forecastConfig) validate(c config, set map[string]bool) error {
 
 // run prints the forecast of the run in fc.path.
 func (fc *forecastConfig) run(c config, set map[string]bool, out io.Writer) error {
-	a := forecast.Assumptions{Duration: c.duration, Horizon: c.horizon}
+	a := forecast.Assumptions{Duration: c.duration, Horizon: c.horizon, Resume: fc.resume}
 	approvals, err := parseApprove(c.approve)
 	if err != nil {
 		return usageError{err}
@@ -190,9 +193,12 @@ func printForecast(out io.Writer, f forecast.Forecast) {
 	}
 	tw.Flush()
 	run := f.Rows[0]
-	if !run.Finish.IsZero() {
+	switch {
+	case !run.Finish.IsZero() && !run.Finish.After(f.From):
+		fmt.Fprintf(out, "\nThe run had already ended %s at %s (%s): a forecast adds nothing.\n", run.State, clock(o, run.Finish), run.Finish.Format(time.RFC3339))
+	case !run.Finish.IsZero():
 		fmt.Fprintf(out, "\nThe run ends %s at %s (%s), %s from now.\n", run.State, clock(o, run.Finish), run.Finish.Format(time.RFC3339), formatDuration(run.Finish.Sub(f.From)))
-	} else {
+	default:
 		fmt.Fprintf(out, "\nThe run does not finish: %s\n", run.Why)
 	}
 }
@@ -210,6 +216,8 @@ func printDistribution(out io.Writer, d forecast.Distribution) {
 	tw.Flush()
 	run := d.Rows[0]
 	switch {
+	case !run.Finish.P90.IsZero() && !run.Finish.P90.After(d.From):
+		fmt.Fprintf(out, "\nThe run had already ended at %s (%s): a forecast adds nothing.\n", clock(o, run.Finish.P90), run.Finish.P90.Format(time.RFC3339))
 	case run.Finish.P50.IsZero():
 		fmt.Fprintln(out, "\nThe run does not finish by the horizon in half the simulations or more.")
 	case run.Finish.P90.IsZero():

@@ -126,3 +126,28 @@ func TestForecastFlagsAreValidated(t *testing.T) {
 	out := simulate(t, "-forecast", path, "-start", "2026-03-05T00:00:00Z")
 	assert.Contains(t, out, "from d3 00:00 (2026-03-05T00:00:00Z)")
 }
+
+// A run that had ended before the forecast starts is not said to end some
+// negative time from now.
+func TestForecastOfAnEndedRun(t *testing.T) {
+	path := saved(t, "-fail", "canary-01")
+	for _, args := range [][]string{{}, {"-start", "2026-03-05T00:00:00Z"}, {"-start", "2026-03-05T00:00:00Z", "-duration-p90", "2h", "-runs", "3"}} {
+		out := simulate(t, append([]string{"-forecast", path}, args...)...)
+		assert.NotContains(t, out, "from now", "%v", args)
+		assert.Regexp(t, `\nThe run had already ended (Failed )?at d0 00:40 \(2026-03-02T00:40:42Z\): a forecast adds nothing.\n$`, out, "%v", args)
+	}
+}
+
+// A failed run is forecast as it stays, or, with -resume, as a user's
+// Start would take it on: the failed member is tried again and succeeds.
+func TestForecastResume(t *testing.T) {
+	path := saved(t, "-fail", "canary-01", "-jitter", "0")
+	assert.Contains(t, simulate(t, "-forecast", path), "The run had already ended Failed")
+	out := simulate(t, "-forecast", path, "-resume")
+	assert.Contains(t, out, "no user acts but to resume the run.")
+	assert.Regexp(t, `canary\s+canary\s+canary-01\s+d0 00:45\s+d0 01:30\s+Completed`, out, "tried again at the forecast's start")
+	assert.Contains(t, out, "The run ends Completed at d34 ")
+	var errOut strings.Builder
+	assert.Equal(t, 2, realMain([]string{"-resume"}, &strings.Builder{}, &errOut))
+	assert.Contains(t, errOut.String(), "-resume: only with -forecast")
+}
