@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"pgregory.net/rapid"
 
 	"github.com/fleetkit/fleetkit/fake"
