@@ -74,9 +74,10 @@ type RetryPlan struct {
 // (MemberChanged included). The updateStrategyId is dropped: the strategy is
 // no longer a copy of it.
 //
-// The Kubernetes version is the patch r chose for the member, or r's target
-// as written for a member r never started an upgrade for (a minor-only
-// target resolves again then); members that differ go in separate runs. Node images:
+// The Kubernetes version is the patch r chose for the member; for a member
+// r never asked an upgrade for, the patch r's target means in its region in
+// r's catalog (r's target as written if that offers none). Members that
+// differ go in separate runs. Node images:
 // under Consistent and Custom, r's selection; under Latest, the images r
 // chose for each member, pinned per family, with members that need
 // different images of one family (or pools r left alone that a pin would
@@ -159,11 +160,25 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 		}
 	}
 	latest := up != ControlPlaneOnly && st.NodeImageSelection == nil
-	target := "" // r's Kubernetes target as written, in canonical form
+	// The Kubernetes version for a member r never asked an upgrade for: the
+	// patch r's target meant in its region, in r's catalog.
+	k8sFor := func(region string) string { return "" }
 	if up != NodeImageOnly {
-		target = spec.ManagedClusterUpdate.Upgrade.KubernetesVersion
-		if v, err := kversion.Parse(target); err == nil {
-			target = v.String()
+		target, err := kversion.Parse(spec.ManagedClusterUpdate.Upgrade.KubernetesVersion)
+		if err != nil {
+			panic("fleetupdate: a run's target does not parse: " + err.Error())
+		}
+		k8sFor = func(region string) string {
+			var offered []kversion.Version
+			for _, s := range snap.Catalog.Regions[region].KubernetesVersions {
+				if v, err := kversion.Parse(s); err == nil {
+					offered = append(offered, v)
+				}
+			}
+			if v, err := kversion.Resolve(target, offered); err == nil {
+				return v.String()
+			}
+			return target.String()
 		}
 	}
 
@@ -178,7 +193,7 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 			m = cloneMember(m)
 		}
 		data[n] = m
-		need, err := retryNeedOf(m, saved[n].Pinned, target, latest)
+		need, err := retryNeedOf(m, saved[n].Pinned, k8sFor(m.Region), latest)
 		if err != nil {
 			return RetryPlan{}, fmt.Errorf("%w: run %q: %v", ErrInvalidEncoding, name, err)
 		}
@@ -280,15 +295,15 @@ func atTarget(msg string) bool {
 // retryNeed is what one member requires of the retry run that holds it.
 type retryNeed struct {
 	name   string
-	k8s    string // the patch r chose, else r's target; "" for NodeImageOnly
+	k8s    string // the patch r chose, else the one its target means; "" for NodeImageOnly
 	latest bool   // Latest, and r chose it no image: it keeps Latest
 	pins   map[string]nodeimage.Image
 	floors map[string]nodeimage.Image // per family it has no pin for: its lowest pool image, which no pin may pass
 }
 
-func retryNeedOf(m Member, pinned *pinnedJSON, target string, latest bool) (retryNeed, error) {
-	need := retryNeed{name: m.Name, k8s: target, pins: map[string]nodeimage.Image{}, floors: map[string]nodeimage.Image{}}
-	if pinned != nil && target != "" {
+func retryNeedOf(m Member, pinned *pinnedJSON, k8s string, latest bool) (retryNeed, error) {
+	need := retryNeed{name: m.Name, k8s: k8s, pins: map[string]nodeimage.Image{}, floors: map[string]nodeimage.Image{}}
+	if pinned != nil && k8s != "" {
 		need.k8s = pinned.KubernetesVersion
 	}
 	if !latest {

@@ -133,7 +133,7 @@ func TestRetryRefusesRunsThatAreNotDone(t *testing.T) {
 	_, err := Run{}.Retry(RetryOptions{})
 	require.ErrorIs(t, err, ErrInvalidTransition)
 
-	spec := tolerant(full(k8sTo))
+	spec := tolerant(ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: Full, KubernetesVersion: k8sTo}, NodeImageSelection: &NodeImageSelection{Type: Consistent}})
 	spec.Strategy.Stages[0].Groups[0].MaxConcurrency = "1"
 	h := newHost(t, spec, members("g", "a", "b"), catalog())
 	_, err = h.run.Retry(RetryOptions{})
@@ -159,8 +159,19 @@ func TestRetryRefusesRunsThatAreNotDone(t *testing.T) {
 	assert.Equal(t, []string{"a"}, memberNames(plan.Runs[0].Members))
 
 	// Unfinished also takes the member the stop left NotStarted. The first
-	// run resolved its minor-only target to 1.30.5 for a and chose nothing
-	// for b, so b keeps the target as written, in a run of its own.
+	// run resolved its minor-only target to 1.30.5 for a and never reached
+	// b, for which the target means 1.30.5 in the run's catalog too.
+	plan, err = h.run.Retry(RetryOptions{Unfinished: true})
+	require.NoError(t, err)
+	require.Len(t, plan.Runs, 1)
+	assert.Equal(t, []string{"a", "b"}, memberNames(plan.Runs[0].Members))
+	assert.Equal(t, "1.30.5", plan.Runs[0].Spec.ManagedClusterUpdate.Upgrade.KubernetesVersion)
+
+	// A region that no longer offers the minor: b keeps the target as
+	// written, and so a run of its own.
+	cat := catalog()
+	cat.Regions[regionA] = RegionCatalog{KubernetesVersions: []string{"1.31.1"}, NodeImageVersions: cat.Regions[regionA].NodeImageVersions}
+	h.step(CatalogChanged{At: h.now, Catalog: cat})
 	plan, err = h.run.Retry(RetryOptions{Unfinished: true})
 	require.NoError(t, err)
 	require.Len(t, plan.Runs, 2)
@@ -213,10 +224,11 @@ func TestRetryOfLatestSplitsWhereTheFirstRunChoseDifferently(t *testing.T) {
 	assert.Equal(t, []string{"b-1", "b-2"}, memberNames(b.Members))
 	assert.Equal(t, "1.30.2", b.Spec.ManagedClusterUpdate.Upgrade.KubernetesVersion)
 	assert.Equal(t, custom(imgMid), b.Spec.ManagedClusterUpdate.NodeImageSelection)
-	// The first run chose nothing for jump-1: it keeps the first run's inputs.
+	// The first run chose no image for jump-1: it keeps Latest, with the
+	// patch the target means in its region.
 	assert.Equal(t, "run-1-retry-1-3", latest.Name)
 	assert.Equal(t, []string{"jump-1"}, memberNames(latest.Members))
-	assert.Equal(t, spec.ManagedClusterUpdate, latest.Spec.ManagedClusterUpdate)
+	assert.Equal(t, ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: Full, KubernetesVersion: "1.30.5"}}, latest.Spec.ManagedClusterUpdate)
 
 	for _, rr := range plan.Runs[:2] {
 		r2 := newHost(t, rr.Spec, rr.Members, plan.Catalog)
