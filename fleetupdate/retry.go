@@ -63,7 +63,9 @@ type RetryPlan struct {
 //
 // r must be Completed, Skipped, Failed or Stopped: a run that has not
 // started, is running or is stopping is refused (ErrInvalidTransition). A
-// run with nothing to retry gives a plan with no runs and no error.
+// run with nothing to retry gives a plan with no runs and no error. Once a
+// Stopped or Failed run is retried, do not Start it again: it would try its
+// Failed members again too.
 //
 // Each retry run keeps r's strategy, restricted to its members: stages and
 // groups in the same order with the same concurrency, failure budgets,
@@ -77,16 +79,17 @@ type RetryPlan struct {
 // The Kubernetes version is the patch r chose for the member; for a member
 // r never asked an upgrade for, the patch r's target means in its region in
 // r's catalog (r's target as written if that offers none). Members that
-// differ go in separate runs. Node images:
-// under Consistent and Custom, r's selection; under Latest, the images r
-// chose for each member, pinned per family, with members that need
-// different images of one family (or pools r left alone that a pin would
-// move) in separate runs; a member r chose no image for under Latest (it
-// was never started: refused, skipped or not reached) goes in a run that
-// keeps Latest, as there is nothing to pin. ControlPlaneOnly has no
-// selection. A run whose pins would be empty pins the images its pools
-// already have, so the retry leaves them alone as r did. A pinned image
-// that has since left the catalog makes the member Pending, as in r.
+// differ go in separate runs.
+//
+// Node images: under Consistent and Custom, r's selection. Under Latest,
+// the images r chose for each member, pinned per family, with members that
+// need different images of one family (or pools r left alone that a pin
+// would move) in separate runs; a member r chose no image for (never
+// started: refused, skipped or not reached) goes in a run that keeps
+// Latest, as there is nothing to pin. ControlPlaneOnly has no selection. A
+// run whose pins would be empty pins the images its pools already have, so
+// the retry leaves them alone as r did. A pinned image that has since left
+// the catalog makes the member Pending, as it would in r.
 //
 // The name is r's with "-retry-N" after it: "roll" gives "roll-retry-1",
 // "roll-retry-1" gives "roll-retry-2" and part "roll-retry-1-2" of a split
@@ -97,15 +100,15 @@ type RetryPlan struct {
 // Retry reads r through its persisted form, the stable view of each
 // member's data and pinned inputs; it costs O(members).
 func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
-	if r.p == nil || r.s == nil {
+	b, err := r.MarshalJSON()
+	if err != nil {
+		panic("fleetupdate: a run does not encode: " + err.Error())
+	}
+	if string(b) == "null" {
 		return RetryPlan{}, fmt.Errorf("%w: the zero Run has nothing to retry", ErrInvalidTransition)
 	}
 	var snap runJSON
-	b, err := r.MarshalJSON()
-	if err == nil {
-		err = json.Unmarshal(b, &snap)
-	}
-	if err != nil {
+	if err := json.Unmarshal(b, &snap); err != nil {
 		panic("fleetupdate: a run's persisted form does not read back: " + err.Error())
 	}
 	name := snap.Name
@@ -129,15 +132,14 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 		saved[m.Name] = m
 	}
 
-	// Which members, and where r had them.
-	type place struct{ stage, group string }
-	where := map[string]place{}
+	// Which members, and the group r had each in.
+	groupOf := map[string]string{}
 	var picked []string
 	for _, ss := range st.Stages {
 		for _, gs := range ss.Groups {
 			for _, ms := range gs.Members {
 				if retryable(ms, saved[ms.Name].Removed, opt) {
-					where[ms.Name] = place{ss.Name, gs.Name}
+					groupOf[ms.Name] = gs.Name
 					picked = append(picked, ms.Name)
 				}
 			}
@@ -216,7 +218,7 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 		if rs.Strategy != nil {
 			groups := map[string]bool{}
 			for _, n := range p.members {
-				groups[where[n].group] = true
+				groups[groupOf[n]] = true
 			}
 			rs.Strategy = restrictStrategy(rs.Strategy, groups)
 		}

@@ -484,3 +484,55 @@ func TestRetryOfADecodedRunEqualsTheRun(t *testing.T) {
 	edited := strings.Replace(mustJSON(t, h.run), `"phase":"Completed"`, `"phase":"NotStarted"`, 1)
 	require.Error(t, json.Unmarshal([]byte(edited), &r))
 }
+
+// A retry that fails again is retried again, with the same pins, under the
+// next number.
+func TestRetryOfARetryKeepsThePinsAndCountsOn(t *testing.T) {
+	cat := catalog()
+	cat.Regions[regionB] = RegionCatalog{KubernetesVersions: []string{"1.29.4", "1.30.2"}, NodeImageVersions: []string{imgOld, imgMid}}
+	b := member("b", "")
+	b.Region = regionB
+	r, err := New("roll", Spec{ManagedClusterUpdate: full(k8sTo)}, []Member{b}, cat)
+	require.NoError(t, err)
+	var first UpgradeMember
+	for i, want := range []string{"roll-retry-1", "roll-retry-2", "roll-retry-3"} {
+		var cmds []Command
+		r, cmds, err = Step(r, Start{At: t0})
+		require.NoError(t, err)
+		u := cmds[0].(UpgradeMember)
+		if i == 0 {
+			first = u
+			assert.Equal(t, "1.30.2", u.KubernetesVersion)
+		}
+		r, _, err = Step(r, UpgradeFailed{At: t0, Op: u.Op, Code: "QuotaExceeded", Message: "no"})
+		require.NoError(t, err)
+		u.Op = first.Op
+		assert.Equal(t, first, u, "attempt %d", i)
+		plan, err := r.Retry(RetryOptions{})
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		rr := plan.Runs[0]
+		assert.Equal(t, want, rr.Name)
+		// Meanwhile the region got a newer patch and image: the pins hold.
+		plan.Catalog.Regions[regionB] = catalog().Regions[regionB]
+		r, err = New(rr.Name, rr.Spec, rr.Members, plan.Catalog)
+		require.NoError(t, err)
+	}
+}
+
+// A run whose every stage a user skipped is Skipped: nothing to retry but
+// what the user skipped, when asked.
+func TestRetryOfASkippedRun(t *testing.T) {
+	h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("", "a", "b"), catalog())
+	h.step(Skip{At: h.now, Targets: []SkipTarget{{Type: TargetStage, Name: "default"}}})
+	h.start()
+	require.Equal(t, Skipped, h.run.State())
+	plan, err := h.run.Retry(RetryOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, plan.Runs)
+	plan, err = h.run.Retry(RetryOptions{UserSkipped: true})
+	require.NoError(t, err)
+	require.Len(t, plan.Runs, 1)
+	assert.Equal(t, []string{"a", "b"}, memberNames(plan.Runs[0].Members))
+	assert.Equal(t, "1.30.5", plan.Runs[0].Spec.ManagedClusterUpdate.Upgrade.KubernetesVersion)
+}
