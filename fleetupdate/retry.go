@@ -330,14 +330,18 @@ func retryNeedOf(m Member, pinned *pinnedJSON, k8s string, latest bool) (retryNe
 		if err != nil {
 			continue // no image: every selection leaves it alone
 		}
-		if _, ok := need.pins[img.Family]; ok {
-			continue
-		}
-		if f, ok := need.floors[img.Family]; !ok || img.Version.Compare(f.Version) < 0 {
-			need.floors[img.Family] = img
+		if _, ok := need.pins[img.Family]; !ok {
+			keepLowest(need.floors, img)
 		}
 	}
 	return need, nil
+}
+
+// keepLowest records img in low if it is the lowest of its family so far.
+func keepLowest(low map[string]nodeimage.Image, img nodeimage.Image) {
+	if had, ok := low[img.Family]; !ok || img.Version.Compare(had.Version) < 0 {
+		low[img.Family] = img
+	}
 }
 
 // retryPart is one retry run being filled.
@@ -374,10 +378,8 @@ func (p *retryPart) fits(n retryNeed) bool {
 
 func (p *retryPart) add(n retryNeed) {
 	maps.Copy(p.pins, n.pins)
-	for f, img := range n.floors {
-		if had, ok := p.floors[f]; !ok || img.Version.Compare(had.Version) < 0 {
-			p.floors[f] = img
-		}
+	for _, img := range n.floors {
+		keepLowest(p.floors, img)
 	}
 	p.members = append(p.members, n.name)
 }
@@ -388,12 +390,8 @@ func floorImages(members []Member) []nodeimage.Image {
 	low := map[string]nodeimage.Image{}
 	for _, m := range members {
 		for _, np := range m.NodePools {
-			img, err := nodeimage.Parse(np.NodeImageVersion)
-			if err != nil {
-				continue
-			}
-			if had, ok := low[img.Family]; !ok || img.Version.Compare(had.Version) < 0 {
-				low[img.Family] = img
+			if img, err := nodeimage.Parse(np.NodeImageVersion); err == nil {
+				keepLowest(low, img)
 			}
 		}
 	}
