@@ -102,6 +102,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.html, "html", "", "write a Gantt chart of the run to this HTML file")
 	fs.StringVar(&c.svg, "svg", "", "write a Gantt chart of the run to this SVG file")
 	fc := forecastFlags(fs)
+	retry := retryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -116,7 +117,7 @@ func run(args []string, out io.Writer) error {
 	if !set["jitter"] && c.jitter > c.duration {
 		c.jitter = c.duration / 3 // the default's share of the default duration
 	}
-	if err := c.validate(set); err != nil {
+	if err := errors.Join(c.validate(set), retry.validate(set)); err != nil {
 		return usageError{err}
 	}
 	if err := fc.validate(c, set); err != nil {
@@ -227,7 +228,7 @@ func run(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "Chart written to %s\n", w.path)
 	}
-	return nil
+	return retry.run(out, tr, host, c.horizon)
 }
 
 // decodeStrict reads one JSON value into v, refusing unknown fields and
