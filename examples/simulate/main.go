@@ -465,7 +465,11 @@ func printSummary(out io.Writer, tr fake.Trace, outside int) {
 		for _, v := range sel.SelectedNodeImageVersions {
 			vs = append(vs, v.Version)
 		}
-		fmt.Fprintf(out, "Consistent node images: %s\n", strings.Join(vs, ", "))
+		kind := "Latest"
+		if u := tr.Run.Spec().ManagedClusterUpdate.NodeImageSelection; u != nil {
+			kind = string(u.Type)
+		}
+		fmt.Fprintf(out, "%s node images: %s\n", kind, strings.Join(vs, ", "))
 	}
 }
 

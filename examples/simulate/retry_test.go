@@ -25,6 +25,7 @@ func TestRetryRetriesTheFailedMemberWithTheImagesTheRunChose(t *testing.T) {
 	assert.True(t, strings.HasPrefix(retry, "simulation-retry-1 of simulation: 1 member(s), Full to Kubernetes 1.30.5, node images Custom AKSAzureLinux-V2gen2-202602.10.0, AKSUbuntu-2204gen2containerd-202602.10.0, AKSWindows-2022-containerd-20348.3320.260211\n"), retry)
 	assert.Regexp(t, `production\s+prod-eu\s+prod-eu-03\s+d0 \S+\s+d0 \S+\s+Completed`, retry, "the second attempt succeeds")
 	assert.Contains(t, retry, "Run Completed after ")
+	assert.Contains(t, retry, "\nCustom node images: AKSAzureLinux-V2gen2-202602.10.0", "the summary names the selection the retry has")
 	assert.Contains(t, retry, "Members: 1 completed, 0 skipped, 0 failed, 0 pending, 0 not started = 1 in the run.")
 	assert.Equal(t, out, simulate(t, "-fail", "prod-eu-03", "-retry"), "deterministic")
 }
