@@ -49,6 +49,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -102,6 +104,21 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	opt  Options
+
+	mu      sync.Mutex // guards what follows, and orders folds and appends
+	log     *logFile   // nil once closed
+	pending []logRecord
+	buf     []byte               // the record being appended
+	runs    map[string]*runState // runs a Journal has been made for
+	broken  error                // why no more may be written, if so
+	commits atomic.Int64         // bbolt write transactions, for benchmarks
+}
+
+// runState is what the Journals of one run share: how many events the run
+// has, so that a Journal that is behind cannot write (ErrConflict).
+type runState struct {
+	seq  uint64
+	gone bool // deleted
 }
 
 var (
@@ -153,12 +170,162 @@ func Open(path string, opt *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opt: o}
+	s := &Store{db: db, path: path, opt: o, runs: map[string]*runState{}}
 	if err := s.update(initFormat); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.recoverLog(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// recoverLog folds the events of the log file the database says is live
+// into the database, and starts a new, empty log file.
+func (s *Store) recoverLog() error {
+	lp := logPath(s.path)
+	var ls logState
+	if err := s.view(func(tx *bolt.Tx) (err error) {
+		ls, err = readLogState(tx, s.path)
+		return err
+	}); err != nil {
+		return err
+	}
+	gen, recs, ok, err := readLog(lp)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok && ls.live:
+		return fmt.Errorf("%w: %s: the log file %s is missing, and the database says it may hold events (%s/%s is %q)", ErrCorrupt, s.path, lp, metaBucket, logKey, ls)
+	case !ok:
+	case ls.live && gen == ls.gen:
+		s.pending = recs
+	case ls.live && gen+1 == ls.gen, !ls.live && gen < ls.gen:
+		// Left by a fold or Close that committed and then died: every
+		// event in it is in the database.
+	default:
+		return fmt.Errorf("%w: %s: the log file %s has generation %d, the database expects %q (a log file of another journal?)", ErrCorrupt, s.path, lp, gen, ls)
+	}
+	next := logState{gen: ls.gen + 1, live: true}
+	if err := s.update(func(tx *bolt.Tx) error {
+		if err := s.applyPending(tx); err != nil {
+			return err
+		}
+		return writeLogState(tx, next)
+	}); err != nil {
+		return err
+	}
+	s.pending = nil
+	l, err := createLog(lp, next.gen, !s.opt.NoSync)
+	if err != nil {
+		return fmt.Errorf("journal: create the log file: %w", err)
+	}
+	s.log = l
+	return nil
+}
+
+// applyPending writes the events of the log not yet in the database to it,
+// checking that each continues its run.
+func (s *Store) applyPending(tx *bolt.Tx) error {
+	runs := tx.Bucket(runsBucket)
+	buckets := map[string]*bolt.Bucket{}
+	for i, r := range s.pending {
+		eb := buckets[r.run]
+		if eb == nil {
+			rb := runs.Bucket([]byte(r.run))
+			if rb == nil {
+				return fmt.Errorf("%w: %s: log record %d is event %d of run %q, which the file does not hold", ErrCorrupt, s.path, i+1, r.seq, r.run)
+			}
+			if eb = rb.Bucket(eventsBucket); eb == nil {
+				return fmt.Errorf("%w: %s: run %q, bucket %q: bucket is missing", ErrCorrupt, s.path, r.run, eventsBucket)
+			}
+			eb.FillPercent = 1 // append-only: fill pages instead of splitting them in half
+			buckets[r.run] = eb
+		}
+		if next := eb.Sequence() + 1; r.seq != next || r.event == nil {
+			return fmt.Errorf("%w: %s: log record %d is event %d of run %q, which is at event %d (or the event is empty)", ErrCorrupt, s.path, i+1, r.seq, r.run, next-1)
+		}
+		if err := eb.Put(seqKey(r.seq), r.event); err != nil {
+			return err
+		}
+		if err := eb.SetSequence(r.seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fold writes the log's pending events to the database, with whatever
+// extra does, in one transaction, and starts a new log file. If the
+// transaction fails nothing changed; if the new log file cannot be made,
+// the Store writes no more. The caller holds s.mu.
+func (s *Store) fold(extra func(tx *bolt.Tx) error) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	next := logState{gen: s.log.gen + 1, live: true}
+	if err := s.update(func(tx *bolt.Tx) error {
+		if err := s.applyPending(tx); err != nil {
+			return err
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
+		return writeLogState(tx, next)
+	}); err != nil {
+		return err
+	}
+	s.pending = nil
+	l, err := createLog(logPath(s.path), next.gen, !s.opt.NoSync)
+	if err != nil {
+		s.broken = fmt.Errorf("journal: %s: start a new log file: %w", s.path, err)
+		return nil // what the transaction did is done
+	}
+	l.written = s.log.written
+	s.log.f.Close()
+	s.log = l
+	return nil
+}
+
+// writable says why nothing may be written, if so. The caller holds s.mu.
+func (s *Store) writable() error {
+	switch {
+	case s.log == nil:
+		return fmt.Errorf("%w: %s", ErrClosed, s.path)
+	case s.broken != nil:
+		return fmt.Errorf("a write failed, so this Store writes no more (open the file again): %w", s.broken)
+	}
+	return nil
+}
+
+// appendEvent appends event seq of j's run to the log. The caller holds
+// j.mu.
+func (s *Store) appendEvent(j *Journal, seq uint64, event []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if err := j.check(); err != nil {
+		return err
+	}
+	rec := logRecord{run: j.name, seq: seq, event: event}
+	s.buf = appendRecord(s.buf[:0], rec)
+	if err := s.log.append(s.buf, !s.opt.NoSync); err != nil {
+		s.broken = err
+		return err
+	}
+	s.pending = append(s.pending, rec)
+	j.rs.seq = seq
+	if s.log.size >= foldBytes {
+		_ = s.fold(nil) // on failure the events stay in the log; the next append tries again
+	}
+	return nil
 }
 
 // openBolt opens path with bbolt, turning its errors and panics into ours.
@@ -256,10 +423,30 @@ func checkFormat(tx *bolt.Tx, path string) error {
 	return nil
 }
 
-// Close releases the file and its lock. Journals of a closed Store return
+// Close folds the log into the database, removes the log file and
+// releases the file and its lock. Journals of a closed Store return
 // ErrClosed.
 func (s *Store) Close() error {
-	return s.db.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.log != nil {
+		if s.broken == nil {
+			err = s.update(func(tx *bolt.Tx) error {
+				if err := s.applyPending(tx); err != nil {
+					return err
+				}
+				return writeLogState(tx, logState{gen: s.log.gen + 1})
+			})
+			if err == nil {
+				// If this removal is lost, the file is recognised as old.
+				err = os.Remove(logPath(s.path))
+			}
+		}
+		s.log.f.Close()
+		s.log, s.pending = nil, nil
+	}
+	return errors.Join(err, s.db.Close())
 }
 
 // Path returns the file's path.
@@ -283,13 +470,24 @@ func (s *Store) Runs() ([]string, error) {
 // Delete removes a run and everything kept for it. Journals of the run
 // return ErrNotFound afterwards.
 func (s *Store) Delete(name string) error {
-	return s.update(func(tx *bolt.Tx) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Folding first means no log record names a run the file lost.
+	err := s.fold(func(tx *bolt.Tx) error {
 		err := tx.Bucket(runsBucket).DeleteBucket([]byte(name))
 		if errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return fmt.Errorf("%w: %q in %s", ErrNotFound, name, s.path)
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	if rs := s.runs[name]; rs != nil {
+		rs.gone = true
+		delete(s.runs, name)
+	}
+	return nil
 }
 
 // view and update run fn in a bbolt transaction, turning a panic (bbolt
@@ -300,7 +498,11 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 }
 
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	return s.guard(func() error { return s.db.Update(fn) })
+	err := s.guard(func() error { return s.db.Update(fn) })
+	if err == nil {
+		s.commits.Add(1)
+	}
+	return err
 }
 
 func (s *Store) guard(fn func() error) (err error) {
