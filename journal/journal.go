@@ -155,6 +155,7 @@ func (s *Store) beginLoad(j *Journal) (*bolt.Tx, []logRecord, error) {
 	}
 	return tx, pend, nil
 }
+
 // corrupt is the error for damaged data at bucket and key (either may be
 // nil) of the run; it wraps ErrCorrupt and cause, if any.
 func (j *Journal) corrupt(bucket []byte, key []byte, what string, cause error) error {
