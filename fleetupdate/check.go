@@ -1,7 +1,6 @@
 package fleetupdate
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -193,12 +192,18 @@ func (r Run) checkAtRest() error {
 	for i := range ns.stages {
 		ns.stages[i].starved = s.stages[i].starved
 	}
-	before, err1 := json.Marshal(r)
-	after, err2 := json.Marshal(Run{p: r.p, s: &ns})
-	if err1 != nil || err2 != nil {
+	after := Run{p: r.p, s: &ns}
+	same, err := encodesEqual(r, after)
+	if err != nil {
 		return corruptf("state", "does not encode")
 	}
-	if !bytes.Equal(before, after) || len(cmds) > 0 {
+	if !same || len(cmds) > 0 {
+		// Rare: encode both whole to name the field.
+		before, err1 := json.Marshal(r)
+		after, err2 := json.Marshal(after)
+		if err1 != nil || err2 != nil {
+			return corruptf("state", "does not encode")
+		}
 		field := firstDifference(before, after)
 		if field == "" {
 			field = "state"

@@ -3,6 +3,7 @@ package fleetupdate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,6 +114,18 @@ func (r Run) MarshalJSON() ([]byte, error) {
 	if r.p == nil || r.s == nil {
 		return []byte("null"), nil
 	}
+	out := r.persisted()
+	st := &out.State
+	st.Members = make([]memberJSON, 0, len(r.p.members))
+	r.s.members.each(func(i int, m *memberRec) {
+		st.Members = append(st.Members, r.memberJSON(i, m))
+	})
+	return json.Marshal(out)
+}
+
+// persisted is the run's persisted form without state.members, which
+// memberJSON gives one by one.
+func (r Run) persisted() runJSON {
 	p, s := r.p, r.s
 	out := runJSON{SchemaVersion: schemaVersion, Name: p.name, Spec: p.spec, Members: p.members, Catalog: s.catalog.src}
 	if out.Members == nil {
@@ -145,22 +158,49 @@ func (r Run) MarshalJSON() ([]byte, error) {
 	s.gates.each(func(k int, g *gateRec) {
 		st.Gates = append(st.Gates, gateJSON{p.gates[k].id, g.state, g.start, g.end, g.startAt})
 	})
-	st.Members = make([]memberJSON, 0, len(p.members))
-	s.members.each(func(i int, m *memberRec) {
-		mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
-			Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
-		if m.data != &p.members[i] {
-			mj.Data = m.data
+	return out
+}
+
+// memberJSON is the persisted form of member i, whose record is m.
+func (r Run) memberJSON(i int, m *memberRec) memberJSON {
+	mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
+		Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
+	if m.data != &r.p.members[i] {
+		mj.Data = m.data
+	}
+	if m.pinned != nil {
+		mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+	}
+	if m.errCode != "" {
+		mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	}
+	return mj
+}
+
+// encodesEqual reports whether two versions of one run (one plan) encode
+// to the same bytes, without encoding the members they share: a step
+// copies only the records it changes.
+func encodesEqual(a, b Run) (bool, error) {
+	if a.p != b.p {
+		return false, nil
+	}
+	ea, err1 := json.Marshal(a.persisted())
+	eb, err2 := json.Marshal(b.persisted())
+	if err := errors.Join(err1, err2); err != nil || !bytes.Equal(ea, eb) {
+		return false, err
+	}
+	for i := range a.p.members {
+		ma, mb := a.s.members.get(i), b.s.members.get(i)
+		if ma == mb {
+			continue
 		}
-		if m.pinned != nil {
-			mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+		ea, err1 := json.Marshal(a.memberJSON(i, ma))
+		eb, err2 := json.Marshal(b.memberJSON(i, mb))
+		if err := errors.Join(err1, err2); err != nil || !bytes.Equal(ea, eb) {
+			return false, err
 		}
-		if m.errCode != "" {
-			mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
-		}
-		st.Members = append(st.Members, mj)
-	})
-	return json.Marshal(out)
+	}
+	return true, nil
 }
 
 // UnmarshalJSON decodes a run in the persisted form. It checks what it reads
