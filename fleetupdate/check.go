@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fleetkit/fleetkit/internal/kversion"
 	"github.com/fleetkit/fleetkit/nodeimage"
+	"github.com/fleetkit/fleetkit/window"
 )
 
 // check verifies the invariants of a run's state: what every sequence of
@@ -444,6 +446,23 @@ func (r Run) checkGate(k int) error {
 	return checkTimes(f, s.clock, g.start, g.end)
 }
 
+// windowKeys remembers scheduleKey by pointer: members share their windows
+// (New and the decoder share equal ones), and encoding a window per member
+// would cost more than the rest of a check.
+type windowKeys map[*window.Schedule]string
+
+func (w windowKeys) of(s *window.Schedule) string {
+	if s == nil {
+		return ""
+	}
+	k, ok := w[s]
+	if !ok {
+		k = scheduleKey(s)
+		w[s] = k
+	}
+	return k
+}
+
 // checkGroup checks a group and its members; it returns how many are Running.
 func (r Run) checkGroup(g int32) (int, error) {
 	p, s := r.p, r.s
@@ -451,27 +470,28 @@ func (r Run) checkGroup(g int32) (int, error) {
 	gr := s.groups.get(int(g))
 	sr := &s.stages[pg.stage]
 	f := fmt.Sprintf("state.groups[%d]", g)
-	keys := map[string]bool{}
+	listed := map[string]bool{}
 	for bi, bk := range gr.buckets {
-		if keys[bk.key] {
+		if listed[bk.key] {
 			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "listed twice")
 		}
-		keys[bk.key] = true
+		listed[bk.key] = true
 		if !slices.IsSorted(bk.base) || !slices.IsSorted(bk.extra[bk.xhead:]) {
 			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "queue not sorted")
 		}
 	}
 	var n [6]int32 // running, completed, skipped, failed
+	keys := windowKeys{}
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
-		mf := fmt.Sprintf("state.members[%d]", id)
+		mf := "state.members[" + strconv.Itoa(int(id)) + "]"
 		if err := r.checkMember(mf, id, m, sr.phase); err != nil {
 			return 0, err
 		}
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
 			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
 		}
-		if int(m.bucket) >= len(gr.buckets) || gr.buckets[m.bucket].key != scheduleKey(windowFor(m.data, p.v.upType)) {
+		if int(m.bucket) >= len(gr.buckets) || gr.buckets[m.bucket].key != keys.of(windowFor(m.data, p.v.upType)) {
 			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
 		}
 		if m.eligible() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,25 +213,12 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 		*r = Run{}
 		return nil
 	}
-	var head struct {
-		SchemaVersion int `json:"schemaVersion"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return fmt.Errorf("%w: run: %v", ErrInvalidEncoding, err)
-	}
-	var in runJSON
-	switch head.SchemaVersion {
-	case schemaVersion:
-		if err := decodeWire(b, &in, "run"); err != nil {
-			return err
-		}
-	case 1:
+	in, ok := fastRunJSON(b)
+	if !ok {
 		var err error
-		if in, err = fromV1(b); err != nil {
+		if in, err = slowRunJSON(b); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("%w: schemaVersion %d: this version of fleetkit reads 1 and %d", ErrUnsupportedVersion, head.SchemaVersion, schemaVersion)
 	}
 	run, err := decodeRun(in)
 	if err != nil {
@@ -238,6 +226,30 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 	}
 	*r = run
 	return nil
+}
+
+// slowRunJSON decodes b into the persisted form with encoding/json, giving
+// every error a malformed document deserves. (fastRunJSON decodes the
+// documents this accepts, faster.)
+func slowRunJSON(b []byte) (runJSON, error) {
+	var head struct {
+		SchemaVersion int `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return runJSON{}, fmt.Errorf("%w: run: %v", ErrInvalidEncoding, err)
+	}
+	var in runJSON
+	switch head.SchemaVersion {
+	case schemaVersion:
+		if err := decodeWire(b, &in, "run"); err != nil {
+			return runJSON{}, err
+		}
+	case 1:
+		return fromV1(b)
+	default:
+		return runJSON{}, fmt.Errorf("%w: schemaVersion %d: this version of fleetkit reads 1 and %d", ErrUnsupportedVersion, head.SchemaVersion, schemaVersion)
+	}
+	return in, nil
 }
 
 // corruptf reports a persisted run that no sequence of events could produce.
@@ -309,7 +321,7 @@ func decodeRun(in runJSON) (Run, error) {
 	upType := p.v.upType
 	recs := make([]*memberRec, len(p.members))
 	for i, mj := range js.Members {
-		f := fmt.Sprintf("state.members[%d]", i)
+		f := "state.members[" + strconv.Itoa(i) + "]"
 		orig := &p.members[i]
 		if mj.Name != orig.Name {
 			return Run{}, corruptf(f+".name", "%q; member %d of the run is %q", mj.Name, i, orig.Name)
@@ -358,6 +370,7 @@ func decodeRun(in runJSON) (Run, error) {
 	s.gates = newPvec(gates)
 
 	groups := make([]*groupRec, len(p.groups))
+	keys := windowKeys{}
 	for gi, gj := range js.Groups {
 		f := fmt.Sprintf("state.groups[%d]", gi)
 		if gj.Name != p.groups[gi].name {
@@ -380,7 +393,7 @@ func decodeRun(in runJSON) (Run, error) {
 		}
 		for _, id := range p.groups[gi].members {
 			m := recs[id]
-			bi, ok := byKey[scheduleKey(windowFor(m.data, upType))]
+			bi, ok := byKey[keys.of(windowFor(m.data, upType))]
 			if !ok {
 				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
 			}

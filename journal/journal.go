@@ -40,7 +40,7 @@ type inputs struct {
 // Indirections for tests that need a snapshot to fail.
 var (
 	marshalRun   = func(r fleetupdate.Run) ([]byte, error) { return json.Marshal(r) }
-	unmarshalRun = func(b []byte, r *fleetupdate.Run) error { return json.Unmarshal(b, r) }
+	unmarshalRun = func(b []byte, r *fleetupdate.Run) error { return r.UnmarshalJSON(b) } // json.Unmarshal would first scan it all once more
 )
 
 // Create makes a new run with fleetupdate.New and stores its inputs. It
