@@ -129,10 +129,12 @@ func TestFastDecodeEqualsSlowDecode(t *testing.T) {
 func TestFastDecodeGivesUpOnTheUnusual(t *testing.T) {
 	doc := richSnapshots(t)[4]
 	for name, edit := range map[string]func(string) string{
-		"null member":              func(s string) string { return replaceOnce(s, `"members":[{`, `"members":[null,{`) },
-		"escaped key":              func(s string) string { return replaceOnce(s, `"region":`, `"regio\u006e":`) },
-		"key in another case":      func(s string) string { return replaceOnce(s, `"region":`, `"Region":`) },
-		"key given twice":          func(s string) string { return replaceOnce(s, `"region":"eastus"`, `"region":"eastus","region":"westus"`) },
+		"null member":         func(s string) string { return replaceOnce(s, `"members":[{`, `"members":[null,{`) },
+		"escaped key":         func(s string) string { return replaceOnce(s, `"region":`, `"regio\u006e":`) },
+		"key in another case": func(s string) string { return replaceOnce(s, `"region":`, `"Region":`) },
+		"key given twice": func(s string) string {
+			return replaceOnce(s, `"region":"eastus"`, `"region":"eastus","region":"westus"`)
+		},
 		"label given twice":        func(s string) string { return replaceOnce(s, `"env":"prod"`, `"env":"prod","env":"dev"`) },
 		"window key in other case": func(s string) string { return replaceOnce(s, `"startTime":"20:00"`, `"StartTime":"20:00"`) },
 		"attempt as a float":       func(s string) string { return replaceOnce(s, `"attempt":1`, `"attempt":1.0`) },
