@@ -292,3 +292,27 @@ func TestFoldsKeepRunsWhole(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, runJSON(t, rb), runJSON(t, j.Run()))
 }
+
+// A file of format version 1 (no log file, no "log" key) opens, and
+// becomes version 2.
+func TestFormatVersion1IsRead(t *testing.T) {
+	s, runs := stepped(t, 3, &Options{NoSync: true})
+	require.NoError(t, s.Close())
+	edit(t, s.path, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		if err := meta.Delete(logKey); err != nil {
+			return err
+		}
+		return meta.Put(formatKey, []byte("1"))
+	})
+	got, err := loadJSON(t, s.path)
+	require.NoError(t, err)
+	assert.Equal(t, runs[3], got)
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Equal(t, "2", string(tx.Bucket(metaBucket).Get(formatKey)))
+		return nil
+	}))
+}

@@ -2,37 +2,49 @@
 // host writes before it performs a step's commands (host contract, rule 1)
 // and rebuilds runs from after a restart (rule 5).
 //
-// One file, a bbolt database, holds many runs. Each run keeps its inputs
-// (the arguments of fleetupdate.New, once), an append-only log of the events
-// it accepted (fleetupdate.MarshalEvent, keyed by sequence number) and at
-// most one snapshot (json.Marshal of the Run after some event). A snapshot
-// and the compaction it allows (deleting every event and snapshot it covers)
-// commit in the same transaction as the event that triggers them, so
-// whenever the process dies, Load returns exactly the run of the last
-// committed step: the newest snapshot, or New of the inputs, plus a replay
-// of the events after it.
+// A journal is a bbolt database (the path given to Open) and, while a Store
+// has it open, a log file beside it (the path plus ".log"). The database
+// holds many runs. Each run keeps its inputs (the arguments of
+// fleetupdate.New, once), an append-only log of the events it accepted
+// (fleetupdate.MarshalEvent, keyed by sequence number) and at most one
+// snapshot (json.Marshal of the Run after some event).
 //
 // Journal.Step is fleetupdate.Step made durable: an accepted event is
-// committed (and fsynced) before Step returns its commands; a refused event
-// changes nothing and is not written.
+// appended to the log file (and fsynced unless Options.NoSync) before Step
+// returns its commands; a refused event changes nothing and is not written.
+// The log file's events are folded into the database in one transaction
+// when the file passes 1 MiB, and with every snapshot, Delete, Open and
+// Close. A snapshot and the compaction it allows (deleting every event and
+// snapshot it covers) commit in the same transaction as the fold before
+// them, so whenever the process dies, Load returns exactly the run of the
+// last step Step returned: the newest snapshot, or New of the inputs, plus
+// a replay of the events after it, in the database and then in the log.
 //
 //	s, err := journal.Open("fleetkit.db", nil)
 //	j, err := s.Create("roll-1-30", spec, members, catalog) // or s.Load("roll-1-30")
 //	run, cmds, err := j.Step(fleetupdate.Start{At: now})
 //
-// Each Step is one bbolt transaction: a few pages written (about 20 KB,
-// however large the fleet) and, unless Options.NoSync, one fdatasync, which
-// then dominates its cost. Opening a run costs decoding its snapshot (or New
-// of its inputs) plus replaying the events after it.
+// Each Step writes one record of about 200 bytes however large the fleet
+// (plus, amortised, the fold's pages) and, unless Options.NoSync, waits
+// for one fsync, which then dominates its cost. Opening a run costs
+// decoding its snapshot (or New of its inputs) plus replaying the events
+// after it.
 //
-// Only one process (one Store) may have a file open at a time: a second
-// gets ErrLocked. Damaged or unknown data gives an error wrapping ErrCorrupt
-// or ErrUnsupportedVersion that names the run, bucket and key, never a
-// partly loaded run.
+// Only one process (one Store) may have a journal open at a time: a second
+// gets ErrLocked (the lock is the database's; the log file is only touched
+// under it). Damaged or unknown data gives an error wrapping ErrCorrupt or
+// ErrUnsupportedVersion that names the run, bucket and key (or the log
+// file and offset), never a partly loaded run. The one exception is the
+// log file's last record, if cut short or failing its checksum: that is
+// the append a crash interrupted, which Step never returned, and it is
+// dropped. Close folds the log file in and removes it, so a closed journal
+// is one file.
 //
-// # File layout (format version 1)
+// # Database layout (format version 2)
 //
-//	fleetkit.journal/format        "1"
+//	fleetkit.journal/format        "2" (version 1: the same, without a log file or "log")
+//	fleetkit.journal/log           "live G": the log file of generation G may hold events
+//	                               the database does not; "closed G": it holds none
 //	runs/<name>/inputs/json        {"name","spec","members","catalog"}
 //	runs/<name>/events/<seq>       wire-format event; seq is 8 bytes big-endian, from 1;
 //	                               the bucket's sequence is the number of the last event
@@ -40,6 +52,18 @@
 //
 // Events after a snapshot continue its numbering: a run with a snapshot at
 // 40 and events 41 and 42 has seen 42 events.
+//
+// # Log file layout
+//
+//	header   "FKJLOG\x00\x01", generation (uint64), CRC-32C of both (uint32)
+//	record   payload length (uint32), CRC-32C of the payload (uint32), payload:
+//	         uvarint length of the run's name, the name, seq (uint64), the event
+//
+// Integers are big-endian. A fold commits its events and "live G+1" in one
+// transaction, then replaces the log file (write, fsync, rename) with an
+// empty one of generation G+1. Open folds in the records of a log file of
+// the live generation, each of which must continue its run, and drops one
+// of the generation before (left by a crash between the two).
 package journal
 
 import (
@@ -57,9 +81,10 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// FormatVersion is the version of the file layout this package writes and
-// reads. A file with another version is refused with ErrUnsupportedVersion.
-const FormatVersion = 1
+// FormatVersion is the version of the file layout this package writes. It
+// reads version 1 too (no log file; it becomes version 2 when opened), and
+// refuses others with ErrUnsupportedVersion.
+const FormatVersion = 2
 
 // DefaultLockTimeout is how long Open waits for another process's lock
 // when Options.LockTimeout is zero: long enough for a host that is exiting
@@ -91,8 +116,8 @@ type Options struct {
 	// whatever the fleet's size, and opening replays at most a snapshot's
 	// worth of events.
 	SnapshotEvery int
-	// NoSync skips fsync on commit. A process crash loses nothing; a power
-	// loss may lose recent steps. For benchmarks and tests.
+	// NoSync skips fsync on appends and commits. A process crash loses
+	// nothing; a power loss may lose recent steps. For benchmarks and tests.
 	NoSync bool
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Zero means DefaultLockTimeout; negative means do not wait.
@@ -212,6 +237,10 @@ func (s *Store) recoverLog() error {
 	next := logState{gen: ls.gen + 1, live: true}
 	if err := s.update(func(tx *bolt.Tx) error {
 		if err := s.applyPending(tx); err != nil {
+			return err
+		}
+		// Version 1 had no log file: a reader of it would not see one.
+		if err := tx.Bucket(metaBucket).Put(formatKey, []byte(strconv.Itoa(FormatVersion))); err != nil {
 			return err
 		}
 		return writeLogState(tx, next)
@@ -414,8 +443,8 @@ func checkFormat(tx *bolt.Tx, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %s/%s is %q, not a version number", ErrCorrupt, path, metaBucket, formatKey, v)
 	}
-	if n != FormatVersion {
-		return fmt.Errorf("%w: %s has journal format version %d; this version of fleetkit reads version %d", ErrUnsupportedVersion, path, n, FormatVersion)
+	if n != FormatVersion && n != 1 {
+		return fmt.Errorf("%w: %s has journal format version %d; this version of fleetkit reads versions 1 and %d", ErrUnsupportedVersion, path, n, FormatVersion)
 	}
 	if tx.Bucket(runsBucket) == nil {
 		return fmt.Errorf("%w: %s: bucket %q is missing", ErrCorrupt, path, runsBucket)
