@@ -27,97 +27,66 @@ import (
 // persisted form, or reports false if the usual path must decide.
 func fastRunJSON(b []byte) (runJSON, bool) {
 	var in runJSON
-	top, ok := memberSpans(b)
-	if !ok {
+	p := &fastParser{b: b, windows: map[string]*window.Schedule{}, strs: map[string]string{}}
+	var arrays [2]span // the values of "members" and "state"."members"
+	var found [2]bool
+	// The arrays are parsed where they are found; everything else is only
+	// skipped here, and checked below by decodeWire.
+	parse := func(k int, fn func() bool) bool {
+		if found[k] {
+			return false
+		}
+		found[k] = true
+		arrays[k].start = p.i
+		ok := fn()
+		arrays[k].end = p.i
+		return ok
+	}
+	skip := func() bool {
+		_, ok := p.skipValue()
+		return ok
+	}
+	var ok bool
+	okTop := p.skipObject(func(key []byte) bool {
+		switch string(key) {
+		case "members":
+			return parse(0, func() bool { in.Members, ok = p.members(); return ok })
+		case "state":
+			return p.skipObject(func(key []byte) bool {
+				if string(key) == "members" {
+					return parse(1, func() bool { in.State.Members, ok = p.memberStates(); return ok })
+				}
+				return skip()
+			})
+		}
+		return skip()
+	})
+	p.ws()
+	if !okTop || p.i != len(b) || !found[0] || !found[1] || arrays[1].start < arrays[0].start {
 		return in, false
 	}
 	// The remainder, with both arrays replaced by [].
-	rest := make([]byte, 0, len(b)-(top[0].end-top[0].start)-(top[1].end-top[1].start)+4)
-	rest = append(rest, b[:top[0].start]...)
+	rest := make([]byte, 0, len(b)-(arrays[0].end-arrays[0].start)-(arrays[1].end-arrays[1].start)+4)
+	rest = append(rest, b[:arrays[0].start]...)
 	rest = append(rest, "[]"...)
-	rest = append(rest, b[top[0].end:top[1].start]...)
+	rest = append(rest, b[arrays[0].end:arrays[1].start]...)
 	rest = append(rest, "[]"...)
-	rest = append(rest, b[top[1].end:]...)
+	rest = append(rest, b[arrays[1].end:]...)
 	var head struct {
 		SchemaVersion int `json:"schemaVersion"`
 	}
 	if json.Unmarshal(rest, &head) != nil || head.SchemaVersion != schemaVersion {
 		return in, false
 	}
+	members, states := in.Members, in.State.Members
 	if decodeWire(rest, &in, "run") != nil {
 		return in, false
 	}
-	fp := &fastParser{b: b[:top[0].end], i: top[0].start, windows: map[string]*window.Schedule{}}
-	if in.Members, ok = fp.members(); !ok || fp.i != top[0].end {
-		return in, false
-	}
-	fp.b, fp.i = b[:top[1].end], top[1].start
-	if in.State.Members, ok = fp.memberStates(); !ok || fp.i != top[1].end {
-		return in, false
-	}
+	in.Members, in.State.Members = members, states
 	return in, true
 }
 
 type span struct{ start, end int }
-
-// memberSpans finds the values of the top-level key "members" and of
-// "members" in the top-level "state", in document order; each must be
-// there once, spelled so. It only finds them: the remainder and the arrays
-// are checked by their decoders.
-func memberSpans(b []byte) ([2]span, bool) {
-	var out [2]span
-	var found [2]bool
-	sc := &fastParser{b: b}
-	// inState is the span of the state object once found.
-	var state span
-	okTop := sc.skipObject(func(key []byte, start int) bool {
-		end, ok := sc.skipValue()
-		if !ok {
-			return false
-		}
-		switch string(key) {
-		case "members":
-			if found[0] {
-				return false
-			}
-			out[0], found[0] = span{start, end}, true
-		case "state":
-			if state.end != 0 {
-				return false
-			}
-			state = span{start, end}
-		}
-		return true
-	})
-	if !okTop || !found[0] || state.end == 0 {
-		return out, false
-	}
-	sc.ws()
-	if sc.i != len(b) {
-		return out, false
-	}
-	st := &fastParser{b: b[:state.end], i: state.start}
-	okState := st.skipObject(func(key []byte, start int) bool {
-		end, ok := st.skipValue()
-		if !ok {
-			return false
-		}
-		if string(key) == "members" {
-			if found[1] {
-				return false
-			}
-			out[1], found[1] = span{start, end}, true
-		}
-		return true
-	})
-	if !okState || !found[1] || st.i != state.end {
-		return out, false
-	}
-	if out[1].start < out[0].start {
-		return out, false // state before members: keep it simple
-	}
-	return out, true
-}
 
 // fastParser reads JSON by hand. Every method reports false for anything
 // it does not take, and then the caller gives up.
@@ -125,6 +94,7 @@ type fastParser struct {
 	b       []byte
 	i       int
 	windows map[string]*window.Schedule // by their encoding
+	strs    map[string]string           // values many members share
 }
 
 func (p *fastParser) ws() {
@@ -210,9 +180,9 @@ func (p *fastParser) skipValue() (int, bool) {
 	return p.i, p.i > start
 }
 
-// skipObject walks an object's keys; fn gets each key's literal contents
-// and where its value starts, and must move past the value.
-func (p *fastParser) skipObject(fn func(key []byte, start int) bool) bool {
+// skipObject walks an object's keys; fn gets each key's literal contents,
+// with p.i at its value, and must move past the value.
+func (p *fastParser) skipObject(fn func(key []byte) bool) bool {
 	if !p.next('{') {
 		return false
 	}
@@ -226,7 +196,7 @@ func (p *fastParser) skipObject(fn func(key []byte, start int) bool) bool {
 			return false
 		}
 		p.ws()
-		if !fn(lit[1:len(lit)-1], p.i) {
+		if !fn(lit[1 : len(lit)-1]) {
 			return false
 		}
 		if p.next('}') {
@@ -288,22 +258,45 @@ func (p *fastParser) array(fn func() bool) bool {
 	}
 }
 
-// plainString reads a string of printable ASCII without escapes.
-func (p *fastParser) plainString() (string, bool) {
+// plainBytes reads a string of printable ASCII without escapes and
+// returns its contents.
+func (p *fastParser) plainBytes() ([]byte, bool) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", false
+		return nil, false
 	}
 	start := p.i + 1
 	for i := start; i < len(p.b); i++ {
 		switch c := p.b[i]; {
 		case c == '"':
 			p.i = i + 1
-			return string(p.b[start:i]), true
+			return p.b[start:i], true
 		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return "", false
+			return nil, false
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+func (p *fastParser) plainString() (string, bool) {
+	b, ok := p.plainBytes()
+	return string(b), ok
+}
+
+// common reads a string value that many members share (a region, a
+// version, a state): one copy of each serves them all.
+func (p *fastParser) common() (string, bool) {
+	b, ok := p.plainBytes()
+	if !ok {
+		return p.str()
+	}
+	if s, ok := p.strs[string(b)]; ok {
+		return s, true
+	}
+	s := string(b)
+	if len(p.strs) < 1<<12 {
+		p.strs[s] = s
+	}
+	return s, true
 }
 
 // str reads a string value: plain ones by hand, others (escapes, non-ASCII)
@@ -425,13 +418,13 @@ func (p *fastParser) member(m *Member) bool {
 			m.Name, ok = p.str()
 			return ok && seen.first(0)
 		case "group":
-			m.Group, ok = p.str()
+			m.Group, ok = p.common()
 			return ok && seen.first(1)
 		case "region":
-			m.Region, ok = p.str()
+			m.Region, ok = p.common()
 			return ok && seen.first(2)
 		case "kubernetesVersion":
-			m.KubernetesVersion, ok = p.str()
+			m.KubernetesVersion, ok = p.common()
 			return ok && seen.first(3)
 		case "nodePools":
 			m.NodePools = []NodePool{}
@@ -442,13 +435,13 @@ func (p *fastParser) member(m *Member) bool {
 					var ok bool
 					switch key {
 					case "name":
-						np.Name, ok = p.str()
+						np.Name, ok = p.common()
 						return ok && seen.first(0)
 					case "nodeImageVersion":
-						np.NodeImageVersion, ok = p.str()
+						np.NodeImageVersion, ok = p.common()
 						return ok && seen.first(1)
 					case "kubernetesVersion":
-						np.KubernetesVersion, ok = p.str()
+						np.KubernetesVersion, ok = p.common()
 						return ok && seen.first(2)
 					}
 					return false
@@ -528,7 +521,7 @@ func (p *fastParser) memberState(m *memberJSON) bool {
 			return ok && seen.first(0)
 		case "state":
 			var s string
-			s, ok = p.str()
+			s, ok = p.common()
 			m.State = State(s)
 			return ok && seen.first(1)
 		case "data":
@@ -565,7 +558,7 @@ func (p *fastParser) memberState(m *memberJSON) bool {
 				var ok bool
 				switch key {
 				case "code":
-					m.Error.Code, ok = p.str()
+					m.Error.Code, ok = p.common()
 					return ok && es.first(0)
 				case "message":
 					m.Error.Message, ok = p.str()
@@ -584,7 +577,7 @@ func (p *fastParser) pinned(pj *pinnedJSON) bool {
 		switch key {
 		case "kubernetesVersion":
 			var ok bool
-			pj.KubernetesVersion, ok = p.str()
+			pj.KubernetesVersion, ok = p.common()
 			return ok && seen.first(0)
 		case "nodeImages":
 			pj.NodeImages = []PoolImage{}
@@ -595,10 +588,10 @@ func (p *fastParser) pinned(pj *pinnedJSON) bool {
 					var ok bool
 					switch key {
 					case "pool":
-						pi.Pool, ok = p.str()
+						pi.Pool, ok = p.common()
 						return ok && seen.first(0)
 					case "nodeImageVersion":
-						pi.NodeImageVersion, ok = p.str()
+						pi.NodeImageVersion, ok = p.common()
 						return ok && seen.first(1)
 					}
 					return false
