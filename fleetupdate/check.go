@@ -463,6 +463,23 @@ func (w windowKeys) of(s *window.Schedule) string {
 	return k
 }
 
+// parsedImages remembers nodeimage.Parse: a fleet has few distinct images.
+type parsedImages map[string]parsedImage
+
+type parsedImage struct {
+	img nodeimage.Image
+	err error
+}
+
+func (m parsedImages) parse(v string) (nodeimage.Image, error) {
+	p, ok := m[v]
+	if !ok {
+		p.img, p.err = nodeimage.Parse(v)
+		m[v] = p
+	}
+	return p.img, p.err
+}
+
 // checkGroup checks a group and its members; it returns how many are Running.
 func (r Run) checkGroup(g int32) (int, error) {
 	p, s := r.p, r.s
@@ -481,11 +498,11 @@ func (r Run) checkGroup(g int32) (int, error) {
 		}
 	}
 	var n [6]int32 // running, completed, skipped, failed
-	keys := windowKeys{}
+	keys, images := windowKeys{}, parsedImages{}
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
 		mf := "state.members[" + strconv.Itoa(int(id)) + "]"
-		if err := r.checkMember(mf, id, m, sr.phase); err != nil {
+		if err := r.checkMember(mf, id, m, sr.phase, images); err != nil {
 			return 0, err
 		}
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
@@ -529,7 +546,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	return int(n[0]), nil
 }
 
-func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error {
+func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, images parsedImages) error {
 	p, s := r.p, r.s
 	name := m.data.Name
 	switch m.state {
@@ -573,7 +590,7 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error
 		return err
 	}
 	if m.pinned != nil {
-		return r.checkPinned(f+".pinned", id, m)
+		return r.checkPinned(f+".pinned", id, m, images)
 	}
 	return nil
 }
@@ -583,7 +600,7 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error
 // (Consistent: its pinned selection; Custom: the spec's); and, while the
 // member's data is still what New was given, only pools it has, each moving
 // to a newer image of its own family.
-func (r Run) checkPinned(f string, id int32, m *memberRec) error {
+func (r Run) checkPinned(f string, id int32, m *memberRec, images parsedImages) error {
 	p, c, up, member := r.p, m.pinned, r.p.v.upType, m.data.Name
 	if c.Member != member || c.Type != up || c.Op != "" {
 		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
@@ -605,13 +622,13 @@ func (r Run) checkPinned(f string, id int32, m *memberRec) error {
 	}
 	asGiven := m.data == &p.members[id]
 	for i, pi := range c.NodeImages {
-		fi := fmt.Sprintf("%s.nodeImages[%d]", f, i)
+		fi := func(field string) string { return f + ".nodeImages[" + strconv.Itoa(i) + "]." + field }
 		if pi.Pool == "" || i > 0 && strings.Compare(pi.Pool, c.NodeImages[i-1].Pool) <= 0 {
-			return corruptf(fi+".pool", "%q: pools are named, unique and sorted", pi.Pool)
+			return corruptf(fi("pool"), "%q: pools are named, unique and sorted", pi.Pool)
 		}
-		img, err := nodeimage.Parse(pi.NodeImageVersion)
+		img, err := images.parse(pi.NodeImageVersion)
 		if err != nil {
-			return corruptf(fi+".nodeImageVersion", "%v", err)
+			return corruptf(fi("nodeImageVersion"), "%v", err)
 		}
 		var sel nodeimage.Selection
 		switch p.v.selection {
@@ -622,17 +639,17 @@ func (r Run) checkPinned(f string, id int32, m *memberRec) error {
 		}
 		if p.v.selection != Latest {
 			if t, ok := sel.Lookup(img.Family); !ok || t.String() != img.String() {
-				return corruptf(fi+".nodeImageVersion", "%s: the run's %s node image selection does not choose it", img, p.v.selection)
+				return corruptf(fi("nodeImageVersion"), "%s: the run's %s node image selection does not choose it", img, p.v.selection)
 			}
 		}
 		if asGiven {
 			k := slices.IndexFunc(m.data.NodePools, func(np NodePool) bool { return np.Name == pi.Pool })
 			if k < 0 {
-				return corruptf(fi+".pool", "%q: member %q has no such pool", pi.Pool, member)
+				return corruptf(fi("pool"), "%q: member %q has no such pool", pi.Pool, member)
 			}
-			cur, err := nodeimage.Parse(m.data.NodePools[k].NodeImageVersion)
+			cur, err := images.parse(m.data.NodePools[k].NodeImageVersion)
 			if err != nil || cur.Family != img.Family || cur.Version.Compare(img.Version) >= 0 {
-				return corruptf(fi+".nodeImageVersion", "%s: pool %q of member %q is at %q; an upgrade moves it to a newer image of its family", img, pi.Pool, member, m.data.NodePools[k].NodeImageVersion)
+				return corruptf(fi("nodeImageVersion"), "%s: pool %q of member %q is at %q; an upgrade moves it to a newer image of its family", img, pi.Pool, member, m.data.NodePools[k].NodeImageVersion)
 			}
 		}
 	}

@@ -54,7 +54,7 @@ func fastRunJSON(b []byte) (runJSON, bool) {
 		case "state":
 			return p.skipObject(func(key []byte) bool {
 				if string(key) == "members" {
-					return parse(1, func() bool { in.State.Members, ok = p.memberStates(); return ok })
+					return parse(1, func() bool { in.State.Members, ok = p.memberStates(len(in.Members)); return ok })
 				}
 				return skip()
 			})
@@ -498,8 +498,10 @@ func (p *fastParser) labels(into map[string]string) bool {
 	}
 }
 
-func (p *fastParser) memberStates() ([]memberJSON, bool) {
-	out := []memberJSON{}
+// memberStates reads state.members; n is how many members the run has, if
+// known (its length is checked later).
+func (p *fastParser) memberStates(n int) ([]memberJSON, bool) {
+	out := make([]memberJSON, 0, n)
 	ok := p.array(func() bool {
 		var m memberJSON
 		if !p.memberState(&m) {
