@@ -33,7 +33,6 @@ const (
 	logMagic      = "FKJLOG\x00\x01"
 	logHeaderSize = len(logMagic) + 8 + 4 // magic, generation, crc of both
 	recHeaderSize = 8                     // payload length, crc of the payload
-	maxRecord     = 1 << 30
 )
 
 // foldBytes is how large the log file grows before its events are folded
