@@ -210,7 +210,7 @@ func (p *fastParser) skipObject(fn func(key []byte) bool) bool {
 
 // object reads an object whose keys are field names (plain ASCII, no
 // escapes), calling fn for each to read its value.
-func (p *fastParser) object(fn func(key string) bool) bool {
+func (p *fastParser) object(fn func(key []byte) bool) bool {
 	if !p.next('{') {
 		return false
 	}
@@ -219,7 +219,7 @@ func (p *fastParser) object(fn func(key string) bool) bool {
 	}
 	for {
 		p.ws()
-		key, ok := p.plainString()
+		key, ok := p.plainBytes()
 		if !ok || !p.next(':') {
 			return false
 		}
@@ -411,9 +411,9 @@ func (p *fastParser) members() ([]Member, bool) {
 
 func (p *fastParser) member(m *Member) bool {
 	var seen fields
-	return p.object(func(key string) bool {
+	return p.object(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "name":
 			m.Name, ok = p.str()
 			return ok && seen.first(0)
@@ -431,9 +431,9 @@ func (p *fastParser) member(m *Member) bool {
 			return seen.first(4) && p.array(func() bool {
 				var np NodePool
 				var seen fields
-				ok := p.object(func(key string) bool {
+				ok := p.object(func(key []byte) bool {
 					var ok bool
-					switch key {
+					switch string(key) {
 					case "name":
 						np.Name, ok = p.common()
 						return ok && seen.first(0)
@@ -515,9 +515,9 @@ func (p *fastParser) memberStates(n int) ([]memberJSON, bool) {
 
 func (p *fastParser) memberState(m *memberJSON) bool {
 	var seen fields
-	return p.object(func(key string) bool {
+	return p.object(func(key []byte) bool {
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "name":
 			m.Name, ok = p.str()
 			return ok && seen.first(0)
@@ -556,9 +556,9 @@ func (p *fastParser) memberState(m *memberJSON) bool {
 		case "error":
 			m.Error = new(ErrorDetail)
 			var es fields
-			return seen.first(11) && p.object(func(key string) bool {
+			return seen.first(11) && p.object(func(key []byte) bool {
 				var ok bool
-				switch key {
+				switch string(key) {
 				case "code":
 					m.Error.Code, ok = p.common()
 					return ok && es.first(0)
@@ -575,8 +575,8 @@ func (p *fastParser) memberState(m *memberJSON) bool {
 
 func (p *fastParser) pinned(pj *pinnedJSON) bool {
 	var seen fields
-	return p.object(func(key string) bool {
-		switch key {
+	return p.object(func(key []byte) bool {
+		switch string(key) {
 		case "kubernetesVersion":
 			var ok bool
 			pj.KubernetesVersion, ok = p.common()
@@ -586,9 +586,9 @@ func (p *fastParser) pinned(pj *pinnedJSON) bool {
 			return seen.first(1) && p.array(func() bool {
 				var pi PoolImage
 				var seen fields
-				ok := p.object(func(key string) bool {
+				ok := p.object(func(key []byte) bool {
 					var ok bool
-					switch key {
+					switch string(key) {
 					case "pool":
 						pi.Pool, ok = p.common()
 						return ok && seen.first(0)
