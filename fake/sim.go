@@ -1,13 +1,12 @@
 package fake
 
 import (
-	"container/heap"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/internal/vqueue"
 )
 
 // Action is a user action (Start, Stop, Skip, CompleteGate, MemberChanged
@@ -127,55 +126,6 @@ type Upgrade struct {
 	Restart bool // performed by a restarted host, from Run.Outstanding
 }
 
-// queued is an event waiting in virtual time. Events due at the same time
-// are delivered in an order that depends only on what they are, never on
-// when the driver learnt of them, so a restarted host (which learns of
-// outcomes and wake-ups again, in another order) delivers them as one that
-// never stopped: first the scheduled events (user actions and catalog
-// changes) in the order given, then gate approvals by gate id, then
-// outcomes by op id, then the tick.
-type queued struct {
-	at    time.Time
-	class int       // classScheduled, classApproval, classOutcome or classTick
-	seq   int       // classScheduled: the order given
-	op    string    // classOutcome: the op id; classApproval: the gate id
-	wake  time.Time // classTick: the wake-up the timer was armed for
-	ev    fleetupdate.Event
-}
-
-// Classes of queued events, in delivery order at equal times.
-const (
-	classScheduled = iota
-	classApproval
-	classOutcome
-	classTick
-)
-
-type eventQueue []queued
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	a, b := q[i], q[j]
-	if !a.at.Equal(b.at) {
-		return a.at.Before(b.at)
-	}
-	if a.class != b.class {
-		return a.class < b.class
-	}
-	if a.seq != b.seq {
-		return a.seq < b.seq
-	}
-	return a.op < b.op
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(queued)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
-}
-
 // Simulate drives run to its end on virtual time: it starts it, performs
 // every UpgradeMember through h, delivers outcomes when they complete, ticks
 // at every WakeAt, approves Approval gates as h.Approvals says (a
@@ -199,10 +149,13 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 		horizon = 365 * 24 * time.Hour
 	}
 	end := opt.Start.Add(horizon)
-	var q eventQueue
+	// Events wait in virtual time; those due at once are delivered in an
+	// order that depends only on what they are (vqueue.Item), so a restarted
+	// host delivers them as one that never stopped.
+	var q vqueue.Queue
 	seq := 0
 	schedule := func(at time.Time, ev fleetupdate.Event) {
-		heap.Push(&q, queued{at: at, class: classScheduled, seq: seq, ev: ev})
+		q.Push(vqueue.Item{At: at, Class: vqueue.Scheduled, Seq: seq, Event: ev})
 		seq++
 	}
 	if !opt.NoStart {
@@ -218,33 +171,20 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 	schedule(opt.Start, fleetupdate.CatalogChanged{At: opt.Start, Catalog: h.Fleet.CatalogAt(opt.Start)})
 
 	tr := Trace{Start: opt.Start, End: opt.Start}
-	// The host's timers: one per wake-up asked for. A timer fires
-	// opt.TickDelay after its wake-up, at once if that is past; the host
-	// does not send a tick for a wake-up a tick it sent has already reached.
-	armed := map[time.Time]bool{}
-	var lastTick time.Time                 // the latest tick the host sent since it (re)started
+	// The host's timers: one per wake-up asked for, each firing
+	// opt.TickDelay after its wake-up.
+	timers := vqueue.Timers{Delay: opt.TickDelay}
 	asked := map[fleetupdate.GateID]bool{} // gates whose approvers were asked
-	arm := func(wake, now time.Time) {
-		if armed[wake] {
-			return
-		}
-		armed[wake] = true
-		at := wake.Add(opt.TickDelay)
-		if at.Before(now) {
-			at = now
-		}
-		heap.Push(&q, queued{at: at, class: classTick, wake: wake, ev: fleetupdate.Tick{At: at}})
-	}
 	perform := func(cmds []fleetupdate.Command, now time.Time, restart bool) {
 		for _, c := range cmds {
 			switch c := c.(type) {
 			case fleetupdate.UpgradeMember:
 				done := h.Perform(c, now)
-				heap.Push(&q, queued{at: done.At, class: classOutcome, op: string(c.Op), ev: done.Event})
+				q.Push(vqueue.Item{At: done.At, Class: vqueue.Outcome, Key: string(c.Op), Event: done.Event})
 				tr.Upgrades = append(tr.Upgrades, Upgrade{At: now, Command: c, Restart: restart})
 			case fleetupdate.WakeAt:
 				if !opt.SingleTimer {
-					arm(c.At, now)
+					timers.Arm(&q, c.At, now)
 				}
 			case fleetupdate.AwaitGate:
 				// The approvers are the world's: they are asked once, and
@@ -255,23 +195,9 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 				}
 				asked[c.Gate] = true
 				if at, ok := h.Approve(c, now); ok {
-					heap.Push(&q, queued{at: at, class: classApproval, op: string(c.Gate), ev: fleetupdate.CompleteGate{At: at, Gate: c.Gate}})
+					q.Push(vqueue.Item{At: at, Class: vqueue.Approval, Key: string(c.Gate), Event: fleetupdate.CompleteGate{At: at, Gate: c.Gate}})
 				}
 			}
-		}
-	}
-	// dropQueued forgets the queued events of the given classes.
-	dropQueued := func(drop ...int) {
-		kept := q[:0]
-		for _, it := range q {
-			if !slices.Contains(drop, it.class) {
-				kept = append(kept, it)
-			}
-		}
-		q = kept
-		heap.Init(&q)
-		if slices.Contains(drop, classTick) {
-			clear(armed)
 		}
 	}
 	restartAfter := map[int]bool{}
@@ -284,25 +210,21 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 		tk = newTracker(run)
 	}
 	for q.Len() > 0 {
-		it := heap.Pop(&q).(queued)
-		if it.at.After(end) {
+		it := q.Pop()
+		if it.At.After(end) {
 			break
 		}
-		if it.class == classTick {
-			delete(armed, it.wake)
-			if !lastTick.IsZero() && !lastTick.Before(it.wake) {
-				continue // an earlier (late) tick already reached this wake-up
-			}
-			lastTick = it.at
+		if it.Class == vqueue.Tick && !timers.Fire(it) {
+			continue // an earlier (late) tick already reached this wake-up
 		}
 		prev := run
-		next, cmds, err := fleetupdate.Step(run, it.ev)
-		e := Entry{At: it.at, Event: it.ev, Commands: cmds, Err: err}
-		tr.End = it.at
+		next, cmds, err := fleetupdate.Step(run, it.Event)
+		e := Entry{At: it.At, Event: it.Event, Commands: cmds, Err: err}
+		tr.End = it.At
 		if err == nil {
 			run = next
-			d.accepted(it.ev)
-			if s, ok := it.ev.(fleetupdate.UpgradeSucceeded); ok {
+			d.accepted(it.Event)
+			if s, ok := it.Event.(fleetupdate.UpgradeSucceeded); ok {
 				h.Finish(s.Op)
 			}
 			if tk != nil {
@@ -314,11 +236,11 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			opt.Observe(prev, run, e)
 		}
 		crash := opt.RestartEvery || restartAfter[len(tr.Entries)]
-		rs := Restart{After: len(tr.Entries), At: it.at}
+		rs := Restart{After: len(tr.Entries), At: it.At}
 		if crash && opt.CrashBeforePerform {
 			rs.Lost = cmds
 		} else {
-			perform(cmds, it.at, false)
+			perform(cmds, it.At, false)
 		}
 		if crash {
 			rebuilt, err := d.rebuild(run)
@@ -330,25 +252,26 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 			}
 			// The process's memory is gone: its timers and the outcomes it
 			// had not delivered. Scheduled events are the world's.
-			dropQueued(classOutcome, classTick)
-			lastTick = time.Time{}
+			q.Drop(vqueue.Outcome, vqueue.Tick)
+			timers.Restart()
 			run = rebuilt
 			if tk != nil {
 				tk.reset(run)
 			}
 			rs.Outstanding = run.Outstanding()
-			perform(rs.Outstanding, it.at, true)
+			perform(rs.Outstanding, it.At, true)
 			tr.Restarts = append(tr.Restarts, rs)
 		}
 		if opt.SingleTimer {
-			dropQueued(classTick)
+			q.Drop(vqueue.Tick)
+			timers.Disarm()
 			if w, ok := run.NextWake(); ok {
-				arm(w, it.at)
+				timers.Arm(&q, w, it.At)
 			}
 		}
 		switch run.State() {
 		case fleetupdate.Completed, fleetupdate.Failed, fleetupdate.Skipped:
-			if !pendingActions(q) {
+			if !pendingActions(&q) {
 				tr.Run = run
 				return tr
 			}
@@ -412,14 +335,14 @@ func (d *durable) rebuild(run fleetupdate.Run) (fleetupdate.Run, error) {
 
 // pendingActions reports whether user actions (which may restart a run)
 // are still queued.
-func pendingActions(q eventQueue) bool {
-	for _, it := range q {
-		switch it.ev.(type) {
+func pendingActions(q *vqueue.Queue) bool {
+	return q.Any(func(it vqueue.Item) bool {
+		switch it.Event.(type) {
 		case fleetupdate.Start, fleetupdate.Stop, fleetupdate.Skip, fleetupdate.MemberChanged:
 			return true
 		}
-	}
-	return false
+		return false
+	})
 }
 
 // withTime stamps a user action with at.

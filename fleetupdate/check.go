@@ -1,16 +1,17 @@
 package fleetupdate
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fleetkit/fleetkit/internal/kversion"
 	"github.com/fleetkit/fleetkit/nodeimage"
+	"github.com/fleetkit/fleetkit/window"
 )
 
 // check verifies the invariants of a run's state: what every sequence of
@@ -196,12 +197,18 @@ func (r Run) checkAtRest() error {
 		c.starved = s.stages[i].starved
 		ns.stages[i] = &c
 	}
-	before, err1 := json.Marshal(r)
-	after, err2 := json.Marshal(Run{p: r.p, s: &ns})
-	if err1 != nil || err2 != nil {
+	after := Run{p: r.p, s: &ns}
+	same, err := encodesEqual(r, after)
+	if err != nil {
 		return corruptf("state", "does not encode")
 	}
-	if !bytes.Equal(before, after) || len(cmds) > 0 {
+	if !same || len(cmds) > 0 {
+		// Rare: encode both whole to name the field.
+		before, err1 := json.Marshal(r)
+		after, err2 := json.Marshal(after)
+		if err1 != nil || err2 != nil {
+			return corruptf("state", "does not encode")
+		}
 		field := firstDifference(before, after)
 		if field == "" {
 			field = "state"
@@ -448,6 +455,40 @@ func (r Run) checkGate(k int) error {
 	return checkTimes(f, s.clock, g.start, g.end)
 }
 
+// windowKeys remembers scheduleKey by pointer: members share their windows
+// (New and the decoder share equal ones), and encoding a window per member
+// would cost more than the rest of a check.
+type windowKeys map[*window.Schedule]string
+
+func (w windowKeys) of(s *window.Schedule) string {
+	if s == nil {
+		return ""
+	}
+	k, ok := w[s]
+	if !ok {
+		k = scheduleKey(s)
+		w[s] = k
+	}
+	return k
+}
+
+// parsedImages remembers nodeimage.Parse: a fleet has few distinct images.
+type parsedImages map[string]parsedImage
+
+type parsedImage struct {
+	img nodeimage.Image
+	err error
+}
+
+func (m parsedImages) parse(v string) (nodeimage.Image, error) {
+	p, ok := m[v]
+	if !ok {
+		p.img, p.err = nodeimage.Parse(v)
+		m[v] = p
+	}
+	return p.img, p.err
+}
+
 // checkGroup checks a group and its members; it returns how many are Running.
 func (r Run) checkGroup(g int32) (int, error) {
 	p, s := r.p, r.s
@@ -455,29 +496,30 @@ func (r Run) checkGroup(g int32) (int, error) {
 	gr := s.groups.get(int(g))
 	sr := s.stages[pg.stage]
 	f := fmt.Sprintf("state.groups[%d]", g)
-	keys := map[string]bool{}
+	listed := map[string]bool{}
 	for bi := range gr.buckets.n {
 		bk := gr.buckets.get(bi)
 		wf := fmt.Sprintf("%s.windows[%d]", f, bi)
-		if keys[bk.key] {
+		if listed[bk.key] {
 			return 0, corruptf(wf, "listed twice")
 		}
-		keys[bk.key] = true
+		listed[bk.key] = true
 		if (bk.sched == nil) != (bk.comp == nil) || (bk.sched == nil) != (bk.key == "") {
 			return 0, corruptf(wf, "a window and its compiled form go together")
 		}
 	}
 	var n [6]int32 // running, completed, skipped, failed
+	keys, images := windowKeys{}, parsedImages{}
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
-		mf := fmt.Sprintf("state.members[%d]", id)
-		if err := r.checkMember(mf, id, m, sr.phase); err != nil {
+		mf := "state.members[" + strconv.Itoa(int(id)) + "]"
+		if err := r.checkMember(mf, id, m, sr.phase, images); err != nil {
 			return 0, err
 		}
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
 			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
 		}
-		if m.bucket < 0 || int(m.bucket) >= gr.buckets.n || gr.buckets.get(int(m.bucket)).key != scheduleKey(windowFor(m.data, p.v.upType)) {
+		if m.bucket < 0 || int(m.bucket) >= gr.buckets.n || gr.buckets.get(int(m.bucket)).key != keys.of(windowFor(m.data, p.v.upType)) {
 			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
 		}
 		switch m.state {
@@ -510,7 +552,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	return int(n[0]), nil
 }
 
-func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error {
+func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, images parsedImages) error {
 	p, s := r.p, r.s
 	name := m.data.Name
 	switch m.state {
@@ -554,7 +596,7 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error
 		return err
 	}
 	if m.pinned != nil {
-		return r.checkPinned(f+".pinned", id, m)
+		return r.checkPinned(f+".pinned", id, m, images)
 	}
 	return nil
 }
@@ -564,7 +606,7 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int) error
 // (Consistent: its pinned selection; Custom: the spec's); and, while the
 // member's data is still what New was given, only pools it has, each moving
 // to a newer image of its own family.
-func (r Run) checkPinned(f string, id int32, m *memberRec) error {
+func (r Run) checkPinned(f string, id int32, m *memberRec, images parsedImages) error {
 	p, c, up, member := r.p, m.pinned, r.p.v.upType, m.data.Name
 	if c.Member != member || c.Type != up || c.Op != "" {
 		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
@@ -586,13 +628,13 @@ func (r Run) checkPinned(f string, id int32, m *memberRec) error {
 	}
 	asGiven := m.data == &p.members[id]
 	for i, pi := range c.NodeImages {
-		fi := fmt.Sprintf("%s.nodeImages[%d]", f, i)
+		fi := func(field string) string { return f + ".nodeImages[" + strconv.Itoa(i) + "]." + field }
 		if pi.Pool == "" || i > 0 && strings.Compare(pi.Pool, c.NodeImages[i-1].Pool) <= 0 {
-			return corruptf(fi+".pool", "%q: pools are named, unique and sorted", pi.Pool)
+			return corruptf(fi("pool"), "%q: pools are named, unique and sorted", pi.Pool)
 		}
-		img, err := nodeimage.Parse(pi.NodeImageVersion)
+		img, err := images.parse(pi.NodeImageVersion)
 		if err != nil {
-			return corruptf(fi+".nodeImageVersion", "%v", err)
+			return corruptf(fi("nodeImageVersion"), "%v", err)
 		}
 		var sel nodeimage.Selection
 		switch p.v.selection {
@@ -603,17 +645,17 @@ func (r Run) checkPinned(f string, id int32, m *memberRec) error {
 		}
 		if p.v.selection != Latest {
 			if t, ok := sel.Lookup(img.Family); !ok || t.String() != img.String() {
-				return corruptf(fi+".nodeImageVersion", "%s: the run's %s node image selection does not choose it", img, p.v.selection)
+				return corruptf(fi("nodeImageVersion"), "%s: the run's %s node image selection does not choose it", img, p.v.selection)
 			}
 		}
 		if asGiven {
 			k := slices.IndexFunc(m.data.NodePools, func(np NodePool) bool { return np.Name == pi.Pool })
 			if k < 0 {
-				return corruptf(fi+".pool", "%q: member %q has no such pool", pi.Pool, member)
+				return corruptf(fi("pool"), "%q: member %q has no such pool", pi.Pool, member)
 			}
-			cur, err := nodeimage.Parse(m.data.NodePools[k].NodeImageVersion)
+			cur, err := images.parse(m.data.NodePools[k].NodeImageVersion)
 			if err != nil || cur.Family != img.Family || cur.Version.Compare(img.Version) >= 0 {
-				return corruptf(fi+".nodeImageVersion", "%s: pool %q of member %q is at %q; an upgrade moves it to a newer image of its family", img, pi.Pool, member, m.data.NodePools[k].NodeImageVersion)
+				return corruptf(fi("nodeImageVersion"), "%s: pool %q of member %q is at %q; an upgrade moves it to a newer image of its family", img, pi.Pool, member, m.data.NodePools[k].NodeImageVersion)
 			}
 		}
 	}

@@ -3,8 +3,10 @@ package fleetupdate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,6 +115,18 @@ func (r Run) MarshalJSON() ([]byte, error) {
 	if r.p == nil || r.s == nil {
 		return []byte("null"), nil
 	}
+	out := r.persisted()
+	st := &out.State
+	st.Members = make([]memberJSON, 0, len(r.p.members))
+	r.s.members.each(func(i int, m *memberRec) {
+		st.Members = append(st.Members, r.memberJSON(i, m))
+	})
+	return json.Marshal(out)
+}
+
+// persisted is the run's persisted form without state.members, which
+// memberJSON gives one by one.
+func (r Run) persisted() runJSON {
 	p, s := r.p, r.s
 	out := runJSON{SchemaVersion: schemaVersion, Name: p.name, Spec: p.spec, Members: p.members, Catalog: s.catalog.src}
 	if out.Members == nil {
@@ -145,22 +159,51 @@ func (r Run) MarshalJSON() ([]byte, error) {
 	s.gates.each(func(k int, g *gateRec) {
 		st.Gates = append(st.Gates, gateJSON{p.gates[k].id, g.state, g.start, g.end, g.startAt})
 	})
-	st.Members = make([]memberJSON, 0, len(p.members))
-	s.members.each(func(i int, m *memberRec) {
-		mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
-			Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
-		if m.data != &p.members[i] {
-			mj.Data = m.data
+	return out
+}
+
+// memberJSON is the persisted form of member i, whose record is m.
+func (r Run) memberJSON(i int, m *memberRec) memberJSON {
+	mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
+		Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
+	if m.data != &r.p.members[i] {
+		mj.Data = m.data
+	}
+	if m.pinned != nil {
+		mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+	}
+	if m.errCode != "" {
+		mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	}
+	return mj
+}
+
+// encodesEqual reports whether two versions of one run (one plan) encode
+// to the same bytes, without encoding the members they share: a step
+// copies only the records it changes.
+func encodesEqual(a, b Run) (bool, error) {
+	if a.p != b.p {
+		return false, nil
+	}
+	pa, pb := a.persisted(), b.persisted()
+	pa.Members, pb.Members = nil, nil // the plan's, shared
+	ea, err1 := json.Marshal(pa)
+	eb, err2 := json.Marshal(pb)
+	if err := errors.Join(err1, err2); err != nil || !bytes.Equal(ea, eb) {
+		return false, err
+	}
+	for i := range a.p.members {
+		ma, mb := a.s.members.get(i), b.s.members.get(i)
+		if ma == mb {
+			continue
 		}
-		if m.pinned != nil {
-			mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+		ea, err1 := json.Marshal(a.memberJSON(i, ma))
+		eb, err2 := json.Marshal(b.memberJSON(i, mb))
+		if err := errors.Join(err1, err2); err != nil || !bytes.Equal(ea, eb) {
+			return false, err
 		}
-		if m.errCode != "" {
-			mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
-		}
-		st.Members = append(st.Members, mj)
-	})
-	return json.Marshal(out)
+	}
+	return true, nil
 }
 
 // UnmarshalJSON decodes a run in the persisted form. It checks what it reads
@@ -172,25 +215,12 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 		*r = Run{}
 		return nil
 	}
-	var head struct {
-		SchemaVersion int `json:"schemaVersion"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return fmt.Errorf("%w: run: %v", ErrInvalidEncoding, err)
-	}
-	var in runJSON
-	switch head.SchemaVersion {
-	case schemaVersion:
-		if err := decodeWire(b, &in, "run"); err != nil {
-			return err
-		}
-	case 1:
+	in, ok := fastRunJSON(b)
+	if !ok {
 		var err error
-		if in, err = fromV1(b); err != nil {
+		if in, err = slowRunJSON(b); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("%w: schemaVersion %d: this version of fleetkit reads 1 and %d", ErrUnsupportedVersion, head.SchemaVersion, schemaVersion)
 	}
 	run, err := decodeRun(in)
 	if err != nil {
@@ -198,6 +228,30 @@ func (r *Run) UnmarshalJSON(b []byte) error {
 	}
 	*r = run
 	return nil
+}
+
+// slowRunJSON decodes b into the persisted form with encoding/json, giving
+// every error a malformed document deserves. (fastRunJSON decodes the
+// documents this accepts, faster.)
+func slowRunJSON(b []byte) (runJSON, error) {
+	var head struct {
+		SchemaVersion int `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return runJSON{}, fmt.Errorf("%w: run: %v", ErrInvalidEncoding, err)
+	}
+	var in runJSON
+	switch head.SchemaVersion {
+	case schemaVersion:
+		if err := decodeWire(b, &in, "run"); err != nil {
+			return runJSON{}, err
+		}
+	case 1:
+		return fromV1(b)
+	default:
+		return runJSON{}, fmt.Errorf("%w: schemaVersion %d: this version of fleetkit reads 1 and %d", ErrUnsupportedVersion, head.SchemaVersion, schemaVersion)
+	}
+	return in, nil
 }
 
 // corruptf reports a persisted run that no sequence of events could produce.
@@ -269,7 +323,7 @@ func decodeRun(in runJSON) (Run, error) {
 	upType := p.v.upType
 	recs := make([]*memberRec, len(p.members))
 	for i, mj := range js.Members {
-		f := fmt.Sprintf("state.members[%d]", i)
+		f := "state.members[" + strconv.Itoa(i) + "]"
 		orig := &p.members[i]
 		if mj.Name != orig.Name {
 			return Run{}, corruptf(f+".name", "%q; member %d of the run is %q", mj.Name, i, orig.Name)
@@ -318,6 +372,7 @@ func decodeRun(in runJSON) (Run, error) {
 	s.gates = newPvec(gates)
 
 	groups := make([]*groupRec, len(p.groups))
+	keys := windowKeys{}
 	for gi, gj := range js.Groups {
 		f := fmt.Sprintf("state.groups[%d]", gi)
 		if gj.Name != p.groups[gi].name {
@@ -344,7 +399,7 @@ func decodeRun(in runJSON) (Run, error) {
 		g.buckets = newPvec(bks)
 		for _, id := range p.groups[gi].members {
 			m := recs[id]
-			bi, ok := byKey[scheduleKey(windowFor(m.data, upType))]
+			bi, ok := byKey[keys.of(windowFor(m.data, upType))]
 			if !ok {
 				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
 			}

@@ -177,11 +177,13 @@ func saveWhole(path string, r fleetupdate.Run, sync bool) (int64, error) {
 	return int64(len(b)), os.Rename(path+".tmp", path)
 }
 
-// writtenBytes is what bbolt has written so far: the pages of every commit
-// and one meta page each.
+// writtenBytes is what the store has written so far: the log file's
+// records, and bbolt's pages of every commit and one meta page each.
 func writtenBytes(s *Store) int64 {
 	st := s.db.Stats()
-	return st.TxStats.GetPageAlloc() + int64(st.TxN)*int64(s.db.Info().PageSize)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.written + st.TxStats.GetPageAlloc() + s.commits.Load()*int64(s.db.Info().PageSize)
 }
 
 // cpuTime is the process's user and system CPU time so far. The machine is

@@ -134,8 +134,8 @@ func TestDamagedDataIsRefusedWithWhereAndWhat(t *testing.T) {
 			return tx.Bucket(runsBucket).Put([]byte("extra"), []byte("1"))
 		}, ErrCorrupt, `key "extra" in bucket "runs" is not a run`},
 		{"unknown format version", 0, func(tx *bolt.Tx) error {
-			return tx.Bucket(metaBucket).Put(formatKey, []byte("2"))
-		}, ErrUnsupportedVersion, "has journal format version 2; this version of fleetkit reads version 1"},
+			return tx.Bucket(metaBucket).Put(formatKey, []byte("3"))
+		}, ErrUnsupportedVersion, "has journal format version 3; this version of fleetkit reads versions 1 and 2"},
 		{"format version not a number", 0, func(tx *bolt.Tx) error {
 			return tx.Bucket(metaBucket).Put(formatKey, []byte("one"))
 		}, ErrCorrupt, `fleetkit.journal/format is "one"`},

@@ -19,6 +19,7 @@ type Journal struct {
 	mu      sync.Mutex
 	s       *Store
 	name    string
+	rs      *runState // shared by the Journals of the run
 	run     fleetupdate.Run
 	seq     uint64 // events accepted so far: the key of the newest
 	snapSeq uint64 // the newest snapshot's seq; 0 for none
@@ -39,7 +40,7 @@ type inputs struct {
 // Indirections for tests that need a snapshot to fail.
 var (
 	marshalRun   = func(r fleetupdate.Run) ([]byte, error) { return json.Marshal(r) }
-	unmarshalRun = func(b []byte, r *fleetupdate.Run) error { return json.Unmarshal(b, r) }
+	unmarshalRun = func(b []byte, r *fleetupdate.Run) error { return r.UnmarshalJSON(b) } // json.Unmarshal would first scan it all once more
 )
 
 // Create makes a new run with fleetupdate.New and stores its inputs. It
@@ -91,7 +92,11 @@ func (s *Store) Create(name string, spec fleetupdate.Spec, members []fleetupdate
 	if err != nil {
 		return nil, err
 	}
-	return &Journal{s: s, name: name, run: run, base: len(b)}, nil
+	rs := &runState{}
+	s.mu.Lock()
+	s.runs[name] = rs
+	s.mu.Unlock()
+	return &Journal{s: s, name: name, rs: rs, run: run, base: len(b)}, nil
 }
 
 // Load rebuilds a run: its newest snapshot (or New of its inputs) and a
@@ -100,17 +105,55 @@ func (s *Store) Create(name string, spec fleetupdate.Spec, members []fleetupdate
 // and key, for anything that does not decode or replay.
 func (s *Store) Load(name string) (*Journal, error) {
 	j := &Journal{s: s, name: name}
-	err := s.view(func(tx *bolt.Tx) error {
-		rb := tx.Bucket(runsBucket).Bucket([]byte(name))
-		if rb == nil {
-			return fmt.Errorf("%w: %q in %s", ErrNotFound, name, s.path)
+	err := s.guard(func() error {
+		tx, pend, err := s.beginLoad(j)
+		if err != nil {
+			return err
 		}
-		return j.load(rb)
+		defer tx.Rollback()
+		return j.load(tx.Bucket(runsBucket).Bucket([]byte(name)), pend)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return j, nil
+}
+
+// beginLoad starts the read transaction Load reads j's run in, and returns
+// the run's events that are in the log but not yet in the database; both
+// taken at once, so that no fold falls between them. It gives j the run's
+// shared state.
+func (s *Store) beginLoad(j *Journal) (*bolt.Tx, []logRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrClosed, s.path)
+	}
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	rb := tx.Bucket(runsBucket).Bucket([]byte(j.name))
+	if rb == nil {
+		tx.Rollback()
+		return nil, nil, fmt.Errorf("%w: %q in %s", ErrNotFound, j.name, s.path)
+	}
+	var pend []logRecord
+	for _, r := range s.pending {
+		if r.run == j.name {
+			pend = append(pend, r)
+		}
+	}
+	j.rs = s.runs[j.name]
+	if j.rs == nil {
+		// No Journal of the run yet: the run is at the event the file says.
+		j.rs = &runState{seq: uint64(len(pend))}
+		if eb := rb.Bucket(eventsBucket); eb != nil {
+			j.rs.seq += eb.Sequence()
+		}
+		s.runs[j.name] = j.rs
+	}
+	return tx, pend, nil
 }
 
 // corrupt is the error for damaged data at bucket and key (either may be
@@ -129,7 +172,7 @@ func (j *Journal) corrupt(bucket []byte, key []byte, what string, cause error) e
 	return fmt.Errorf("%w: %s: %s: %s", ErrCorrupt, j.s.path, where, what)
 }
 
-func (j *Journal) load(rb *bolt.Bucket) error {
+func (j *Journal) load(rb *bolt.Bucket, pend []logRecord) error {
 	var sub [3]*bolt.Bucket
 	for i, name := range [][]byte{inputsBucket, eventsBucket, snapshotsBucket} {
 		if sub[i] = rb.Bucket(name); sub[i] == nil {
@@ -192,22 +235,34 @@ func (j *Journal) load(rb *bolt.Bucket) error {
 		case seq != j.seq+1:
 			return j.corrupt(eventsBucket, k, fmt.Sprintf("events %d to %d are missing", j.seq+1, seq-1), nil)
 		}
-		e, err := fleetupdate.UnmarshalEvent(v)
-		if err != nil {
-			return j.corrupt(eventsBucket, k, "event does not decode", err)
-		}
-		next, _, err := fleetupdate.Step(j.run, e)
-		if err != nil {
-			return j.corrupt(eventsBucket, k, "event is refused on replay", err)
-		}
-		j.run, j.seq, j.tail = next, seq, j.tail+len(v)
-		return nil
+		return j.replay(eventsBucket, k, v, "event")
 	}); err != nil {
 		return err
 	}
 	if n := eb.Sequence(); n != j.seq {
 		return j.corrupt(eventsBucket, nil, fmt.Sprintf("its sequence says %d events were appended, the log and snapshot hold %d", n, j.seq), nil)
 	}
+	// Events in the log file, not yet folded: Open checked that they
+	// continue the run.
+	for _, r := range pend {
+		if err := j.replay(nil, seqKey(r.seq), r.event, "event in the log file"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replay steps the run with event v, stored at bucket and key.
+func (j *Journal) replay(bucket, k, v []byte, what string) error {
+	e, err := fleetupdate.UnmarshalEvent(v)
+	if err != nil {
+		return j.corrupt(bucket, k, what+" does not decode", err)
+	}
+	next, _, err := fleetupdate.Step(j.run, e)
+	if err != nil {
+		return j.corrupt(bucket, k, what+" is refused on replay", err)
+	}
+	j.run, j.seq, j.tail = next, j.seq+1, j.tail+len(v)
 	return nil
 }
 
@@ -222,12 +277,12 @@ func (j *Journal) Run() fleetupdate.Run {
 }
 
 // Step is fleetupdate.Step made durable. If the run accepts e, the event is
-// committed to the file (and fsynced unless Options.NoSync) before Step
-// returns the new run and its commands, so a host that performs them after
-// Step returns keeps host contract rule 1. A refused event returns the run
-// unchanged, no commands and the run's error, and is not written. A failure
-// to write returns the run unchanged too, with an error wrapping ErrWrite:
-// the step did not happen, and the host should stop.
+// appended to the journal's log file (and fsynced unless Options.NoSync)
+// before Step returns the new run and its commands, so a host that performs
+// them after Step returns keeps host contract rule 1. A refused event
+// returns the run unchanged, no commands and the run's error, and is not
+// written. A failure to write returns the run unchanged too, with an error
+// wrapping ErrWrite: the step did not happen, and the host should stop.
 //
 // What is stepped is e as decoded from its own encoding, so the run in
 // memory is always the one Load would rebuild (times in UTC, for one).
@@ -247,44 +302,19 @@ func (j *Journal) Step(e fleetupdate.Event) (fleetupdate.Run, []fleetupdate.Comm
 		return j.run, nil, err
 	}
 	seq := j.seq + 1
-	var snap []byte
-	if j.snapshotDue(seq, len(b)) {
-		var err error
-		if snap, next, err = encodeSnapshot(next); err != nil {
-			// The log is the truth; a snapshot only shortens replay. Carry
-			// on without it and try again an interval later.
-			j.snapErr = fmt.Errorf("journal: run %q: automatic snapshot at event %d: %w", j.name, seq, err)
-			j.mark, j.tail, snap = seq, 0, nil // back off, as if taken
-		}
-	}
-	err = j.s.update(func(tx *bolt.Tx) error {
-		rb, err := j.bucket(tx)
-		if err != nil {
-			return err
-		}
-		eb := rb.Bucket(eventsBucket)
-		eb.FillPercent = 1 // append-only: fill pages instead of splitting them in half
-		if err := eb.Put(seqKey(seq), b); err != nil {
-			return err
-		}
-		if err := eb.SetSequence(seq); err != nil {
-			return err
-		}
-		if snap != nil {
-			return j.compact(rb, seq, snap)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := j.s.appendEvent(j, seq, b); err != nil {
 		return j.run, nil, fmt.Errorf("%w: run %q, event %d: %w", ErrWrite, j.name, seq, err)
 	}
-	j.run, j.seq = next, seq
-	if snap != nil {
-		j.snapSeq, j.mark, j.base, j.tail, j.snapErr = seq, seq, len(snap), 0, nil
-	} else {
-		j.tail += len(b)
+	j.run, j.seq, j.tail = next, seq, j.tail+len(b)
+	if j.snapshotDue() {
+		// The log is the truth; a snapshot only shortens replay. On
+		// failure carry on without it and try again an interval later.
+		if err := j.snapshot(); err != nil {
+			j.snapErr = fmt.Errorf("journal: run %q: automatic snapshot at event %d: %w", j.name, seq, err)
+			j.mark, j.tail = seq, 0 // back off, as if taken
+		}
 	}
-	return next, cmds, nil
+	return j.run, cmds, nil
 }
 
 // Snapshot writes a snapshot of the run now and compacts what it covers.
@@ -300,29 +330,44 @@ func (j *Journal) Snapshot() error {
 	if j.snapErr == nil && j.seq == j.snapSeq {
 		return nil // the newest snapshot is of this very run
 	}
-	snap, run, err := encodeSnapshot(j.run)
-	if err != nil {
+	if err := j.snapshot(); err != nil {
 		return errors.Join(j.snapErr, fmt.Errorf("journal: run %q: snapshot at event %d: %w", j.name, j.seq, err))
 	}
-	err = j.s.update(func(tx *bolt.Tx) error {
-		rb, err := j.bucket(tx)
-		if err != nil {
-			return err
+	return nil
+}
+
+// snapshot encodes the run and, with the log's pending events, writes it
+// and compacts what it covers in one transaction. The caller holds j.mu.
+func (j *Journal) snapshot() error {
+	snap, run, err := encodeSnapshot(j.run)
+	if err != nil {
+		return err
+	}
+	s := j.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := j.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	err = s.fold(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(runsBucket).Bucket([]byte(j.name))
+		if rb == nil {
+			return fmt.Errorf("%w: %q in %s (deleted?)", ErrNotFound, j.name, s.path)
 		}
-		return j.compact(rb, j.seq, snap)
+		return compact(rb, j.seq, snap)
 	})
 	if err != nil {
-		return fmt.Errorf("%w: run %q, snapshot at event %d: %w", ErrWrite, j.name, j.seq, err)
+		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	j.run, j.snapSeq, j.mark, j.base, j.tail, j.snapErr = run, j.seq, j.seq, len(snap), 0, nil
 	return nil
 }
 
-func (j *Journal) snapshotDue(seq uint64, size int) bool {
+func (j *Journal) snapshotDue() bool {
 	if every := j.s.opt.SnapshotEvery; every > 0 {
-		return seq-j.mark >= uint64(every)
+		return j.seq-j.mark >= uint64(every)
 	}
-	return j.tail+size >= j.base
+	return j.tail >= j.base
 }
 
 // encodeSnapshot encodes r and decodes it again, returning the decoded run:
@@ -340,29 +385,22 @@ func encodeSnapshot(r fleetupdate.Run) ([]byte, fleetupdate.Run, error) {
 	return b, back, nil
 }
 
-// bucket returns the run's bucket in tx after checking that no other
-// Journal has written the run since this one last did: the events bucket's
-// sequence (bbolt keeps it in the bucket's header, so it costs no page of
-// its own) counts the events ever appended.
-func (j *Journal) bucket(tx *bolt.Tx) (*bolt.Bucket, error) {
-	rb := tx.Bucket(runsBucket).Bucket([]byte(j.name))
-	if rb == nil {
-		return nil, fmt.Errorf("%w: %q in %s (deleted?)", ErrNotFound, j.name, j.s.path)
+// check says why j may not write: its run was deleted, or another Journal
+// of the run has written since this one last did. The caller holds j.s.mu.
+func (j *Journal) check() error {
+	switch {
+	case j.rs.gone:
+		return fmt.Errorf("%w: %q in %s (deleted?)", ErrNotFound, j.name, j.s.path)
+	case j.rs.seq != j.seq:
+		return fmt.Errorf("%w: %q in %s is at event %d, this Journal at %d; Load it again", ErrConflict, j.name, j.s.path, j.rs.seq, j.seq)
 	}
-	eb := rb.Bucket(eventsBucket)
-	if eb == nil {
-		return nil, j.corrupt(eventsBucket, nil, "bucket is missing", nil)
-	}
-	if last := eb.Sequence(); last != j.seq {
-		return nil, fmt.Errorf("%w: %q in %s is at event %d, this Journal at %d; Load it again", ErrConflict, j.name, j.s.path, last, j.seq)
-	}
-	return rb, nil
+	return nil
 }
 
 // compact replaces the run's snapshot with snap, taken after event seq, and
 // drops every event: all of them are covered by it. Dropping whole buckets
 // frees their pages at once.
-func (j *Journal) compact(rb *bolt.Bucket, seq uint64, snap []byte) error {
+func compact(rb *bolt.Bucket, seq uint64, snap []byte) error {
 	for _, name := range [][]byte{eventsBucket, snapshotsBucket} {
 		if err := rb.DeleteBucket(name); err != nil {
 			return err

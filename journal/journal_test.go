@@ -43,15 +43,23 @@ func reference(t *testing.T, name string, n int) (fleetupdate.Run, []fleetupdate
 	return newSim(t0, memCluster{}).drive(t, r, memStep(&r), nil)
 }
 
-// counts returns how many events and snapshots the file holds for a run.
+// counts returns how many events (in the database and the log file) and
+// snapshots the journal holds for a run.
 func counts(t *testing.T, s *Store, name string) (events, snapshots int) {
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	require.NoError(t, s.view(func(tx *bolt.Tx) error {
 		rb := tx.Bucket(runsBucket).Bucket([]byte(name))
 		events = rb.Bucket(eventsBucket).Stats().KeyN
 		snapshots = rb.Bucket(snapshotsBucket).Stats().KeyN
 		return nil
 	}))
+	for _, r := range s.pending {
+		if r.run == name {
+			events++
+		}
+	}
 	return events, snapshots
 }
 

@@ -2,37 +2,49 @@
 // host writes before it performs a step's commands (host contract, rule 1)
 // and rebuilds runs from after a restart (rule 5).
 //
-// One file, a bbolt database, holds many runs. Each run keeps its inputs
-// (the arguments of fleetupdate.New, once), an append-only log of the events
-// it accepted (fleetupdate.MarshalEvent, keyed by sequence number) and at
-// most one snapshot (json.Marshal of the Run after some event). A snapshot
-// and the compaction it allows (deleting every event and snapshot it covers)
-// commit in the same transaction as the event that triggers them, so
-// whenever the process dies, Load returns exactly the run of the last
-// committed step: the newest snapshot, or New of the inputs, plus a replay
-// of the events after it.
+// A journal is a bbolt database (the path given to Open) and, while a Store
+// has it open, a log file beside it (the path plus ".log"). The database
+// holds many runs. Each run keeps its inputs (the arguments of
+// fleetupdate.New, once), an append-only log of the events it accepted
+// (fleetupdate.MarshalEvent, keyed by sequence number) and at most one
+// snapshot (json.Marshal of the Run after some event).
 //
 // Journal.Step is fleetupdate.Step made durable: an accepted event is
-// committed (and fsynced) before Step returns its commands; a refused event
-// changes nothing and is not written.
+// appended to the log file (and fsynced unless Options.NoSync) before Step
+// returns its commands; a refused event changes nothing and is not written.
+// The log file's events are folded into the database in one transaction
+// when the file passes 1 MiB, and with every snapshot, Delete, Open and
+// Close. A snapshot and the compaction it allows (deleting every event and
+// snapshot it covers) commit in the same transaction as the fold before
+// them, so whenever the process dies, Load returns exactly the run of the
+// last step Step returned: the newest snapshot, or New of the inputs, plus
+// a replay of the events after it, in the database and then in the log.
 //
 //	s, err := journal.Open("fleetkit.db", nil)
 //	j, err := s.Create("roll-1-30", spec, members, catalog) // or s.Load("roll-1-30")
 //	run, cmds, err := j.Step(fleetupdate.Start{At: now})
 //
-// Each Step is one bbolt transaction: a few pages written (about 20 KB,
-// however large the fleet) and, unless Options.NoSync, one fdatasync, which
-// then dominates its cost. Opening a run costs decoding its snapshot (or New
-// of its inputs) plus replaying the events after it.
+// Each Step writes one record of about 200 bytes however large the fleet
+// (plus, amortised, the fold's pages) and, unless Options.NoSync, waits
+// for one fsync, which then dominates its cost. Opening a run costs
+// decoding its snapshot (or New of its inputs) plus replaying the events
+// after it.
 //
-// Only one process (one Store) may have a file open at a time: a second
-// gets ErrLocked. Damaged or unknown data gives an error wrapping ErrCorrupt
-// or ErrUnsupportedVersion that names the run, bucket and key, never a
-// partly loaded run.
+// Only one process (one Store) may have a journal open at a time: a second
+// gets ErrLocked (the lock is the database's; the log file is only touched
+// under it). Damaged or unknown data gives an error wrapping ErrCorrupt or
+// ErrUnsupportedVersion that names the run, bucket and key (or the log
+// file and offset), never a partly loaded run. The one exception is the
+// log file's last record, if cut short or failing its checksum: that is
+// the append a crash interrupted, which Step never returned, and it is
+// dropped. Close folds the log file in and removes it, so a closed journal
+// is one file.
 //
-// # File layout (format version 1)
+// # Database layout (format version 2)
 //
-//	fleetkit.journal/format        "1"
+//	fleetkit.journal/format        "2" (version 1: the same, without a log file or "log")
+//	fleetkit.journal/log           "live G": the log file of generation G may hold events
+//	                               the database does not; "closed G": it holds none
 //	runs/<name>/inputs/json        {"name","spec","members","catalog"}
 //	runs/<name>/events/<seq>       wire-format event; seq is 8 bytes big-endian, from 1;
 //	                               the bucket's sequence is the number of the last event
@@ -40,6 +52,18 @@
 //
 // Events after a snapshot continue its numbering: a run with a snapshot at
 // 40 and events 41 and 42 has seen 42 events.
+//
+// # Log file layout
+//
+//	header   "FKJLOG\x00\x01", generation (uint64), CRC-32C of both (uint32)
+//	record   payload length (uint32), CRC-32C of the payload (uint32), payload:
+//	         uvarint length of the run's name, the name, seq (uint64), the event
+//
+// Integers are big-endian. A fold commits its events and "live G+1" in one
+// transaction, then replaces the log file (write, fsync, rename) with an
+// empty one of generation G+1. Open folds in the records of a log file of
+// the live generation, each of which must continue its run, and drops one
+// of the generation before (left by a crash between the two).
 package journal
 
 import (
@@ -49,15 +73,18 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// FormatVersion is the version of the file layout this package writes and
-// reads. A file with another version is refused with ErrUnsupportedVersion.
-const FormatVersion = 1
+// FormatVersion is the version of the file layout this package writes. It
+// reads version 1 too (no log file; it becomes version 2 when opened), and
+// refuses others with ErrUnsupportedVersion.
+const FormatVersion = 2
 
 // DefaultLockTimeout is how long Open waits for another process's lock
 // when Options.LockTimeout is zero: long enough for a host that is exiting
@@ -89,8 +116,8 @@ type Options struct {
 	// whatever the fleet's size, and opening replays at most a snapshot's
 	// worth of events.
 	SnapshotEvery int
-	// NoSync skips fsync on commit. A process crash loses nothing; a power
-	// loss may lose recent steps. For benchmarks and tests.
+	// NoSync skips fsync on appends and commits. A process crash loses
+	// nothing; a power loss may lose recent steps. For benchmarks and tests.
 	NoSync bool
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Zero means DefaultLockTimeout; negative means do not wait.
@@ -102,6 +129,21 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	opt  Options
+
+	mu      sync.Mutex // guards what follows, and orders folds and appends
+	log     *logFile   // nil once closed
+	pending []logRecord
+	buf     []byte               // the record being appended
+	runs    map[string]*runState // runs a Journal has been made for
+	broken  error                // why no more may be written, if so
+	commits atomic.Int64         // bbolt write transactions, for benchmarks
+}
+
+// runState is what the Journals of one run share: how many events the run
+// has, so that a Journal that is behind cannot write (ErrConflict).
+type runState struct {
+	seq  uint64
+	gone bool // deleted
 }
 
 var (
@@ -153,12 +195,166 @@ func Open(path string, opt *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opt: o}
+	s := &Store{db: db, path: path, opt: o, runs: map[string]*runState{}}
 	if err := s.update(initFormat); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.recoverLog(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// recoverLog folds the events of the log file the database says is live
+// into the database, and starts a new, empty log file.
+func (s *Store) recoverLog() error {
+	lp := logPath(s.path)
+	var ls logState
+	if err := s.view(func(tx *bolt.Tx) (err error) {
+		ls, err = readLogState(tx, s.path)
+		return err
+	}); err != nil {
+		return err
+	}
+	gen, recs, ok, err := readLog(lp)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok && ls.live:
+		return fmt.Errorf("%w: %s: the log file %s is missing, and the database says it may hold events (%s/%s is %q)", ErrCorrupt, s.path, lp, metaBucket, logKey, ls)
+	case !ok:
+	case ls.live && gen == ls.gen:
+		s.pending = recs
+	case ls.live && gen+1 == ls.gen, !ls.live && gen < ls.gen:
+		// Left by a fold or Close that committed and then died: every
+		// event in it is in the database.
+	default:
+		return fmt.Errorf("%w: %s: the log file %s has generation %d, the database expects %q (a log file of another journal?)", ErrCorrupt, s.path, lp, gen, ls)
+	}
+	next := logState{gen: ls.gen + 1, live: true}
+	if err := s.update(func(tx *bolt.Tx) error {
+		if err := s.applyPending(tx); err != nil {
+			return err
+		}
+		// Version 1 had no log file: a reader of it would not see one.
+		if err := tx.Bucket(metaBucket).Put(formatKey, []byte(strconv.Itoa(FormatVersion))); err != nil {
+			return err
+		}
+		return writeLogState(tx, next)
+	}); err != nil {
+		return err
+	}
+	s.pending = nil
+	l, err := createLog(lp, next.gen, !s.opt.NoSync)
+	if err != nil {
+		return fmt.Errorf("journal: create the log file: %w", err)
+	}
+	s.log = l
+	return nil
+}
+
+// applyPending writes the events of the log not yet in the database to it,
+// checking that each continues its run.
+func (s *Store) applyPending(tx *bolt.Tx) error {
+	runs := tx.Bucket(runsBucket)
+	buckets := map[string]*bolt.Bucket{}
+	for i, r := range s.pending {
+		eb := buckets[r.run]
+		if eb == nil {
+			rb := runs.Bucket([]byte(r.run))
+			if rb == nil {
+				return fmt.Errorf("%w: %s: log record %d is event %d of run %q, which the file does not hold", ErrCorrupt, s.path, i+1, r.seq, r.run)
+			}
+			if eb = rb.Bucket(eventsBucket); eb == nil {
+				return fmt.Errorf("%w: %s: run %q, bucket %q: bucket is missing", ErrCorrupt, s.path, r.run, eventsBucket)
+			}
+			eb.FillPercent = 1 // append-only: fill pages instead of splitting them in half
+			buckets[r.run] = eb
+		}
+		if next := eb.Sequence() + 1; r.seq != next || r.event == nil {
+			return fmt.Errorf("%w: %s: log record %d is event %d of run %q, which is at event %d (or the event is empty)", ErrCorrupt, s.path, i+1, r.seq, r.run, next-1)
+		}
+		if err := eb.Put(seqKey(r.seq), r.event); err != nil {
+			return err
+		}
+		if err := eb.SetSequence(r.seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fold writes the log's pending events to the database, with whatever
+// extra does, in one transaction, and starts a new log file. If the
+// transaction fails nothing changed; if the new log file cannot be made,
+// the Store writes no more. The caller holds s.mu.
+func (s *Store) fold(extra func(tx *bolt.Tx) error) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	next := logState{gen: s.log.gen + 1, live: true}
+	if err := s.update(func(tx *bolt.Tx) error {
+		if err := s.applyPending(tx); err != nil {
+			return err
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
+		return writeLogState(tx, next)
+	}); err != nil {
+		return err
+	}
+	s.pending = nil
+	l, err := createLog(logPath(s.path), next.gen, !s.opt.NoSync)
+	if err != nil {
+		s.broken = fmt.Errorf("journal: %s: start a new log file: %w", s.path, err)
+		return nil // what the transaction did is done
+	}
+	l.written = s.log.written
+	s.log.f.Close()
+	s.log = l
+	return nil
+}
+
+// writable says why nothing may be written, if so. The caller holds s.mu.
+func (s *Store) writable() error {
+	switch {
+	case s.log == nil:
+		return fmt.Errorf("%w: %s", ErrClosed, s.path)
+	case s.broken != nil:
+		return fmt.Errorf("a write failed, so this Store writes no more (open the file again): %w", s.broken)
+	}
+	return nil
+}
+
+// appendEvent appends event seq of j's run to the log. The caller holds
+// j.mu.
+func (s *Store) appendEvent(j *Journal, seq uint64, event []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if err := j.check(); err != nil {
+		return err
+	}
+	rec := logRecord{run: j.name, seq: seq, event: event}
+	s.buf = appendRecord(s.buf[:0], rec)
+	if err := s.log.append(s.buf, !s.opt.NoSync); err != nil {
+		s.broken = err
+		return err
+	}
+	s.pending = append(s.pending, rec)
+	j.rs.seq = seq
+	if s.log.size >= foldBytes {
+		_ = s.fold(nil) // on failure the events stay in the log; the next append tries again
+	}
+	return nil
 }
 
 // openBolt opens path with bbolt, turning its errors and panics into ours.
@@ -247,8 +443,8 @@ func checkFormat(tx *bolt.Tx, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %s/%s is %q, not a version number", ErrCorrupt, path, metaBucket, formatKey, v)
 	}
-	if n != FormatVersion {
-		return fmt.Errorf("%w: %s has journal format version %d; this version of fleetkit reads version %d", ErrUnsupportedVersion, path, n, FormatVersion)
+	if n != FormatVersion && n != 1 {
+		return fmt.Errorf("%w: %s has journal format version %d; this version of fleetkit reads versions 1 and %d", ErrUnsupportedVersion, path, n, FormatVersion)
 	}
 	if tx.Bucket(runsBucket) == nil {
 		return fmt.Errorf("%w: %s: bucket %q is missing", ErrCorrupt, path, runsBucket)
@@ -256,10 +452,30 @@ func checkFormat(tx *bolt.Tx, path string) error {
 	return nil
 }
 
-// Close releases the file and its lock. Journals of a closed Store return
+// Close folds the log into the database, removes the log file and
+// releases the file and its lock. Journals of a closed Store return
 // ErrClosed.
 func (s *Store) Close() error {
-	return s.db.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.log != nil {
+		if s.broken == nil {
+			err = s.update(func(tx *bolt.Tx) error {
+				if err := s.applyPending(tx); err != nil {
+					return err
+				}
+				return writeLogState(tx, logState{gen: s.log.gen + 1})
+			})
+			if err == nil {
+				// If this removal is lost, the file is recognised as old.
+				err = os.Remove(logPath(s.path))
+			}
+		}
+		s.log.f.Close()
+		s.log, s.pending = nil, nil
+	}
+	return errors.Join(err, s.db.Close())
 }
 
 // Path returns the file's path.
@@ -283,13 +499,24 @@ func (s *Store) Runs() ([]string, error) {
 // Delete removes a run and everything kept for it. Journals of the run
 // return ErrNotFound afterwards.
 func (s *Store) Delete(name string) error {
-	return s.update(func(tx *bolt.Tx) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Folding first means no log record names a run the file lost.
+	err := s.fold(func(tx *bolt.Tx) error {
 		err := tx.Bucket(runsBucket).DeleteBucket([]byte(name))
 		if errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return fmt.Errorf("%w: %q in %s", ErrNotFound, name, s.path)
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	if rs := s.runs[name]; rs != nil {
+		rs.gone = true
+		delete(s.runs, name)
+	}
+	return nil
 }
 
 // view and update run fn in a bbolt transaction, turning a panic (bbolt
@@ -300,7 +527,11 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 }
 
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	return s.guard(func() error { return s.db.Update(fn) })
+	err := s.guard(func() error { return s.db.Update(fn) })
+	if err == nil {
+		s.commits.Add(1)
+	}
+	return err
 }
 
 func (s *Store) guard(fn func() error) (err error) {

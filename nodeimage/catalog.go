@@ -3,6 +3,7 @@ package nodeimage
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -21,7 +22,9 @@ type Catalog struct {
 // error names the region and the string. Duplicates are dropped.
 func NewCatalog(regions map[string][]string) (Catalog, error) {
 	c := Catalog{regions: make(map[string]map[string][]Image, len(regions))}
-	for region, list := range regions {
+	// Sorted, so that of several bad regions the error names the same one.
+	for _, region := range slices.Sorted(maps.Keys(regions)) {
+		list := regions[region]
 		if region == "" {
 			return Catalog{}, fmt.Errorf("nodeimage: catalog: empty region name")
 		}

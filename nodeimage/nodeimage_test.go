@@ -396,3 +396,17 @@ func BenchmarkResolveConsistent(b *testing.B) {
 		}
 	}
 }
+
+// Of several bad regions, the error always names the first by name: map
+// order must not reach the message.
+func TestNewCatalogNamesTheSameBadRegionEveryTime(t *testing.T) {
+	regions := map[string][]string{}
+	for _, r := range []string{"westus", "eastus", "northeurope", "uksouth", "japaneast", "brazilsouth"} {
+		regions[r] = []string{"not-an-image"}
+	}
+	for range 20 {
+		_, err := NewCatalog(regions)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `region "brazilsouth"`)
+	}
+}

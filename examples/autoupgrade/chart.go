@@ -74,19 +74,21 @@ func (s *simulation) writeSVG(w io.Writer) error {
 	tr := s.trace
 	span := tr.End.Sub(tr.Start)
 	x := func(t time.Time) float64 { return labelWidth + float64(t.Sub(tr.Start))/float64(span)*chartWidth }
-	height := topMargin + len(tr.Members)*rowHeight + 60
+	height := topMargin + len(tr.Members)*rowHeight + 72
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", labelWidth+chartWidth+30, height)
 	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	p(`<text x="8" y="18" font-size="14" font-weight="bold">%s</text>`+"\n", html.EscapeString("Auto-upgrade "+s.modeShort()+": Kubernetes (upper lane) and node image (lower lane) of every member"))
 
-	// Months along the top.
+	// Months along the top and the bottom.
 	for t := time.Date(tr.Start.Year(), tr.Start.Month(), 1, 0, 0, 0, 0, time.UTC); !t.After(tr.End); t = t.AddDate(0, 1, 0) {
 		if t.Before(tr.Start) {
 			continue
 		}
 		p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e5e7eb"/>`+"\n", x(t), topMargin-14, x(t), height-60)
-		p(`<text x="%.1f" y="%d" text-anchor="middle" fill="#374151">%s</text>`+"\n", x(t), topMargin-18, t.Format("Jan 2006"))
+		for _, ty := range []int{topMargin - 18, height - 48} {
+			p(`<text x="%.1f" y="%d" text-anchor="middle" fill="#374151">%s</text>`+"\n", x(t), ty, t.Format("Jan 2006"))
+		}
 	}
 	// New minors' GA (first region) and every GA patch, as ticks.
 	for _, r := range s.train.Kubernetes {
@@ -139,7 +141,7 @@ func (s *simulation) writeSVG(w io.Writer) error {
 	}
 
 	// Legend.
-	ly := height - 42
+	ly := height - 36
 	p(`<text x="8" y="%d" font-weight="bold">Kubernetes minor</text>`+"\n", ly+9)
 	lx := labelWidth
 	for minor := 28; minor <= 34; minor++ {

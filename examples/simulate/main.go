@@ -31,6 +31,7 @@ import (
 
 	"github.com/fleetkit/fleetkit/fake"
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/internal/kversion"
 )
 
 //go:embed testdata/strategy.json
@@ -71,6 +72,7 @@ type config struct {
 	selection         string
 	fail              string
 	failRate          float64
+	members           int
 	seed              uint64
 	start             string
 	duration, jitter  time.Duration
@@ -86,6 +88,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.sample, "sample", "basic", "shipped strategy: basic (3 stages by group name) or gated (approval and scheduled-start gates, failure budgets, label selectors)")
 	fs.StringVar(&c.approve, "approve", "at-once", "how approval gates are approved: at-once, after=DURATION (e.g. after=2h), within=DURATION (a seeded random delay up to it) or never")
 	fs.StringVar(&c.fleet, "fleet", "", "fleet description JSON file (default: the shipped 40-cluster sample)")
+	fs.IntVar(&c.members, "members", 0, "resize the fleet to this many members, copying its members group by group (e.g. 400 to see a big fleet)")
 	fs.StringVar(&c.upgradeType, "upgrade-type", "Full", "Full, ControlPlaneOnly or NodeImageOnly")
 	fs.StringVar(&c.kubernetesVersion, "kubernetes-version", "1.30", "target Kubernetes version (not for NodeImageOnly)")
 	fs.StringVar(&c.selection, "node-image-selection", "Consistent", "Latest or Consistent (not for ControlPlaneOnly)")
@@ -98,6 +101,8 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&c.horizon, "horizon", 120*24*time.Hour, "stop simulating after this much virtual time")
 	fs.StringVar(&c.html, "html", "", "write a Gantt chart of the run to this HTML file")
 	fs.StringVar(&c.svg, "svg", "", "write a Gantt chart of the run to this SVG file")
+	fc := forecastFlags(fs)
+	retry := retryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -109,8 +114,17 @@ func run(args []string, out io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := c.validate(set); err != nil {
+	if !set["jitter"] && c.jitter > c.duration {
+		c.jitter = c.duration / 3 // the default's share of the default duration
+	}
+	if err := errors.Join(c.validate(set), retry.validate(set)); err != nil {
 		return usageError{err}
+	}
+	if err := fc.validate(c, set); err != nil {
+		return usageError{err}
+	}
+	if fc.path != "" {
+		return fc.run(c, set, out)
 	}
 	start, err := time.Parse(time.RFC3339, c.start)
 	if err != nil {
@@ -148,6 +162,11 @@ func run(args []string, out io.Writer) error {
 	}
 	if err := fleet.Validate(); err != nil {
 		return err
+	}
+	if set["members"] {
+		if err := resize(&fleet, c.members); err != nil {
+			return usageError{err}
+		}
 	}
 
 	spec := fleetupdate.Spec{Strategy: &strategy}
@@ -190,6 +209,9 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintln(out)
 	}
 	tr := fake.Simulate(r, host, fake.Options{Start: start, Horizon: c.horizon})
+	if err := fc.saveRun(tr.Run, out); err != nil {
+		return err
+	}
 
 	printTimeline(out, tr)
 	printGates(out, tr)
@@ -206,7 +228,7 @@ func run(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "Chart written to %s\n", w.path)
 	}
-	return nil
+	return retry.run(out, tr, host, c.horizon)
 }
 
 // decodeStrict reads one JSON value into v, refusing unknown fields and
@@ -259,6 +281,10 @@ func (c config) validate(set map[string]bool) error {
 		return fmt.Errorf("-duration %s: want a positive duration", c.duration)
 	case c.jitter < 0 || c.jitter > c.duration:
 		return fmt.Errorf("-jitter %s: want from 0 to -duration (%s)", c.jitter, c.duration)
+	case !slices.Contains([]fleetupdate.UpgradeType{fleetupdate.Full, fleetupdate.ControlPlaneOnly, fleetupdate.NodeImageOnly}, fleetupdate.UpgradeType(c.upgradeType)):
+		return fmt.Errorf("-upgrade-type %q: want Full, ControlPlaneOnly or NodeImageOnly", c.upgradeType)
+	case c.upgradeType != string(fleetupdate.NodeImageOnly) && !validVersion(c.kubernetesVersion):
+		return fmt.Errorf("-kubernetes-version %q: want a version such as 1.30 or 1.30.5", c.kubernetesVersion)
 	case c.horizon <= 0:
 		return fmt.Errorf("-horizon %s: want a positive duration", c.horizon)
 	case c.selection != string(fleetupdate.Latest) && c.selection != string(fleetupdate.Consistent):
@@ -271,6 +297,12 @@ func (c config) validate(set map[string]bool) error {
 		return fmt.Errorf("-fail %q: want comma-separated member names", c.fail)
 	}
 	return nil
+}
+
+// validVersion reports whether v is a Kubernetes version the run accepts.
+func validVersion(v string) bool {
+	_, err := kversion.Parse(v)
+	return err == nil
 }
 
 // failing lists the members -fail names.
@@ -433,7 +465,11 @@ func printSummary(out io.Writer, tr fake.Trace, outside int) {
 		for _, v := range sel.SelectedNodeImageVersions {
 			vs = append(vs, v.Version)
 		}
-		fmt.Fprintf(out, "Consistent node images: %s\n", strings.Join(vs, ", "))
+		kind := "Latest"
+		if u := tr.Run.Spec().ManagedClusterUpdate.NodeImageSelection; u != nil {
+			kind = string(u.Type)
+		}
+		fmt.Fprintf(out, "%s node images: %s\n", kind, strings.Join(vs, ", "))
 	}
 }
 

@@ -43,7 +43,7 @@ func TestFlagsChangeTheRun(t *testing.T) {
 	out = simulate(t, "-upgrade-type", "ControlPlaneOnly", "-kubernetes-version", "1.30.2")
 	assert.Contains(t, out, "Run Completed")
 	var b strings.Builder
-	assert.ErrorContains(t, run([]string{"-upgrade-type", "Everything"}, &b), `upgrade.type "Everything"`)
+	assert.ErrorContains(t, run([]string{"-upgrade-type", "Everything"}, &b), `-upgrade-type "Everything": want Full, ControlPlaneOnly or NodeImageOnly`)
 	assert.Error(t, run([]string{"-strategy", "/nonexistent.json"}, &b))
 }
 
@@ -70,7 +70,7 @@ func TestChartsAreSelfContained(t *testing.T) {
 	html := string(b)
 	assert.True(t, strings.HasPrefix(html, "<!DOCTYPE html>"))
 	assert.Contains(t, html, "<svg")
-	assert.Contains(t, html, "prod-us / prod-us-03")
+	assert.Contains(t, html, ">prod-us-03</text>")
 	assert.Contains(t, html, `fill="#dc2626"`, "the failure is marked")
 	own := strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, "")
 	assert.NotContains(t, own, "http", "no external resources")
@@ -169,6 +169,9 @@ func TestEveryFlagIsValidated(t *testing.T) {
 		{[]string{"-jitter", "-1m"}, "-jitter -1m0s: want from 0 to -duration (45m0s)"},
 		{[]string{"-jitter", "1h"}, "-jitter 1h0m0s: want from 0 to -duration (45m0s)"},
 		{[]string{"-horizon", "-1h"}, "-horizon -1h0m0s: want a positive duration"},
+		{[]string{"-upgrade-type", "Everything"}, `-upgrade-type "Everything": want Full, ControlPlaneOnly or NodeImageOnly`},
+		{[]string{"-kubernetes-version", "garbage"}, `-kubernetes-version "garbage": want a version such as 1.30 or 1.30.5`},
+		{[]string{"-upgrade-type", "ControlPlaneOnly", "-kubernetes-version", ""}, `-kubernetes-version "": want a version`},
 		{[]string{"-start", "yesterday"}, "-start: "},
 		{[]string{"extra"}, `unexpected arguments ["extra"]`},
 	} {
@@ -182,6 +185,7 @@ func TestEveryFlagIsValidated(t *testing.T) {
 	var b strings.Builder
 	assert.ErrorContains(t, run([]string{"-strategy", strategy, "-fail", "dev-01,prod-eu-03"}, &b), `-fail "prod-eu-03": the member is in no group of the strategy, so not in the run`)
 	// Defaults that do not apply are not errors.
+	assert.Contains(t, simulate(t, "-duration", "6m"), "Run Completed", "the default -jitter shrinks with a short -duration")
 	assert.Contains(t, simulate(t, "-upgrade-type", "ControlPlaneOnly"), "Run Completed")
 	assert.Contains(t, simulate(t, "-upgrade-type", "NodeImageOnly"), "Run Completed")
 }

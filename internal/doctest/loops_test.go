@@ -259,6 +259,7 @@ var scenarios = []struct {
 	{"failed", "Failed", 0, "UpgradeFailed"},         // fail-fast with another upgrade in flight
 	{"skipped", "Skipped", 0, "Start"},               // every member at target: nothing to do
 	{"stopped", "Stopped", 0, "Stop"},                // a user Stop while an upgrade is in flight
+	{"gated", "Completed", 0, "CompleteGate"},        // approval gates: notify, then CompleteGate on results
 	{"rejected", "Completed", 1, "UpgradeSucceeded"}, // a stale op reported again, refused
 }
 

@@ -68,13 +68,17 @@ func (c *virtualClock) set(t time.Time) {
 // request is a command the loop performed.
 type request struct {
 	upgrade *fleetupdate.UpgradeMember
+	gate    fleetupdate.GateID // an AwaitGate passed to notify
 	wake    time.Time
 	out     chan fleetupdate.Event
 }
 
 func (r request) String() string {
-	if r.upgrade != nil {
+	switch {
+	case r.upgrade != nil:
 		return fmt.Sprintf("UpgradeMember %+v", *r.upgrade)
+	case r.gate != "":
+		return "AwaitGate " + string(r.gate)
 	}
 	return "WakeAt " + r.wake.Format(time.RFC3339)
 }
@@ -87,17 +91,10 @@ func upgrade(c fleetupdate.UpgradeMember, out chan fleetupdate.Event) {
 	requests <- request{upgrade: &c, out: out}
 }
 
-// notify would tell whoever approves; these scenarios have no gates, so it
-// only records the gate.
+// notify tells the approver (the scheduler), who approves the gate on
+// results half an hour later.
 func notify(c fleetupdate.AwaitGate) {
-	notified.mu.Lock()
-	defer notified.mu.Unlock()
-	notified.gates = append(notified.gates, c.Gate)
-}
-
-var notified struct {
-	mu    sync.Mutex
-	gates []fleetupdate.GateID
+	requests <- request{gate: c.Gate, out: results}
 }
 
 type timerService struct{}
@@ -214,7 +211,9 @@ func (s *scheduler) apply(ev fleetupdate.Event) bool {
 			case fleetupdate.UpgradeMember:
 				return r.upgrade != nil && reflect.DeepEqual(c, *r.upgrade)
 			case fleetupdate.WakeAt:
-				return r.upgrade == nil && c.At.Equal(r.wake)
+				return r.upgrade == nil && r.gate == "" && c.At.Equal(r.wake)
+			case fleetupdate.AwaitGate:
+				return r.gate == c.Gate
 			}
 			return false
 		})
@@ -230,6 +229,12 @@ func (s *scheduler) apply(ev fleetupdate.Event) bool {
 
 // schedule queues the event a performed command leads to.
 func (s *scheduler) schedule(r request) {
+	if r.gate != "" {
+		s.push(item{at: s.now.Add(30 * time.Minute), key: "gate/" + string(r.gate), make: func(now time.Time) fleetupdate.Event {
+			return fleetupdate.CompleteGate{At: now, Gate: r.gate}
+		}})
+		return
+	}
 	if r.upgrade == nil {
 		s.push(item{at: r.wake, rank: 2, key: r.wake.Format(time.RFC3339Nano), make: func(now time.Time) fleetupdate.Event {
 			s.rep.Ticks++
@@ -458,6 +463,17 @@ var scenarios = map[string]scenario{
 			}})
 		},
 	},
+	// Approval gates before the second stage and after its group: notify,
+	// a CompleteGate half an hour later, then Completed.
+	"gated": {
+		spec: `{"strategy": {"stages": [
+		    {"name": "canary", "groups": [{"name": "dev"}]},
+		    {"name": "prod", "beforeGates": [{"displayName": "change board", "type": "Approval"}],
+		     "groups": [{"name": "eu", "afterGates": [{"displayName": "eu smoke tests", "type": "Approval"}]}]}]},
+		  "managedClusterUpdate": {"upgrade": {"type": "Full", "kubernetesVersion": "1.30"}, "nodeImageSelection": {"type": "Latest"}}}`,
+		members:  fleet("1.29.4", oldImage, nil, "dev-1", "eu-1", "eu-2"),
+		duration: tenMinutes,
+	},
 	// The first success is reported again a minute later (a stale op,
 	// before the next upgrade's result): refused, logged, and the run goes
 	// on to Completed.
@@ -480,7 +496,7 @@ var scenarios = map[string]scenario{
 
 func main() {
 	loopName := flag.String("loop", "", "the documented loop to run: "+strings.Join(slices.Sorted(maps.Keys(hosts)), ", "))
-	scName := flag.String("scenario", "", "completed, failed, skipped, stopped or rejected")
+	scName := flag.String("scenario", "", "completed, failed, skipped, stopped, gated or rejected")
 	runName := flag.String("name", "roll-1-30", "the name the loop gives its run")
 	flag.Parse()
 	host, sc := hosts[*loopName], scenarios[*scName]
@@ -529,6 +545,8 @@ func brief(ev fleetupdate.Event) string {
 		return name + " " + ev.At.Format("15:04") + " " + string(ev.Op)
 	case fleetupdate.UpgradeFailed:
 		return name + " " + ev.At.Format("15:04") + " " + string(ev.Op) + " " + ev.Code
+	case fleetupdate.CompleteGate:
+		return name + " " + ev.At.Format("15:04") + " " + string(ev.Gate)
 	}
 	return name
 }

@@ -1,0 +1,220 @@
+package fleetupdate_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/fleetkit/fleetkit/fake"
+	"github.com/fleetkit/fleetkit/fleetupdate"
+)
+
+// retriedByStatus is the rule Run.Retry documents, read off the status:
+// Failed; Skipped by the system for a reason other than being at target;
+// skipped by a user, when asked; not finished, when asked; never a member
+// that left the fleet, however it was skipped.
+func retriedByStatus(m fleetupdate.MemberStatus, removed bool, opt fleetupdate.RetryOptions) bool {
+	switch m.Status.State {
+	case fleetupdate.Failed:
+		return true
+	case fleetupdate.NotStarted, fleetupdate.Pending:
+		return opt.Unfinished
+	case fleetupdate.Skipped:
+		switch msg := m.Message; {
+		case removed, msg == "member left the fleet", strings.Contains(msg, "already at"), msg == "nothing to upgrade":
+			return false
+		case strings.HasPrefix(msg, "skipped by user"):
+			return opt.UserSkipped
+		}
+		return true
+	}
+	return false
+}
+
+type placeOf struct{ stage, group string }
+
+func placesOf(st fleetupdate.Status) map[string]placeOf {
+	out := map[string]placeOf{}
+	for _, s := range st.Stages {
+		for _, g := range s.Groups {
+			for _, m := range g.Members {
+				out[m.Name] = placeOf{s.Name, g.Name}
+			}
+		}
+	}
+	return out
+}
+
+// Retry over generated simulations: the plan holds exactly the members the
+// rule names, each once, in the group the first run had it in; New accepts
+// every run of it; and run by a host whose upgrades now succeed, each retry
+// asks for exactly the Kubernetes version and node images the first run
+// chose, and finishes every member unless something outside the retry holds
+// it (a rule that refuses the upgrade, a version gone from the region, a
+// window that does not open in time).
+func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sim := fake.Simulations().Draw(t, "sim")
+		// More failures than the generator's, so more members are pinned.
+		sim.FailureRate = max(sim.FailureRate, rapid.SampledFrom([]float64{0, 0.3, 0.7}).Draw(t, "failureRate"))
+		opt := fleetupdate.RetryOptions{UserSkipped: rapid.Bool().Draw(t, "userSkipped"), Unfinished: rapid.Bool().Draw(t, "unfinished")}
+		tr, h, err := sim.Simulate("first", simHorizon)
+		if err != nil {
+			t.Fatalf("simulate: %v", err)
+		}
+		first := tr.Run
+		plan, err := first.Retry(opt)
+		if !first.Done() {
+			if !errors.Is(err, fleetupdate.ErrInvalidTransition) {
+				t.Fatalf("a run that is %s retried: %v", first.State(), err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("retry of a %s run: %v", first.State(), err)
+		}
+		var decoded fleetupdate.Run
+		b, _ := json.Marshal(first)
+		if err := json.Unmarshal(b, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := decoded.Retry(opt); err != nil || !jsonEqual(again, plan) {
+			t.Fatalf("the decoded run retries otherwise: %v", err)
+		}
+
+		var saved struct {
+			State struct {
+				Members []struct {
+					Name    string
+					Removed bool
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &saved); err != nil {
+			t.Fatal(err)
+		}
+		removed := map[string]bool{}
+		for _, m := range saved.State.Members {
+			removed[m.Name] = m.Removed
+		}
+		st := first.Status()
+		places := placesOf(st)
+		var want []string
+		for _, s := range st.Stages {
+			for _, g := range s.Groups {
+				for _, m := range g.Members {
+					if retriedByStatus(m, removed[m.Name], opt) {
+						want = append(want, m.Name)
+					}
+				}
+			}
+		}
+		slices.Sort(want)
+		var got []string
+		for _, rr := range plan.Runs {
+			if len(rr.Members) == 0 {
+				t.Fatalf("retry run %s has no members", rr.Name)
+			}
+			got = append(got, memberNamesOf(rr.Members)...)
+		}
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			t.Fatalf("retried %v, want %v", got, want)
+		}
+
+		// What the first run chose: the inputs of each member's first attempt.
+		pinned := map[string]fleetupdate.UpgradeMember{}
+		for _, u := range tr.Upgrades {
+			if strings.HasSuffix(string(u.Command.Op), "/1") {
+				pinned[u.Command.Member] = u.Command
+			}
+		}
+
+		start := tr.End
+		for _, rr := range plan.Runs {
+			r2, err := fleetupdate.New(rr.Name, rr.Spec, rr.Members, h.Fleet.CatalogAt(start))
+			if err != nil {
+				t.Fatalf("New refuses retry run %s: %v", rr.Name, err)
+			}
+			for name, p := range placesOf(r2.Status()) {
+				if p != places[name] {
+					t.Fatalf("%s: in stage %s group %s, the first run had it in %s/%s", name, p.stage, p.group, places[name].stage, places[name].group)
+				}
+			}
+			h2 := fake.NewHost(h.Fleet, sim.Seed)
+			tr2 := fake.Simulate(r2, h2, fake.Options{Start: start, Horizon: simHorizon.Horizon, NoChanges: true})
+			start = tr2.End
+			for _, u := range tr2.Upgrades {
+				p, ok := pinned[u.Command.Member]
+				if !ok {
+					continue
+				}
+				if u.Command.KubernetesVersion != p.KubernetesVersion || !slices.Equal(u.Command.NodeImages, p.NodeImages) {
+					t.Fatalf("%s: retry %s asks for %s %v; the first run chose %s %v", u.Command.Member, rr.Name,
+						u.Command.KubernetesVersion, u.Command.NodeImages, p.KubernetesVersion, p.NodeImages)
+				}
+			}
+			checkRetryFinished(t, tr2.Run, tr2.Start.Add(simHorizon.Horizon), pinned)
+		}
+	})
+}
+
+// checkRetryFinished: with upgrades that succeed, every member ends
+// Completed, except one the minor-version or skew rule refuses again, one
+// the first run chose nothing for that turns out to have nothing to do, and
+// members a blocker holds (the run failed on such a refusal, a version its
+// region no longer offers, a window or gate that does not open before the
+// simulation ends).
+func checkRetryFinished(t *rapid.T, r fleetupdate.Run, deadline time.Time, pinned map[string]fleetupdate.UpgradeMember) {
+	st := r.Status()
+	at, ok := r.NextWake()
+	blocked := ok && at.After(deadline) // the simulation ended first
+	for _, s := range st.Stages {
+		for _, g := range s.Groups {
+			for _, m := range g.Members {
+				msg := m.Message
+				if e := m.Status.Error; e != nil {
+					msg = e.Code + ": " + e.Message
+				}
+				switch m.Status.State {
+				case fleetupdate.Failed:
+					if m.Status.Error.Code != "UpgradeNotAllowed" {
+						t.Fatalf("%s failed in the retry with %s", m.Name, msg)
+					}
+					blocked = true
+				case fleetupdate.Pending:
+					if strings.Contains(msg, "not available") || strings.HasPrefix(msg, "maintenance window is not open") {
+						blocked = true
+					}
+				case fleetupdate.Skipped:
+					if _, ok := pinned[m.Name]; ok {
+						t.Fatalf("%s: the first run asked for an upgrade, the retry skipped it: %s", m.Name, msg)
+					}
+				}
+			}
+		}
+	}
+	if s := r.State(); s != fleetupdate.Completed && s != fleetupdate.Skipped && !blocked {
+		b, _ := json.Marshal(st)
+		t.Fatalf("retry %s ended %s with nothing holding it:\n%s", r.Name(), s, b)
+	}
+}
+
+func memberNamesOf(ms []fleetupdate.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return out
+}
+
+func jsonEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
