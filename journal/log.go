@@ -39,6 +39,12 @@ const (
 // into the database. A variable for tests.
 var foldBytes int64 = 1 << 20
 
+// crashHook, if set, is called where a crash leaves the database and the
+// log file out of step: before a new log file is made ("new log") and
+// after Close's commit, before it removes the log file ("close"). An error
+// stops there, as a crash would. For tests.
+var crashHook func(point string) error
+
 var (
 	logKey   = []byte("log")
 	crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -172,6 +178,11 @@ type logFile struct {
 // any, so that the file is never missing or half-written: a temporary file,
 // synced, renamed over the old one, and the directory synced.
 func createLog(path string, gen uint64, sync bool) (*logFile, error) {
+	if crashHook != nil {
+		if err := crashHook("new log"); err != nil {
+			return nil, err
+		}
+	}
 	hdr := make([]byte, 0, logHeaderSize)
 	hdr = append(hdr, logMagic...)
 	hdr = binary.BigEndian.AppendUint64(hdr, gen)

@@ -222,16 +222,27 @@ func TestCloseLeavesOneFile(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err := os.Stat(logPath(s.path))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	closed, err := os.ReadFile(s.path)
+	require.NoError(t, err)
 	got, err := loadJSON(t, s.path)
 	require.NoError(t, err)
 	assert.Equal(t, runs[4], got)
 	// The closed database beside the log file of before the Close.
 	old, err := os.ReadFile(logPath(left))
 	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(s.path, closed, 0o600))
 	require.NoError(t, os.WriteFile(logPath(s.path), old, 0o600))
 	got, err = loadJSON(t, s.path)
 	require.NoError(t, err)
 	assert.Equal(t, runs[4], got)
+	// A log file older than that is from no crash (another journal's?):
+	// refused, not dropped.
+	_, err = loadJSON(t, s.path) // closed again, two generations on
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(logPath(s.path), old, 0o600))
+	_, err = loadJSON(t, s.path)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "has generation 1")
 }
 
 // The database's note of its log file is checked.

@@ -63,7 +63,10 @@
 // transaction, then replaces the log file (write, fsync, rename) with an
 // empty one of generation G+1. Open folds in the records of a log file of
 // the live generation, each of which must continue its run, and drops one
-// of the generation before (left by a crash between the two).
+// of the generation before (left by a crash between the two). Opening a
+// closed journal makes its log file before the commit that says "live", so
+// a database that says "live" always has its log file; a missing one was
+// lost, and Open refuses to go on without it.
 package journal
 
 import (
@@ -209,6 +212,12 @@ func Open(path string, opt *Options) (*Store, error) {
 
 // recoverLog folds the events of the log file the database says is live
 // into the database, and starts a new, empty log file.
+//
+// Every state a crash can leave must open, however many crashes follow:
+// so a new log file is in place before the database says it is live
+// (never "live G" without a file), and a log file with no events to fold
+// is replaced without a commit (which would make the file on disk two
+// generations old if the process died before replacing it).
 func (s *Store) recoverLog() error {
 	lp := logPath(s.path)
 	var ls logState
@@ -228,13 +237,30 @@ func (s *Store) recoverLog() error {
 	case !ok:
 	case ls.live && gen == ls.gen:
 		s.pending = recs
-	case ls.live && gen+1 == ls.gen, !ls.live && gen < ls.gen:
-		// Left by a fold or Close that committed and then died: every
-		// event in it is in the database.
+	case gen+1 == ls.gen:
+		// Left by a fold, Open or Close that committed and then died:
+		// every event in it is in the database.
+	case !ls.live && gen == ls.gen+1 && len(recs) == 0:
+		// Made by an Open that died before its commit.
 	default:
 		return fmt.Errorf("%w: %s: the log file %s has generation %d, the database expects %q (a log file of another journal?)", ErrCorrupt, s.path, lp, gen, ls)
 	}
+	if ls.live && len(s.pending) == 0 {
+		// Nothing to fold: the database is right as it is.
+		l, err := createLog(lp, ls.gen, !s.opt.NoSync)
+		if err != nil {
+			return fmt.Errorf("journal: create the log file: %w", err)
+		}
+		s.log = l
+		return nil
+	}
 	next := logState{gen: ls.gen + 1, live: true}
+	var l *logFile
+	if !ls.live {
+		if l, err = createLog(lp, next.gen, !s.opt.NoSync); err != nil {
+			return fmt.Errorf("journal: create the log file: %w", err)
+		}
+	}
 	if err := s.update(func(tx *bolt.Tx) error {
 		if err := s.applyPending(tx); err != nil {
 			return err
@@ -245,12 +271,16 @@ func (s *Store) recoverLog() error {
 		}
 		return writeLogState(tx, next)
 	}); err != nil {
+		if l != nil {
+			l.f.Close()
+		}
 		return err
 	}
 	s.pending = nil
-	l, err := createLog(lp, next.gen, !s.opt.NoSync)
-	if err != nil {
-		return fmt.Errorf("journal: create the log file: %w", err)
+	if l == nil {
+		if l, err = createLog(lp, next.gen, !s.opt.NoSync); err != nil {
+			return fmt.Errorf("journal: create the log file: %w", err)
+		}
 	}
 	s.log = l
 	return nil
@@ -467,6 +497,9 @@ func (s *Store) Close() error {
 				}
 				return writeLogState(tx, logState{gen: s.log.gen + 1})
 			})
+			if err == nil && crashHook != nil {
+				err = crashHook("close")
+			}
 			if err == nil {
 				// If this removal is lost, the file is recognised as old.
 				err = os.Remove(logPath(s.path))
