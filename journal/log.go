@@ -137,7 +137,14 @@ func readLog(path string) (gen uint64, recs []logRecord, ok bool, err error) {
 		end := recHeaderSize + int64(n)
 		if len(rest) < recHeaderSize || end > int64(len(rest)) || n == 0 || crc32.Checksum(rest[recHeaderSize:end], crcTable) != sum {
 			if len(rest) < recHeaderSize || end >= int64(len(rest)) || isZero(rest) {
-				break // the append the process died in
+				// The append the process died in, unless a whole record
+				// follows: then the damage is in the middle (a length
+				// made too large), and dropping the rest would lose
+				// steps that Step returned.
+				if at := nextRecord(rest[1:]); at >= 0 {
+					return 0, nil, false, bad(off, "record is damaged, and a whole record follows at offset %d", off+1+at)
+				}
+				break
 			}
 			return 0, nil, false, bad(off, "record fails its checksum")
 		}
@@ -149,6 +156,31 @@ func readLog(path string) (gen uint64, recs []logRecord, ok bool, err error) {
 		off += int(end)
 	}
 	return gen, recs, true, nil
+}
+
+// nextRecord returns where the first whole record (length, checksum and
+// layout right) in b starts, or -1. Only damaged logs are searched. A
+// crafted b could make the search quadratic, so it checksums at most 16
+// bytes per byte of b and then answers 0: damaged, not torn.
+func nextRecord(b []byte) int {
+	budget := 16*int64(len(b)) + 1<<16
+	for i := 0; i+recHeaderSize < len(b); i++ {
+		n, sum := binary.BigEndian.Uint32(b[i:]), binary.BigEndian.Uint32(b[i+4:])
+		end := int64(i) + recHeaderSize + int64(n)
+		if n == 0 || end > int64(len(b)) {
+			continue
+		}
+		if budget -= int64(n); budget < 0 {
+			return 0
+		}
+		p := b[i+recHeaderSize : end]
+		if crc32.Checksum(p, crcTable) == sum {
+			if _, err := parseRecord(p); err == nil {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func isZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }

@@ -111,6 +111,10 @@ func TestLogTailAndDamage(t *testing.T) {
 		{"byte flipped in the last record", flip(good, last+recHeaderSize+10), runs[4], ""},
 		{"byte flipped in a middle record", flip(good, third+recHeaderSize+10), "", "offset " + itoa(third) + ": record fails its checksum"},
 		{"length of a middle record changed", flip(good, third+3), "", "offset " + itoa(third)},
+		// Not a torn append: whole records follow, and dropping them would
+		// lose steps whose commands were performed.
+		{"length of a middle record made to run past the end", flip(good, third), "", "offset " + itoa(third)},
+		{"a middle record zeroed", zero(good, third, offs[3]), "", "offset " + itoa(third)},
 		{"bad header", flip(good, 2), "", "not a fleetkit journal log"},
 		{"empty file", nil, "", "not a fleetkit journal log"},
 	} {
@@ -136,6 +140,12 @@ func TestLogTailAndDamage(t *testing.T) {
 func flip(b []byte, at int) []byte {
 	out := bytes.Clone(b)
 	out[at] ^= 0x5a
+	return out
+}
+
+func zero(b []byte, from, to int) []byte {
+	out := bytes.Clone(b)
+	clear(out[from:to])
 	return out
 }
 
@@ -326,4 +336,24 @@ func TestFormatVersion1IsRead(t *testing.T) {
 		assert.Equal(t, "2", string(tx.Bucket(metaBucket).Get(formatKey)))
 		return nil
 	}))
+}
+
+// A damaged log crafted so that finding whether a whole record follows is
+// quadratic is refused without the quadratic search.
+func TestDamagedLogSearchIsBounded(t *testing.T) {
+	s, _ := stepped(t, 2, &Options{NoSync: true})
+	path := crashCopy(t, s)
+	good, err := os.ReadFile(logPath(path))
+	require.NoError(t, err)
+	// A record claiming 4 GiB, then 8 MiB where every fourth offset
+	// claims a record half as long as what follows.
+	log := binary.BigEndian.AppendUint32(bytes.Clone(good), 0xFFFFFFF0)
+	log = append(log, 0, 0, 0, 0)
+	for range 1 << 21 {
+		log = append(log, 0, 0x40, 0, 0)
+	}
+	require.NoError(t, os.WriteFile(logPath(path), log, 0o600))
+	_, err = loadJSON(t, path)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "record is damaged")
 }
