@@ -2,7 +2,10 @@ package journal
 
 import (
 	"errors"
+	"os"
 	"testing"
+
+	"github.com/fleetkit/fleetkit/fleetupdate"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,6 +85,97 @@ func TestCrashesInOpenAndCloseLeaveAJournalThatOpens(t *testing.T) {
 				s.mu.Unlock()
 				require.NoError(t, s.Close())
 			}
+		})
+	}
+}
+
+// A failed append (disk full, I/O error) fails the step with ErrWrite and
+// every write after it, so no event is skipped or written twice; the file
+// opens again with the run of the last step that returned.
+func TestFailedAppendStopsTheStore(t *testing.T) {
+	s, runs := stepped(t, 3, &Options{NoSync: true})
+	j, err := s.Load("roll")
+	require.NoError(t, err)
+	before := runJSON(t, j.Run())
+	require.Equal(t, runs[3], before)
+	// Half a record reached the file, then the write failed.
+	s.mu.Lock()
+	rec := appendRecord(nil, logRecord{run: "roll", seq: 4, event: []byte(`{"type":"Tick","at":"2026-03-04T12:00:00Z"}`)})
+	_, err = s.log.f.WriteAt(rec[:len(rec)/2], s.log.size)
+	require.NoError(t, err)
+	require.NoError(t, s.log.f.Close()) // every write fails from here
+	s.mu.Unlock()
+	tick := fleetupdate.Tick{At: j.Run().Clock()}
+	for range 2 {
+		run, cmds, err := j.Step(tick)
+		require.ErrorIs(t, err, ErrWrite)
+		assert.Nil(t, cmds)
+		assert.Equal(t, before, runJSON(t, run))
+		assert.Equal(t, before, runJSON(t, j.Run()))
+	}
+	assert.ErrorIs(t, j.Snapshot(), ErrWrite)
+	assert.Error(t, s.Delete("roll"))
+	require.NoError(t, s.Close())
+	got, err := loadJSON(t, s.path)
+	require.NoError(t, err)
+	assert.Equal(t, runs[3], got)
+}
+
+// A crash in Delete (after its commit) followed by Create of the same name:
+// the old run's events in the log file never reach the new run.
+func TestCrashInDeleteThenCreate(t *testing.T) {
+	s, _ := stepped(t, 3, &Options{NoSync: true})
+	crashAt(t, "new log", 1)
+	require.NoError(t, s.Delete("roll"))
+	crashHook = nil
+	j := createT(t, s, "roll", 12) // committed; the Store writes no more
+	_, _, err := j.Step(fleetupdate.Start{At: t0})
+	require.ErrorIs(t, err, ErrWrite)
+	require.NoError(t, s.Close())
+	s2 := openT(t, s.path, &Options{NoSync: true})
+	j2, err := s2.Load("roll")
+	require.NoError(t, err)
+	assert.Equal(t, fleetupdate.NotStarted, j2.Run().State())
+	_, _, err = j2.Step(fleetupdate.Start{At: t0})
+	require.NoError(t, err)
+	require.NoError(t, s2.Close())
+	s3 := openT(t, s.path, &Options{NoSync: true})
+	j3, err := s3.Load("roll")
+	require.NoError(t, err)
+	assert.Equal(t, runJSON(t, j2.Run()), runJSON(t, j3.Run()))
+}
+
+// What is at the log file's path and is not this journal's log is refused
+// and left alone: a directory, someone's text log, a fleetkit log with
+// events next to a new database.
+func TestForeignLogFileIsLeftAlone(t *testing.T) {
+	s, _ := stepped(t, 2, &Options{NoSync: true})
+	other := crashCopy(t, s)
+	withEvents, err := os.ReadFile(logPath(other))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		make func(lp string)
+		err  string
+	}{
+		{"directory", func(lp string) { require.NoError(t, os.Mkdir(lp, 0o700)) }, "is a directory"},
+		{"text log", func(lp string) { require.NoError(t, os.WriteFile(lp, []byte("12:00 started\n"), 0o600)) }, "not a fleetkit journal log"},
+		{"another journal's log", func(lp string) { require.NoError(t, os.WriteFile(lp, withEvents, 0o600)) }, "has generation 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := testPath(t)
+			lp := logPath(path)
+			tc.make(lp)
+			before, _ := os.ReadFile(lp)
+			_, err := Open(path, &Options{NoSync: true, LockTimeout: -1})
+			require.Error(t, err)
+			assert.ErrorContains(t, err, tc.err)
+			assert.ErrorContains(t, err, lp)
+			after, _ := os.ReadFile(lp)
+			assert.Equal(t, before, after)
+			fi, err := os.Stat(lp)
+			require.NoError(t, err)
+			assert.Equal(t, tc.name == "directory", fi.IsDir())
 		})
 	}
 }
