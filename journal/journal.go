@@ -282,7 +282,11 @@ func (j *Journal) Run() fleetupdate.Run {
 // them after Step returns keeps host contract rule 1. A refused event
 // returns the run unchanged, no commands and the run's error, and is not
 // written. A failure to write returns the run unchanged too, with an error
-// wrapping ErrWrite: the step did not happen, and the host should stop.
+// wrapping ErrWrite: this Journal did not take the step, and the host
+// should stop. After a failed append the Store writes no more, and the
+// event may still have reached the file (if only its fsync failed): a
+// restarted host performs whatever Load's run has outstanding, as after
+// any crash.
 //
 // What is stepped is e as decoded from its own encoding, so the run in
 // memory is always the one Load would rebuild (times in UTC, for one).

@@ -106,7 +106,8 @@ var (
 	ErrConflict           = errors.New("journal: run was written through another Journal")
 	// ErrWrite wraps every error of Journal.Step and Journal.Snapshot that
 	// is the journal failing rather than the run refusing an event: the
-	// step was not kept, and a host should stop rather than carry on.
+	// Journal did not take the step (though after a failed fsync it may be
+	// in the file), and a host should stop rather than carry on.
 	ErrWrite = errors.New("journal: not written")
 )
 
@@ -120,7 +121,10 @@ type Options struct {
 	// worth of events.
 	SnapshotEvery int
 	// NoSync skips fsync on appends and commits. A process crash loses
-	// nothing; a power loss may lose recent steps. For benchmarks and tests.
+	// nothing. A power loss may lose steps Step returned (whose commands
+	// were performed) or leave the journal damaged, refused with
+	// ErrCorrupt: the kernel writes the log and database pages out in no
+	// particular order. For benchmarks and tests.
 	NoSync bool
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Zero means DefaultLockTimeout; negative means do not wait.
