@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/fleetkit/fleetkit/fleetupdate"
 
@@ -160,7 +161,7 @@ func TestForeignLogFileIsLeftAlone(t *testing.T) {
 	}{
 		{"directory", func(lp string) { require.NoError(t, os.Mkdir(lp, 0o700)) }, "is a directory"},
 		{"text log", func(lp string) { require.NoError(t, os.WriteFile(lp, []byte("12:00 started\n"), 0o600)) }, "not a fleetkit journal log"},
-		{"another journal's log", func(lp string) { require.NoError(t, os.WriteFile(lp, withEvents, 0o600)) }, "has generation 1"},
+		{"another journal's log", func(lp string) { require.NoError(t, os.WriteFile(lp, withEvents, 0o600)) }, "belongs to another journal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := testPath(t)
@@ -177,5 +178,32 @@ func TestForeignLogFileIsLeftAlone(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.name == "directory", fi.IsDir())
 		})
+	}
+}
+
+// Two journals' log files swapped (a careless restore, a script with the
+// names mixed up) are refused, though each holds events that continue a
+// run of the same name in the other: folded in, each run would take the
+// other fleet's steps.
+func TestSwappedLogFilesAreRefused(t *testing.T) {
+	a := openT(t, testPath(t), &Options{NoSync: true})
+	ja := createT(t, a, "roll", 12)
+	_, _, err := ja.Step(fleetupdate.Start{At: t0})
+	require.NoError(t, err)
+	b := openT(t, testPath(t), &Options{NoSync: true})
+	jb := createT(t, b, "roll", 7)
+	_, _, err = jb.Step(fleetupdate.Start{At: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	pa, pb := crashCopy(t, a), crashCopy(t, b)
+	la, err := os.ReadFile(logPath(pa))
+	require.NoError(t, err)
+	lb, err := os.ReadFile(logPath(pb))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(logPath(pa), lb, 0o600))
+	require.NoError(t, os.WriteFile(logPath(pb), la, 0o600))
+	for _, p := range []string{pa, pb} {
+		_, err := loadJSON(t, p)
+		require.ErrorIs(t, err, ErrCorrupt)
+		assert.ErrorContains(t, err, "another journal")
 	}
 }

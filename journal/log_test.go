@@ -198,7 +198,7 @@ func TestLogThatDoesNotFitIsRefused(t *testing.T) {
 // withGen rewrites a log file's header with generation gen.
 func withGen(t *testing.T, log []byte, gen uint64) []byte {
 	p := filepath.Join(t.TempDir(), "gen.log")
-	l, err := createLog(p, gen, false)
+	l, err := createLog(p, logHeader{id: binary.BigEndian.Uint64(log[len(logMagic):]), gen: gen}, false)
 	require.NoError(t, err)
 	l.f.Close()
 	hdr, err := os.ReadFile(p)
@@ -321,8 +321,10 @@ func TestFormatVersion1IsRead(t *testing.T) {
 	require.NoError(t, s.Close())
 	edit(t, s.path, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
-		if err := meta.Delete(logKey); err != nil {
-			return err
+		for _, k := range [][]byte{logKey, idKey} {
+			if err := meta.Delete(k); err != nil {
+				return err
+			}
 		}
 		return meta.Put(formatKey, []byte("1"))
 	})
