@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -205,5 +206,30 @@ func TestSwappedLogFilesAreRefused(t *testing.T) {
 		_, err := loadJSON(t, p)
 		require.ErrorIs(t, err, ErrCorrupt)
 		assert.ErrorContains(t, err, "another journal")
+	}
+}
+
+// A Load that races the Create of its run shares the run's state with the
+// Journal Create returns: only one of them can write the first event.
+func TestLoadRacingCreateConflicts(t *testing.T) {
+	s := openT(t, testPath(t), &Options{NoSync: true})
+	spec, ms := fleet(6, 2, 3)
+	for i := range 100 {
+		name := fmt.Sprintf("roll-%d", i)
+		loaded := make(chan *Journal)
+		go func() {
+			for {
+				if j, err := s.Load(name); err == nil {
+					loaded <- j
+					return
+				}
+			}
+		}()
+		j1, err := s.Create(name, spec, ms, testCatalog())
+		require.NoError(t, err)
+		j2 := <-loaded
+		_, _, err1 := j1.Step(fleetupdate.Start{At: t0})
+		_, _, err2 := j2.Step(fleetupdate.Start{At: t0})
+		require.False(t, err1 == nil && err2 == nil, "run %s: both Journals wrote event 1", name)
 	}
 }

@@ -68,6 +68,10 @@ func (s *Store) Create(name string, spec fleetupdate.Spec, members []fleetupdate
 	if err != nil {
 		return nil, err
 	}
+	// The commit and the run's shared state at once: a Load (or Delete)
+	// in between would leave two Journals that can both write event 1.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err = s.update(func(tx *bolt.Tx) error {
 		rb, err := tx.Bucket(runsBucket).CreateBucket([]byte(name))
 		if errors.Is(err, bolterrors.ErrBucketExists) {
@@ -93,9 +97,7 @@ func (s *Store) Create(name string, spec fleetupdate.Spec, members []fleetupdate
 		return nil, err
 	}
 	rs := &runState{}
-	s.mu.Lock()
 	s.runs[name] = rs
-	s.mu.Unlock()
 	return &Journal{s: s, name: name, rs: rs, run: run, base: len(b)}, nil
 }
 

@@ -219,7 +219,8 @@ func TestKill9(t *testing.T) {
 // are out of step: after a fold's commit (a fold by size, a snapshot's, the
 // one in Open) before the new log file is in place, in Close after its
 // commit, and at the first Open after a host closed the journal cleanly.
-// FLEETKIT_KILL_SEEDS=n runs n seeds (default 3).
+// FLEETKIT_KILL_SEEDS=n runs n seeds (default 3), from FLEETKIT_KILL_SEED
+// (default 1).
 func TestKill9InFolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a few hundred processes")
@@ -228,9 +229,13 @@ func TestKill9InFolds(t *testing.T) {
 	if s := os.Getenv("FLEETKIT_KILL_SEEDS"); s != "" {
 		seeds, _ = strconv.Atoi(s)
 	}
+	first := uint64(1)
+	if s := os.Getenv("FLEETKIT_KILL_SEED"); s != "" {
+		first, _ = strconv.ParseUint(s, 10, 64)
+	}
 	var total killStats
 	for i := range seeds {
-		st := killRun(t, uint64(i+1), true)
+		st := killRun(t, first+uint64(i), true)
 		total.kills += st.kills
 		total.aimed += st.aimed
 		total.stops += st.stops
