@@ -61,9 +61,9 @@
 //	         uvarint length of the run's name, the name, seq (uint64), the event
 //
 // Integers are big-endian. A log file whose id is not the database's is
-// another journal's, and is refused. A fold commits its events and "live G+1" in one
-// transaction, then replaces the log file (write, fsync, rename) with an
-// empty one of generation G+1. Open folds in the records of a log file of
+// another journal's, and is refused. A fold commits its events and
+// "live G+1" in one transaction, then replaces the log file (write, fsync,
+// rename) with an empty one of generation G+1. Open folds in the records of a log file of
 // the live generation, each of which must continue its run, and drops one
 // of the generation before (left by a crash between the two). Opening a
 // closed journal makes its log file before the commit that says "live", so
