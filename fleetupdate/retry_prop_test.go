@@ -169,7 +169,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 // the first run chose nothing for that turns out to have nothing to do, and
 // members a blocker holds (the run failed on such a refusal, a version its
 // region no longer offers, a window or gate that does not open before the
-// simulation ends).
+// simulation ends, or ends while one is being upgraded).
 func checkRetryFinished(t *rapid.T, r fleetupdate.Run, deadline time.Time, pinned map[string]fleetupdate.UpgradeMember) {
 	st := r.Status()
 	at, ok := r.NextWake()
@@ -182,6 +182,8 @@ func checkRetryFinished(t *rapid.T, r fleetupdate.Run, deadline time.Time, pinne
 					msg = e.Code + ": " + e.Message
 				}
 				switch m.Status.State {
+				case fleetupdate.Running:
+					blocked = true // the simulation ended during its upgrade
 				case fleetupdate.Failed:
 					if m.Status.Error.Code != "UpgradeNotAllowed" {
 						t.Fatalf("%s failed in the retry with %s", m.Name, msg)
