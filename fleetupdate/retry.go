@@ -259,6 +259,12 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 
 // retryable says whether a member, as r's status shows it, is retried.
 func retryable(ms MemberStatus, removed bool, opt RetryOptions) bool {
+	if removed {
+		// Gone from the fleet, whatever its state: one that left while it
+		// was being upgraded stays Running until its operation ends, and can
+		// end Failed.
+		return false
+	}
 	switch ms.Status.State {
 	case Failed:
 		return true
@@ -267,7 +273,7 @@ func retryable(ms MemberStatus, removed bool, opt RetryOptions) bool {
 	case Skipped:
 		msg := ms.Message
 		switch {
-		case removed || msg == msgLeftFleet:
+		case msg == msgLeftFleet:
 			return false // gone from the fleet
 		case strings.HasPrefix(msg, msgUserSkipped):
 			return opt.UserSkipped

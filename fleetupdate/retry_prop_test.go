@@ -17,8 +17,12 @@ import (
 // retriedByStatus is the rule Run.Retry documents, read off the status:
 // Failed; Skipped by the system for a reason other than being at target;
 // skipped by a user, when asked; not finished, when asked; never a member
-// that left the fleet, however it was skipped.
+// that left the fleet, whatever its state (one that left while it was being
+// upgraded can end Failed).
 func retriedByStatus(m fleetupdate.MemberStatus, removed bool, opt fleetupdate.RetryOptions) bool {
+	if removed {
+		return false
+	}
 	switch m.Status.State {
 	case fleetupdate.Failed:
 		return true
@@ -26,7 +30,7 @@ func retriedByStatus(m fleetupdate.MemberStatus, removed bool, opt fleetupdate.R
 		return opt.Unfinished
 	case fleetupdate.Skipped:
 		switch msg := m.Message; {
-		case removed, msg == "member left the fleet", strings.Contains(msg, "already at"), msg == "nothing to upgrade":
+		case msg == "member left the fleet", strings.Contains(msg, "already at"), msg == "nothing to upgrade":
 			return false
 		case strings.HasPrefix(msg, "skipped by user"):
 			return opt.UserSkipped

@@ -536,3 +536,22 @@ func TestRetryOfASkippedRun(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, memberNames(plan.Runs[0].Members))
 	assert.Equal(t, "1.30.5", plan.Runs[0].Spec.ManagedClusterUpdate.Upgrade.KubernetesVersion)
 }
+
+// A member that leaves the fleet while it is being upgraded stays Running
+// until its operation ends; if that fails, it is Failed but gone: the
+// retry must leave it out (Run.Start would skip it too, facts.go).
+func TestRetryLeavesOutAMemberThatLeftTheFleetDuringItsUpgrade(t *testing.T) {
+	h := newHost(t, tolerant(full(k8sTo)), members("g", "a", "b"), catalog())
+	h.start()
+	h.step(MemberChanged{At: h.now, Member: member("a", "g"), Removed: true})
+	require.Equal(t, Running, h.state("a"))
+	h.failOp("a", "QuotaExceeded", "no")
+	h.failOp("b", "QuotaExceeded", "no")
+	require.Equal(t, Failed, h.state("a"))
+	for _, opt := range []RetryOptions{{}, {UserSkipped: true, Unfinished: true}} {
+		plan, err := h.run.Retry(opt)
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		assert.Equal(t, []string{"b"}, memberNames(plan.Runs[0].Members), "%+v", opt)
+	}
+}
