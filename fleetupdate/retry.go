@@ -57,9 +57,10 @@ type RetryPlan struct {
 // can change (a Consistent selection that found no image for one of their
 // pools), with the exact Kubernetes version and node images r chose for
 // each pinned as a Custom selection. Options add the members a user skipped
-// and, for a Stopped or Failed run, those it never finished. Members the
-// system skipped because they were already at the target, and members that
-// left the fleet, are never retried.
+// (with one that Failed in a group or stage a user skipped while it was
+// being upgraded) and, for a Stopped or Failed run, those it never
+// finished. Members the system skipped because they were already at the
+// target, and members that left the fleet, are never retried.
 //
 // r must be Completed, Skipped, Failed or Stopped: a run that has not
 // started, is running or is stopping is refused (ErrInvalidTransition). A
@@ -131,6 +132,10 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 	for _, m := range snap.State.Members {
 		saved[m.Name] = m
 	}
+	userSkipped := map[string]bool{} // groups a user skipped, with their stage or alone
+	for _, g := range snap.State.Groups {
+		userSkipped[g.Name] = g.Skipped
+	}
 
 	// Which members, and the group r had each in.
 	groupOf := map[string]string{}
@@ -138,7 +143,7 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 	for _, ss := range st.Stages {
 		for _, gs := range ss.Groups {
 			for _, ms := range gs.Members {
-				if retryable(ms, saved[ms.Name].Removed, opt) {
+				if retryable(ms, saved[ms.Name].Removed, userSkipped[gs.Name], opt) {
 					groupOf[ms.Name] = gs.Name
 					picked = append(picked, ms.Name)
 				}
@@ -257,17 +262,18 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 	return plan, nil
 }
 
-// retryable says whether a member, as r's status shows it, is retried.
-func retryable(ms MemberStatus, removed bool, opt RetryOptions) bool {
+// retryable says whether a member, as r's status shows it, is retried;
+// removed and groupSkipped are what its status does not show for a member
+// that was being upgraded when it left the fleet or a user skipped its
+// group: it stays Running until its operation ends, and can end Failed.
+// Start would then skip it (abandoned, step.go), and so does a retry.
+func retryable(ms MemberStatus, removed, groupSkipped bool, opt RetryOptions) bool {
 	if removed {
-		// Gone from the fleet, whatever its state: one that left while it
-		// was being upgraded stays Running until its operation ends, and can
-		// end Failed.
 		return false
 	}
 	switch ms.Status.State {
 	case Failed:
-		return true
+		return !groupSkipped || opt.UserSkipped
 	case NotStarted, Pending:
 		return opt.Unfinished
 	case Skipped:

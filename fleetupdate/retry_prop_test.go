@@ -18,14 +18,15 @@ import (
 // Failed; Skipped by the system for a reason other than being at target;
 // skipped by a user, when asked; not finished, when asked; never a member
 // that left the fleet, whatever its state (one that left while it was being
-// upgraded can end Failed).
-func retriedByStatus(m fleetupdate.MemberStatus, removed bool, opt fleetupdate.RetryOptions) bool {
+// upgraded can end Failed); a Failed member of a group a user skipped (it
+// was being upgraded then) as skipped by the user.
+func retriedByStatus(m fleetupdate.MemberStatus, removed, groupSkipped bool, opt fleetupdate.RetryOptions) bool {
 	if removed {
 		return false
 	}
 	switch m.Status.State {
 	case fleetupdate.Failed:
-		return true
+		return !groupSkipped || opt.UserSkipped
 	case fleetupdate.NotStarted, fleetupdate.Pending:
 		return opt.Unfinished
 	case fleetupdate.Skipped:
@@ -97,14 +98,21 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 					Name    string
 					Removed bool
 				}
+				Groups []struct {
+					Name    string
+					Skipped bool
+				}
 			}
 		}
 		if err := json.Unmarshal(b, &saved); err != nil {
 			t.Fatal(err)
 		}
-		removed := map[string]bool{}
+		removed, skippedGroup := map[string]bool{}, map[string]bool{}
 		for _, m := range saved.State.Members {
 			removed[m.Name] = m.Removed
+		}
+		for _, g := range saved.State.Groups {
+			skippedGroup[g.Name] = g.Skipped
 		}
 		st := first.Status()
 		places := placesOf(st)
@@ -112,7 +120,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		for _, s := range st.Stages {
 			for _, g := range s.Groups {
 				for _, m := range g.Members {
-					if retriedByStatus(m, removed[m.Name], opt) {
+					if retriedByStatus(m, removed[m.Name], skippedGroup[g.Name], opt) {
 						want = append(want, m.Name)
 					}
 				}

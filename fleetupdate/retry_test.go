@@ -555,3 +555,35 @@ func TestRetryLeavesOutAMemberThatLeftTheFleetDuringItsUpgrade(t *testing.T) {
 		assert.Equal(t, []string{"b"}, memberNames(plan.Runs[0].Members), "%+v", opt)
 	}
 }
+
+// A user who skips a group (or its stage) while one of its members is being
+// upgraded skips that member too once its operation ends: it is Failed if
+// the upgrade failed, but Start would skip it as skipped by user (step.go
+// abandoned), so the retry takes it only with UserSkipped.
+func TestRetryTakesAFailedMemberOfAGroupAUserSkippedOnlyWithUserSkipped(t *testing.T) {
+	for _, target := range []SkipTarget{{Type: TargetGroup, Name: "g"}, {Type: TargetStage, Name: "s"}} {
+		t.Run(string(target.Type), func(t *testing.T) {
+			spec := Spec{Strategy: &Strategy{Stages: []Stage{
+				{Name: "s", MaxAllowedFailures: "100%", Groups: []Group{{Name: "g", MaxAllowedFailures: "100%"}}},
+				{Name: "t", MaxAllowedFailures: "100%", Groups: []Group{{Name: "h", MaxAllowedFailures: "100%"}}},
+			}}, ManagedClusterUpdate: full(k8sTo)}
+			h := newHost(t, spec, append(members("g", "a"), member("b", "h")), catalog())
+			h.start()
+			h.step(Skip{At: h.now, Targets: []SkipTarget{target}})
+			h.failOp("a", "QuotaExceeded", "no")
+			require.Equal(t, Failed, h.state("a"))
+			h.step(Tick{At: h.now})
+			h.failOp("b", "QuotaExceeded", "no")
+			require.Equal(t, Completed, h.run.State())
+
+			plan, err := h.run.Retry(RetryOptions{})
+			require.NoError(t, err)
+			require.Len(t, plan.Runs, 1)
+			assert.Equal(t, []string{"b"}, memberNames(plan.Runs[0].Members))
+			plan, err = h.run.Retry(RetryOptions{UserSkipped: true})
+			require.NoError(t, err)
+			require.Len(t, plan.Runs, 1)
+			assert.Equal(t, []string{"a", "b"}, memberNames(plan.Runs[0].Members))
+		})
+	}
+}
