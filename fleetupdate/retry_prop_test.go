@@ -3,6 +3,7 @@ package fleetupdate_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -68,6 +69,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		// More failures than the generator's, so more members are pinned.
 		sim.FailureRate = max(sim.FailureRate, rapid.SampledFrom([]float64{0, 0.3, 0.7}).Draw(t, "failureRate"))
 		opt := fleetupdate.RetryOptions{UserSkipped: rapid.Bool().Draw(t, "userSkipped"), Unfinished: rapid.Bool().Draw(t, "unfinished")}
+		moveMembers(t, &sim)
 		tr, h, err := sim.Simulate("first", simHorizon)
 		if err != nil {
 			t.Fatalf("simulate: %v", err)
@@ -174,6 +176,28 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 			checkRetryFinished(t, tr2.Run, tr2.Start.Add(simHorizon.Horizon), pinned)
 		}
 	})
+}
+
+// moveMembers makes some of the simulation's member changes also give the
+// member another's labels and group (so label selectors would now place it
+// elsewhere, which neither the run nor its retry follows) or another region
+// of the fleet (whose catalog may not offer what the first run chose).
+func moveMembers(t *rapid.T, sim *fake.Simulation) {
+	ms := sim.Fleet.Members
+	for i, a := range sim.Actions {
+		mc, ok := a.Event.(fleetupdate.MemberChanged)
+		if !ok || mc.Removed {
+			continue
+		}
+		if rapid.Bool().Draw(t, "relabelled") {
+			other := ms[rapid.IntRange(0, len(ms)-1).Draw(t, "labelsOf")]
+			mc.Member.Labels, mc.Member.Group = maps.Clone(other.Labels), other.Group
+		}
+		if rapid.IntRange(0, 3).Draw(t, "moved") == 0 {
+			mc.Member.Region = ms[rapid.IntRange(0, len(ms)-1).Draw(t, "regionOf")].Region
+		}
+		sim.Actions[i].Event = mc
+	}
 }
 
 // checkRetryFinished: with upgrades that succeed, every member ends
