@@ -20,8 +20,9 @@ import (
 // skipped by a user, when asked; not finished, when asked; never a member
 // that left the fleet, whatever its state (one that left while it was being
 // upgraded can end Failed); a Failed member of a group a user skipped (it
-// was being upgraded then) as skipped by the user.
-func retriedByStatus(m fleetupdate.MemberStatus, removed, groupSkipped bool, opt fleetupdate.RetryOptions) bool {
+// was being upgraded then) as skipped by the user; an unfinished member
+// with an attempt (the persisted form's attempt) as Failed.
+func retriedByStatus(m fleetupdate.MemberStatus, removed, attempted, groupSkipped bool, opt fleetupdate.RetryOptions) bool {
 	if removed {
 		return false
 	}
@@ -29,7 +30,7 @@ func retriedByStatus(m fleetupdate.MemberStatus, removed, groupSkipped bool, opt
 	case fleetupdate.Failed:
 		return !groupSkipped || opt.UserSkipped
 	case fleetupdate.NotStarted, fleetupdate.Pending:
-		return opt.Unfinished
+		return attempted || opt.Unfinished
 	case fleetupdate.Skipped:
 		switch msg := m.Message; {
 		case msg == "member left the fleet", strings.Contains(msg, "already at"), msg == "nothing to upgrade":
@@ -99,6 +100,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 				Members []struct {
 					Name    string
 					Removed bool
+					Attempt int
 				}
 				Groups []struct {
 					Name    string
@@ -109,9 +111,9 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		if err := json.Unmarshal(b, &saved); err != nil {
 			t.Fatal(err)
 		}
-		removed, skippedGroup := map[string]bool{}, map[string]bool{}
+		removed, attempted, skippedGroup := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		for _, m := range saved.State.Members {
-			removed[m.Name] = m.Removed
+			removed[m.Name], attempted[m.Name] = m.Removed, m.Attempt > 0
 		}
 		for _, g := range saved.State.Groups {
 			skippedGroup[g.Name] = g.Skipped
@@ -122,7 +124,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		for _, s := range st.Stages {
 			for _, g := range s.Groups {
 				for _, m := range g.Members {
-					if retriedByStatus(m, removed[m.Name], skippedGroup[g.Name], opt) {
+					if retriedByStatus(m, removed[m.Name], attempted[m.Name], skippedGroup[g.Name], opt) {
 						want = append(want, m.Name)
 					}
 				}

@@ -587,3 +587,45 @@ func TestRetryTakesAFailedMemberOfAGroupAUserSkippedOnlyWithUserSkipped(t *testi
 		})
 	}
 }
+
+// A member whose upgrade failed and that a stopped run left unfinished, put
+// back in the queue by a restart (Start on the Failed run) or waiting for
+// the catalog after NodeImageVersionNotAvailable, failed as much as a Failed
+// one: the retry takes it without Unfinished, with the inputs it pinned.
+func TestRetryTakesAMemberThatFailedAndWasLeftUnfinished(t *testing.T) {
+	t.Run("requeued", func(t *testing.T) {
+		a := member("a", "")
+		a.AutoUpgradeWindow = dailyWindow("12:00", 4)
+		h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, []Member{a, member("b", "")}, catalog())
+		h.start()
+		h.failOp("a", "QuotaExceeded", "no")
+		require.Equal(t, Failed, h.run.State())
+		h.advance(6 * time.Hour) // a's window has closed
+		h.start()
+		h.step(Stop{At: h.now})
+		h.succeed("b")
+		require.Equal(t, Stopped, h.run.State())
+		require.Equal(t, NotStarted, h.state("a"))
+		plan, err := h.run.Retry(RetryOptions{})
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		assert.Equal(t, []string{"a"}, memberNames(plan.Runs[0].Members))
+		r2 := newHost(t, plan.Runs[0].Spec, plan.Runs[0].Members, plan.Catalog)
+		r2.start()
+		want := h.pinnedOf("a")
+		want.Op = r2.ops["a"].Op
+		assert.Equal(t, want, r2.ops["a"])
+	})
+	t.Run("waiting for the catalog", func(t *testing.T) {
+		h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("", "a"), catalog())
+		h.start()
+		h.failOp("a", CodeNodeImageVersionNotAvailable, "not yet in eastus")
+		h.step(Stop{At: h.now})
+		require.Equal(t, Stopped, h.run.State())
+		require.Equal(t, Pending, h.state("a"))
+		plan, err := h.run.Retry(RetryOptions{})
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		assert.Equal(t, []string{"a"}, memberNames(plan.Runs[0].Members))
+	})
+}
