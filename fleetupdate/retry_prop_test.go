@@ -258,3 +258,93 @@ func jsonEqual(a, b any) bool {
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
+
+// Hand edits of a finished run's persisted member and group records: what
+// the decoder accepts, Retry plans without panicking, and every plan it
+// gives is one New accepts, over members of the decoded run that did not
+// complete or leave the fleet, each once and in its group there.
+func TestRetryOfHandEditedRuns(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sim := fake.Simulations().Draw(t, "sim")
+		sim.FailureRate = max(sim.FailureRate, 0.3)
+		tr, h, err := sim.Simulate("first", simHorizon)
+		if err != nil {
+			t.Fatalf("simulate: %v", err)
+		}
+		if !tr.Run.Done() {
+			t.Skip("not finished")
+		}
+		b, _ := json.Marshal(tr.Run)
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		state := doc["state"].(map[string]any)
+		members, _ := state["members"].([]any)
+		groups, _ := state["groups"].([]any)
+		if len(members) == 0 || len(groups) == 0 {
+			t.Skip("no members")
+		}
+		for range rapid.IntRange(1, 3).Draw(t, "edits") {
+			m := members[rapid.IntRange(0, len(members)-1).Draw(t, "member")].(map[string]any)
+			switch rapid.IntRange(0, 6).Draw(t, "edit") {
+			case 0:
+				m["state"] = rapid.SampledFrom([]string{"NotStarted", "Pending", "Running", "Completed", "Skipped", "Failed"}).Draw(t, "state")
+			case 1:
+				m["removed"] = rapid.Bool().Draw(t, "removed")
+			case 2:
+				m["attempt"] = rapid.IntRange(0, 3).Draw(t, "attempt")
+			case 3:
+				delete(m, "pinned")
+			case 4:
+				m["message"] = rapid.SampledFrom([]string{"skipped by user", "member left the fleet", "nothing to upgrade", "already at target: x", "anything"}).Draw(t, "message")
+			case 5:
+				g := groups[rapid.IntRange(0, len(groups)-1).Draw(t, "group")].(map[string]any)
+				g["skipped"] = rapid.Bool().Draw(t, "skipped")
+			case 6:
+				if p, ok := m["pinned"].(map[string]any); ok {
+					p["kubernetesVersion"] = rapid.SampledFrom([]string{"1.30.1", "1.30.9", "1.31.1", "1.30"}).Draw(t, "pinnedVersion")
+				}
+			}
+		}
+		edited, _ := json.Marshal(doc)
+		var r fleetupdate.Run
+		if err := json.Unmarshal(edited, &r); err != nil {
+			return // refused: Retry never sees it
+		}
+		opt := fleetupdate.RetryOptions{UserSkipped: rapid.Bool().Draw(t, "userSkipped"), Unfinished: rapid.Bool().Draw(t, "unfinished")}
+		plan, err := r.Retry(opt)
+		if err != nil {
+			if !r.Done() && errors.Is(err, fleetupdate.ErrInvalidTransition) || errors.Is(err, fleetupdate.ErrInvalidEncoding) {
+				return
+			}
+			t.Fatalf("retry of an accepted edited run: %v", err)
+		}
+		st := r.Status()
+		places := placesOf(st)
+		state2 := map[string]fleetupdate.State{}
+		for _, s := range st.Stages {
+			for _, g := range s.Groups {
+				for _, m := range g.Members {
+					state2[m.Name] = m.Status.State
+				}
+			}
+		}
+		seen := map[string]bool{}
+		for _, rr := range plan.Runs {
+			r2, err := fleetupdate.New(rr.Name, rr.Spec, rr.Members, h.Fleet.CatalogAt(tr.End))
+			if err != nil {
+				t.Fatalf("New refuses retry run %s of an edited run: %v", rr.Name, err)
+			}
+			for name, p := range placesOf(r2.Status()) {
+				if p != places[name] || seen[name] {
+					t.Fatalf("%s: in %v (seen %v), the edited run had it in %v", name, p, seen[name], places[name])
+				}
+				seen[name] = true
+				if s := state2[name]; s == fleetupdate.Completed || s == fleetupdate.Running {
+					t.Fatalf("%s is %s in the edited run, and retried", name, s)
+				}
+			}
+		}
+	})
+}
