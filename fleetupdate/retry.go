@@ -53,13 +53,17 @@ type RetryPlan struct {
 }
 
 // Retry builds the inputs of the run that retries what r did not do: its
-// members that Failed, and those the system skipped for a reason a retry
-// can change (a Consistent selection that found no image for one of their
-// pools), with the exact Kubernetes version and node images r chose for
-// each pinned as a Custom selection. Options add the members a user skipped
-// and, for a Stopped or Failed run, those it never finished. Members the
-// system skipped because they were already at the target, and members that
-// left the fleet, are never retried.
+// members that Failed (or that failed an attempt and that a stop left
+// NotStarted or Pending: queued again by a restart, or waiting for the
+// catalog after NodeImageVersionNotAvailable), and those the system skipped
+// for a reason a retry can change (a Consistent selection that found no
+// image for one of their pools), with the exact Kubernetes version and node
+// images r chose for each pinned as a Custom selection. Options add the
+// members a user skipped (with one that Failed in a group or stage a user
+// skipped while it was being upgraded) and, for a Stopped or Failed run,
+// those it never finished. Members the system skipped because they were
+// already at the target, and members that left the fleet, are never
+// retried.
 //
 // r must be Completed, Skipped, Failed or Stopped: a run that has not
 // started, is running or is stopping is refused (ErrInvalidTransition). A
@@ -131,6 +135,10 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 	for _, m := range snap.State.Members {
 		saved[m.Name] = m
 	}
+	userSkipped := map[string]bool{} // groups a user skipped, with their stage or alone
+	for _, g := range snap.State.Groups {
+		userSkipped[g.Name] = g.Skipped
+	}
 
 	// Which members, and the group r had each in.
 	groupOf := map[string]string{}
@@ -138,7 +146,7 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 	for _, ss := range st.Stages {
 		for _, gs := range ss.Groups {
 			for _, ms := range gs.Members {
-				if retryable(ms, saved[ms.Name].Removed, opt) {
+				if retryable(ms, saved[ms.Name], userSkipped[gs.Name], opt) {
 					groupOf[ms.Name] = gs.Name
 					picked = append(picked, ms.Name)
 				}
@@ -258,16 +266,26 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 }
 
 // retryable says whether a member, as r's status shows it, is retried.
-func retryable(ms MemberStatus, removed bool, opt RetryOptions) bool {
+// Its saved record and groupSkipped say what the status does not show: a
+// member that was being upgraded when it left the fleet or a user skipped
+// its group stays Running until its operation ends and can end Failed, but
+// Start would then skip it (abandoned, step.go), and so does a retry; a
+// member with an attempt that is NotStarted or Pending failed it (a
+// restart queued it again, or NodeImageVersionNotAvailable left it waiting
+// for the catalog) and is retried like a Failed one.
+func retryable(ms MemberStatus, saved memberJSON, groupSkipped bool, opt RetryOptions) bool {
+	if saved.Removed {
+		return false
+	}
 	switch ms.Status.State {
 	case Failed:
-		return true
+		return !groupSkipped || opt.UserSkipped
 	case NotStarted, Pending:
-		return opt.Unfinished
+		return saved.Attempt > 0 || opt.Unfinished
 	case Skipped:
 		msg := ms.Message
 		switch {
-		case removed || msg == msgLeftFleet:
+		case msg == msgLeftFleet:
 			return false // gone from the fleet
 		case strings.HasPrefix(msg, msgUserSkipped):
 			return opt.UserSkipped

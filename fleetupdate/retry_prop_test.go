@@ -3,6 +3,7 @@ package fleetupdate_test
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -17,16 +18,22 @@ import (
 // retriedByStatus is the rule Run.Retry documents, read off the status:
 // Failed; Skipped by the system for a reason other than being at target;
 // skipped by a user, when asked; not finished, when asked; never a member
-// that left the fleet, however it was skipped.
-func retriedByStatus(m fleetupdate.MemberStatus, removed bool, opt fleetupdate.RetryOptions) bool {
+// that left the fleet, whatever its state (one that left while it was being
+// upgraded can end Failed); a Failed member of a group a user skipped (it
+// was being upgraded then) as skipped by the user; an unfinished member
+// with an attempt (the persisted form's attempt) as Failed.
+func retriedByStatus(m fleetupdate.MemberStatus, removed, attempted, groupSkipped bool, opt fleetupdate.RetryOptions) bool {
+	if removed {
+		return false
+	}
 	switch m.Status.State {
 	case fleetupdate.Failed:
-		return true
+		return !groupSkipped || opt.UserSkipped
 	case fleetupdate.NotStarted, fleetupdate.Pending:
-		return opt.Unfinished
+		return attempted || opt.Unfinished
 	case fleetupdate.Skipped:
 		switch msg := m.Message; {
-		case removed, msg == "member left the fleet", strings.Contains(msg, "already at"), msg == "nothing to upgrade":
+		case msg == "member left the fleet", strings.Contains(msg, "already at"), msg == "nothing to upgrade":
 			return false
 		case strings.HasPrefix(msg, "skipped by user"):
 			return opt.UserSkipped
@@ -63,6 +70,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		// More failures than the generator's, so more members are pinned.
 		sim.FailureRate = max(sim.FailureRate, rapid.SampledFrom([]float64{0, 0.3, 0.7}).Draw(t, "failureRate"))
 		opt := fleetupdate.RetryOptions{UserSkipped: rapid.Bool().Draw(t, "userSkipped"), Unfinished: rapid.Bool().Draw(t, "unfinished")}
+		moveMembers(t, &sim)
 		tr, h, err := sim.Simulate("first", simHorizon)
 		if err != nil {
 			t.Fatalf("simulate: %v", err)
@@ -92,15 +100,23 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 				Members []struct {
 					Name    string
 					Removed bool
+					Attempt int
+				}
+				Groups []struct {
+					Name    string
+					Skipped bool
 				}
 			}
 		}
 		if err := json.Unmarshal(b, &saved); err != nil {
 			t.Fatal(err)
 		}
-		removed := map[string]bool{}
+		removed, attempted, skippedGroup := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		for _, m := range saved.State.Members {
-			removed[m.Name] = m.Removed
+			removed[m.Name], attempted[m.Name] = m.Removed, m.Attempt > 0
+		}
+		for _, g := range saved.State.Groups {
+			skippedGroup[g.Name] = g.Skipped
 		}
 		st := first.Status()
 		places := placesOf(st)
@@ -108,7 +124,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		for _, s := range st.Stages {
 			for _, g := range s.Groups {
 				for _, m := range g.Members {
-					if retriedByStatus(m, removed[m.Name], opt) {
+					if retriedByStatus(m, removed[m.Name], attempted[m.Name], skippedGroup[g.Name], opt) {
 						want = append(want, m.Name)
 					}
 				}
@@ -164,12 +180,34 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 	})
 }
 
+// moveMembers makes some of the simulation's member changes also give the
+// member another's labels and group (so label selectors would now place it
+// elsewhere, which neither the run nor its retry follows) or another region
+// of the fleet (whose catalog may not offer what the first run chose).
+func moveMembers(t *rapid.T, sim *fake.Simulation) {
+	ms := sim.Fleet.Members
+	for i, a := range sim.Actions {
+		mc, ok := a.Event.(fleetupdate.MemberChanged)
+		if !ok || mc.Removed {
+			continue
+		}
+		if rapid.Bool().Draw(t, "relabelled") {
+			other := ms[rapid.IntRange(0, len(ms)-1).Draw(t, "labelsOf")]
+			mc.Member.Labels, mc.Member.Group = maps.Clone(other.Labels), other.Group
+		}
+		if rapid.IntRange(0, 3).Draw(t, "moved") == 0 {
+			mc.Member.Region = ms[rapid.IntRange(0, len(ms)-1).Draw(t, "regionOf")].Region
+		}
+		sim.Actions[i].Event = mc
+	}
+}
+
 // checkRetryFinished: with upgrades that succeed, every member ends
 // Completed, except one the minor-version or skew rule refuses again, one
 // the first run chose nothing for that turns out to have nothing to do, and
 // members a blocker holds (the run failed on such a refusal, a version its
 // region no longer offers, a window or gate that does not open before the
-// simulation ends).
+// simulation ends, or ends while one is being upgraded).
 func checkRetryFinished(t *rapid.T, r fleetupdate.Run, deadline time.Time, pinned map[string]fleetupdate.UpgradeMember) {
 	st := r.Status()
 	at, ok := r.NextWake()
@@ -182,6 +220,8 @@ func checkRetryFinished(t *rapid.T, r fleetupdate.Run, deadline time.Time, pinne
 					msg = e.Code + ": " + e.Message
 				}
 				switch m.Status.State {
+				case fleetupdate.Running:
+					blocked = true // the simulation ended during its upgrade
 				case fleetupdate.Failed:
 					if m.Status.Error.Code != "UpgradeNotAllowed" {
 						t.Fatalf("%s failed in the retry with %s", m.Name, msg)
@@ -217,4 +257,94 @@ func jsonEqual(a, b any) bool {
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// Hand edits of a finished run's persisted member and group records: what
+// the decoder accepts, Retry plans without panicking, and every plan it
+// gives is one New accepts, over members of the decoded run that did not
+// complete or leave the fleet, each once and in its group there.
+func TestRetryOfHandEditedRuns(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sim := fake.Simulations().Draw(t, "sim")
+		sim.FailureRate = max(sim.FailureRate, 0.3)
+		tr, h, err := sim.Simulate("first", simHorizon)
+		if err != nil {
+			t.Fatalf("simulate: %v", err)
+		}
+		if !tr.Run.Done() {
+			t.Skip("not finished")
+		}
+		b, _ := json.Marshal(tr.Run)
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		state := doc["state"].(map[string]any)
+		members, _ := state["members"].([]any)
+		groups, _ := state["groups"].([]any)
+		if len(members) == 0 || len(groups) == 0 {
+			t.Skip("no members")
+		}
+		for range rapid.IntRange(1, 3).Draw(t, "edits") {
+			m := members[rapid.IntRange(0, len(members)-1).Draw(t, "member")].(map[string]any)
+			switch rapid.IntRange(0, 6).Draw(t, "edit") {
+			case 0:
+				m["state"] = rapid.SampledFrom([]string{"NotStarted", "Pending", "Running", "Completed", "Skipped", "Failed"}).Draw(t, "state")
+			case 1:
+				m["removed"] = rapid.Bool().Draw(t, "removed")
+			case 2:
+				m["attempt"] = rapid.IntRange(0, 3).Draw(t, "attempt")
+			case 3:
+				delete(m, "pinned")
+			case 4:
+				m["message"] = rapid.SampledFrom([]string{"skipped by user", "member left the fleet", "nothing to upgrade", "already at target: x", "anything"}).Draw(t, "message")
+			case 5:
+				g := groups[rapid.IntRange(0, len(groups)-1).Draw(t, "group")].(map[string]any)
+				g["skipped"] = rapid.Bool().Draw(t, "skipped")
+			case 6:
+				if p, ok := m["pinned"].(map[string]any); ok {
+					p["kubernetesVersion"] = rapid.SampledFrom([]string{"1.30.1", "1.30.9", "1.31.1", "1.30"}).Draw(t, "pinnedVersion")
+				}
+			}
+		}
+		edited, _ := json.Marshal(doc)
+		var r fleetupdate.Run
+		if err := json.Unmarshal(edited, &r); err != nil {
+			return // refused: Retry never sees it
+		}
+		opt := fleetupdate.RetryOptions{UserSkipped: rapid.Bool().Draw(t, "userSkipped"), Unfinished: rapid.Bool().Draw(t, "unfinished")}
+		plan, err := r.Retry(opt)
+		if err != nil {
+			if !r.Done() && errors.Is(err, fleetupdate.ErrInvalidTransition) || errors.Is(err, fleetupdate.ErrInvalidEncoding) {
+				return
+			}
+			t.Fatalf("retry of an accepted edited run: %v", err)
+		}
+		st := r.Status()
+		places := placesOf(st)
+		state2 := map[string]fleetupdate.State{}
+		for _, s := range st.Stages {
+			for _, g := range s.Groups {
+				for _, m := range g.Members {
+					state2[m.Name] = m.Status.State
+				}
+			}
+		}
+		seen := map[string]bool{}
+		for _, rr := range plan.Runs {
+			r2, err := fleetupdate.New(rr.Name, rr.Spec, rr.Members, h.Fleet.CatalogAt(tr.End))
+			if err != nil {
+				t.Fatalf("New refuses retry run %s of an edited run: %v", rr.Name, err)
+			}
+			for name, p := range placesOf(r2.Status()) {
+				if p != places[name] || seen[name] {
+					t.Fatalf("%s: in %v (seen %v), the edited run had it in %v", name, p, seen[name], places[name])
+				}
+				seen[name] = true
+				if s := state2[name]; s == fleetupdate.Completed || s == fleetupdate.Running {
+					t.Fatalf("%s is %s in the edited run, and retried", name, s)
+				}
+			}
+		}
+	})
 }

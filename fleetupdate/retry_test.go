@@ -536,3 +536,96 @@ func TestRetryOfASkippedRun(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, memberNames(plan.Runs[0].Members))
 	assert.Equal(t, "1.30.5", plan.Runs[0].Spec.ManagedClusterUpdate.Upgrade.KubernetesVersion)
 }
+
+// A member that leaves the fleet while it is being upgraded stays Running
+// until its operation ends; if that fails, it is Failed but gone: the
+// retry must leave it out (Run.Start would skip it too, facts.go).
+func TestRetryLeavesOutAMemberThatLeftTheFleetDuringItsUpgrade(t *testing.T) {
+	h := newHost(t, tolerant(full(k8sTo)), members("g", "a", "b"), catalog())
+	h.start()
+	h.step(MemberChanged{At: h.now, Member: member("a", "g"), Removed: true})
+	require.Equal(t, Running, h.state("a"))
+	h.failOp("a", "QuotaExceeded", "no")
+	h.failOp("b", "QuotaExceeded", "no")
+	require.Equal(t, Failed, h.state("a"))
+	for _, opt := range []RetryOptions{{}, {UserSkipped: true, Unfinished: true}} {
+		plan, err := h.run.Retry(opt)
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		assert.Equal(t, []string{"b"}, memberNames(plan.Runs[0].Members), "%+v", opt)
+	}
+}
+
+// A user who skips a group (or its stage) while one of its members is being
+// upgraded skips that member too once its operation ends: it is Failed if
+// the upgrade failed, but Start would skip it as skipped by user (step.go
+// abandoned), so the retry takes it only with UserSkipped.
+func TestRetryTakesAFailedMemberOfAGroupAUserSkippedOnlyWithUserSkipped(t *testing.T) {
+	for _, target := range []SkipTarget{{Type: TargetGroup, Name: "g"}, {Type: TargetStage, Name: "s"}} {
+		t.Run(string(target.Type), func(t *testing.T) {
+			spec := Spec{Strategy: &Strategy{Stages: []Stage{
+				{Name: "s", MaxAllowedFailures: "100%", Groups: []Group{{Name: "g", MaxAllowedFailures: "100%"}}},
+				{Name: "t", MaxAllowedFailures: "100%", Groups: []Group{{Name: "h", MaxAllowedFailures: "100%"}}},
+			}}, ManagedClusterUpdate: full(k8sTo)}
+			h := newHost(t, spec, append(members("g", "a"), member("b", "h")), catalog())
+			h.start()
+			h.step(Skip{At: h.now, Targets: []SkipTarget{target}})
+			h.failOp("a", "QuotaExceeded", "no")
+			require.Equal(t, Failed, h.state("a"))
+			h.step(Tick{At: h.now})
+			h.failOp("b", "QuotaExceeded", "no")
+			require.Equal(t, Completed, h.run.State())
+
+			plan, err := h.run.Retry(RetryOptions{})
+			require.NoError(t, err)
+			require.Len(t, plan.Runs, 1)
+			assert.Equal(t, []string{"b"}, memberNames(plan.Runs[0].Members))
+			plan, err = h.run.Retry(RetryOptions{UserSkipped: true})
+			require.NoError(t, err)
+			require.Len(t, plan.Runs, 1)
+			assert.Equal(t, []string{"a", "b"}, memberNames(plan.Runs[0].Members))
+		})
+	}
+}
+
+// A member whose upgrade failed and that a stopped run left unfinished, put
+// back in the queue by a restart (Start on the Failed run) or waiting for
+// the catalog after NodeImageVersionNotAvailable, failed as much as a Failed
+// one: the retry takes it without Unfinished, with the inputs it pinned.
+func TestRetryTakesAMemberThatFailedAndWasLeftUnfinished(t *testing.T) {
+	t.Run("requeued", func(t *testing.T) {
+		a := member("a", "")
+		a.AutoUpgradeWindow = dailyWindow("12:00", 4)
+		h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, []Member{a, member("b", "")}, catalog())
+		h.start()
+		h.failOp("a", "QuotaExceeded", "no")
+		require.Equal(t, Failed, h.run.State())
+		h.advance(6 * time.Hour) // a's window has closed
+		h.start()
+		h.step(Stop{At: h.now})
+		h.succeed("b")
+		require.Equal(t, Stopped, h.run.State())
+		require.Equal(t, NotStarted, h.state("a"))
+		plan, err := h.run.Retry(RetryOptions{})
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		assert.Equal(t, []string{"a"}, memberNames(plan.Runs[0].Members))
+		r2 := newHost(t, plan.Runs[0].Spec, plan.Runs[0].Members, plan.Catalog)
+		r2.start()
+		want := h.pinnedOf("a")
+		want.Op = r2.ops["a"].Op
+		assert.Equal(t, want, r2.ops["a"])
+	})
+	t.Run("waiting for the catalog", func(t *testing.T) {
+		h := newHost(t, Spec{ManagedClusterUpdate: full(k8sTo)}, members("", "a"), catalog())
+		h.start()
+		h.failOp("a", CodeNodeImageVersionNotAvailable, "not yet in eastus")
+		h.step(Stop{At: h.now})
+		require.Equal(t, Stopped, h.run.State())
+		require.Equal(t, Pending, h.state("a"))
+		plan, err := h.run.Retry(RetryOptions{})
+		require.NoError(t, err)
+		require.Len(t, plan.Runs, 1)
+		assert.Equal(t, []string{"a"}, memberNames(plan.Runs[0].Members))
+	})
+}

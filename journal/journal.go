@@ -68,6 +68,10 @@ func (s *Store) Create(name string, spec fleetupdate.Spec, members []fleetupdate
 	if err != nil {
 		return nil, err
 	}
+	// The commit and the run's shared state at once: a Load (or Delete)
+	// in between would leave two Journals that can both write event 1.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err = s.update(func(tx *bolt.Tx) error {
 		rb, err := tx.Bucket(runsBucket).CreateBucket([]byte(name))
 		if errors.Is(err, bolterrors.ErrBucketExists) {
@@ -93,9 +97,7 @@ func (s *Store) Create(name string, spec fleetupdate.Spec, members []fleetupdate
 		return nil, err
 	}
 	rs := &runState{}
-	s.mu.Lock()
 	s.runs[name] = rs
-	s.mu.Unlock()
 	return &Journal{s: s, name: name, rs: rs, run: run, base: len(b)}, nil
 }
 
@@ -282,7 +284,11 @@ func (j *Journal) Run() fleetupdate.Run {
 // them after Step returns keeps host contract rule 1. A refused event
 // returns the run unchanged, no commands and the run's error, and is not
 // written. A failure to write returns the run unchanged too, with an error
-// wrapping ErrWrite: the step did not happen, and the host should stop.
+// wrapping ErrWrite: this Journal did not take the step, and the host
+// should stop. After a failed append the Store writes no more, and the
+// event may still have reached the file (if only its fsync failed): a
+// restarted host performs whatever Load's run has outstanding, as after
+// any crash.
 //
 // What is stepped is e as decoded from its own encoding, so the run in
 // memory is always the one Load would rebuild (times in UTC, for one).

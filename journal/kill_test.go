@@ -30,6 +30,9 @@ const (
 	killSnapEvery = 16 // so that kills land around snapshots and compactions too
 	hostDirEnv    = "FLEETKIT_JOURNAL_HOST_DIR"
 	hostPauseEnv  = "FLEETKIT_JOURNAL_HOST_PAUSE"
+	hostFoldEnv   = "FLEETKIT_JOURNAL_HOST_FOLD"     // foldBytes, to fold every few events
+	hostCrashEnv  = "FLEETKIT_JOURNAL_HOST_CRASH_AT" // "point n": block the n-th time crashHook reaches point
+	hostStopEnv   = "FLEETKIT_JOURNAL_HOST_STOP"     // Close and exit (status 3) after this many steps
 )
 
 // fileCluster is the kill test's cluster: it records each op the first time
@@ -123,6 +126,23 @@ func TestHostProcess(t *testing.T) {
 		t.Skip("the kill test runs this as its host process")
 	}
 	pause, _ := strconv.Atoi(os.Getenv(hostPauseEnv))
+	if n, err := strconv.ParseInt(os.Getenv(hostFoldEnv), 10, 64); err == nil {
+		foldBytes = n
+	}
+	if v := os.Getenv(hostCrashEnv); v != "" {
+		i := strings.LastIndexByte(v, ' ')
+		point := v[:i]
+		n, _ := strconv.Atoi(v[i+1:])
+		crashHook = func(p string) error {
+			if p == point {
+				if n--; n == 0 {
+					fmt.Println("at " + p)
+					_, _ = os.Stdin.Read(make([]byte, 1)) // blocks: the parent kills
+				}
+			}
+			return nil
+		}
+	}
 	if err := hostMain(t, dir, pause); err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +175,21 @@ func hostMain(t *testing.T, dir string, pause int) error {
 	h := newSim(now, cl)
 	h.perform(run.Outstanding()) // host contract, rule 5
 	lines := 0
+	stop, _ := strconv.Atoi(os.Getenv(hostStopEnv))
 	h.drive(t, run, j.Step, func(r fleetupdate.Run, e fleetupdate.Event) {
 		lines++
 		fmt.Printf("step %d %s %T\n", lines, h.now.Format(time.RFC3339), e)
 		if lines == pause {
 			_, _ = os.Stdin.Read(make([]byte, 1)) // blocks: the parent never writes
+		}
+		if lines == stop {
+			// A host that shuts down cleanly between a step and its
+			// commands; the next opens a closed journal.
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Println("stopped")
+			os.Exit(3)
 		}
 	})
 	return nil
@@ -180,6 +210,49 @@ func TestKill9(t *testing.T) {
 	if s := os.Getenv("FLEETKIT_KILL_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
+	st := killRun(t, seed, false)
+	assert.GreaterOrEqual(t, st.kills, 50)
+}
+
+// TestKill9InFolds is TestKill9 with the log folded into the database
+// every few events, and kills aimed at where the database and the log file
+// are out of step: after a fold's commit (a fold by size, a snapshot's, the
+// one in Open) before the new log file is in place, in Close after its
+// commit, and at the first Open after a host closed the journal cleanly.
+// FLEETKIT_KILL_SEEDS=n runs n seeds (default 3), from FLEETKIT_KILL_SEED
+// (default 1).
+func TestKill9InFolds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a few hundred processes")
+	}
+	seeds := 3
+	if s := os.Getenv("FLEETKIT_KILL_SEEDS"); s != "" {
+		seeds, _ = strconv.Atoi(s)
+	}
+	first := uint64(1)
+	if s := os.Getenv("FLEETKIT_KILL_SEED"); s != "" {
+		first, _ = strconv.ParseUint(s, 10, 64)
+	}
+	var total killStats
+	for i := range seeds {
+		st := killRun(t, first+uint64(i), true)
+		total.kills += st.kills
+		total.aimed += st.aimed
+		total.stops += st.stops
+	}
+	t.Logf("%d seeds: %d kills (%d where the database and log file are out of step), %d clean stops", seeds, total.kills, total.aimed, total.stops)
+	assert.GreaterOrEqual(t, total.kills, 30*seeds)
+	assert.GreaterOrEqual(t, total.aimed, 10*seeds)
+}
+
+type killStats struct{ kills, aimed, stops int }
+
+// killRun runs the host in dir until the run is done, killing it at
+// moments chosen by seed, and checks the run and the upgrades it sent
+// against an uninterrupted run. With folds, the log is folded every few
+// events and some kills are aimed at crashHook's points, and some hosts
+// stop cleanly instead.
+func killRun(t *testing.T, seed uint64, folds bool) killStats {
 	t.Logf("seed %d (FLEETKIT_KILL_SEED to repeat)", seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 
@@ -191,14 +264,26 @@ func TestKill9(t *testing.T) {
 	require.Equal(t, fleetupdate.Completed, ref.State())
 
 	dir := t.TempDir()
-	kills, paused, starts, lines := 0, 0, 0, 0
+	var st killStats
+	paused, starts, lines := 0, 0, 0
 	for done := false; !done; starts++ {
 		require.Less(t, starts, 1000, "the run does not finish")
 		mode := rng.IntN(10)
 		after := 1 + rng.IntN(8) // lines before the kill
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHostProcess$")
 		cmd.Env = append(os.Environ(), hostDirEnv+"="+dir)
-		if mode < 5 {
+		if folds {
+			cmd.Env = append(cmd.Env, hostFoldEnv+"=1500") // about 8 events
+			switch mode {
+			case 3, 4: // after a commit, before its new log file
+				cmd.Env = append(cmd.Env, fmt.Sprintf("%s=new log %d", hostCrashEnv, 1+rng.IntN(4)))
+			case 5: // in Close, after its commit
+				cmd.Env = append(cmd.Env, hostCrashEnv+"=close 1", fmt.Sprintf("%s=%d", hostStopEnv, after))
+			case 6: // a clean stop
+				cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", hostStopEnv, after))
+			}
+		}
+		if mode < 3 || !folds && mode < 5 {
 			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", hostPauseEnv, after))
 		}
 		stdin, err := cmd.StdinPipe() // never written: a paused host blocks on it
@@ -208,11 +293,11 @@ func TestKill9(t *testing.T) {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
-		killed := false
+		killed, stopped := false, false
 		kill := func() {
 			require.NoError(t, cmd.Process.Kill())
 			killed = true
-			kills++
+			st.kills++
 		}
 		if mode == 9 {
 			kill() // while it starts: opening, creating, loading, re-sending
@@ -226,12 +311,19 @@ func TestKill9(t *testing.T) {
 			case strings.HasPrefix(line, "step "):
 				n++
 				lines++
-				if !killed && n == after {
-					if mode < 5 {
+				if !killed && n == after && (!folds || mode < 3 || mode == 7 || mode == 8) {
+					if mode < 3 || !folds && mode < 5 {
 						paused++
 					}
 					kill()
 				}
+			case strings.HasPrefix(line, "at "):
+				if !killed {
+					st.aimed++
+					kill()
+				}
+			case line == "stopped":
+				stopped = true
 			case line == "done":
 				done = true
 			default:
@@ -240,16 +332,20 @@ func TestKill9(t *testing.T) {
 		}
 		err = cmd.Wait()
 		stdin.Close()
-		if !killed {
+		switch {
+		case killed:
+			done = false // killed after printing done: start once more
+		case stopped:
+			st.stops++
+			var ee *exec.ExitError
+			require.True(t, errors.As(err, &ee) && ee.ExitCode() == 3, "host stopped badly (%v):\n%s%s", err, other.String(), stderr.String())
+		default:
 			require.NoError(t, err, "host exited badly:\n%s%s", other.String(), stderr.String())
 			require.True(t, done, "host exited without finishing")
-		} else {
-			done = false // killed after printing done: start once more
 		}
 	}
-	t.Logf("%d starts, %d kills (%d right after a commit, before its commands), %d steps printed, %d events in an uninterrupted run",
-		starts, kills, paused, lines, len(refEvents))
-	assert.GreaterOrEqual(t, kills, 50)
+	t.Logf("%d starts, %d kills (%d right after a commit, before its commands; %d aimed), %d clean stops, %d steps printed, %d events in an uninterrupted run",
+		starts, st.kills, paused, st.aimed, st.stops, lines, len(refEvents))
 
 	s, err := Open(filepath.Join(dir, "fleet.db"), &Options{LockTimeout: -1})
 	require.NoError(t, err)
@@ -274,6 +370,7 @@ func TestKill9(t *testing.T) {
 		assert.Equal(t, refCluster[o.Op], o.Done, "op %s completes when it does uninterrupted", o.Op)
 	}
 	assert.Len(t, ops, len(refCluster), "the same upgrades as uninterrupted")
+	return st
 }
 
 // A host process holds the file: another process (here, the test) cannot

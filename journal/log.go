@@ -30,17 +30,24 @@ import (
 // whose events are all in the database, which is recognised and dropped.
 
 const (
-	logMagic      = "FKJLOG\x00\x01"
-	logHeaderSize = len(logMagic) + 8 + 4 // magic, generation, crc of both
-	recHeaderSize = 8                     // payload length, crc of the payload
+	logMagic      = "FKJLOG\x00\x02"
+	logHeaderSize = len(logMagic) + 8 + 8 + 4 // magic, journal id, generation, crc of them
+	recHeaderSize = 8                         // payload length, crc of the payload
 )
 
 // foldBytes is how large the log file grows before its events are folded
 // into the database. A variable for tests.
 var foldBytes int64 = 1 << 20
 
+// crashHook, if set, is called where a crash leaves the database and the
+// log file out of step: before a new log file is made ("new log") and
+// after Close's commit, before it removes the log file ("close"). An error
+// stops there, as a crash would. For tests.
+var crashHook func(point string) error
+
 var (
 	logKey   = []byte("log")
+	idKey    = []byte("id")
 	crcTable = crc32.MakeTable(crc32.Castagnoli)
 )
 
@@ -102,26 +109,31 @@ func writeLogState(tx *bolt.Tx, ls logState) error {
 	return tx.Bucket(metaBucket).Put(logKey, []byte(ls.String()))
 }
 
-// readLog reads the log file at path: its generation and records. A
+// logHeader is what a log file's header says: the id of the journal it
+// belongs to, and its generation.
+type logHeader struct{ id, gen uint64 }
+
+// readLog reads the log file at path: its header and records. A
 // missing file is reported with ok false. The last record may be cut short
 // or fail its checksum (an append the process died in, never
 // acknowledged): it is dropped. Any other damage is ErrCorrupt.
-func readLog(path string) (gen uint64, recs []logRecord, ok bool, err error) {
+func readLog(path string) (hdr logHeader, recs []logRecord, ok bool, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil, false, nil
+		return hdr, nil, false, nil
 	}
 	if err != nil {
-		return 0, nil, false, fmt.Errorf("journal: %w", err)
+		return hdr, nil, false, fmt.Errorf("journal: %w", err)
 	}
 	bad := func(off int, format string, a ...any) error {
 		return fmt.Errorf("%w: %s, offset %d: %s", ErrCorrupt, path, off, fmt.Sprintf(format, a...))
 	}
 	if len(b) < logHeaderSize || string(b[:len(logMagic)]) != logMagic ||
 		binary.BigEndian.Uint32(b[logHeaderSize-4:]) != crc32.Checksum(b[:logHeaderSize-4], crcTable) {
-		return 0, nil, false, bad(0, "not a fleetkit journal log (bad header)")
+		return hdr, nil, false, bad(0, "not a fleetkit journal log (bad header)")
 	}
-	gen = binary.BigEndian.Uint64(b[len(logMagic):])
+	hdr.id = binary.BigEndian.Uint64(b[len(logMagic):])
+	hdr.gen = binary.BigEndian.Uint64(b[len(logMagic)+8:])
 	for off := logHeaderSize; off < len(b); {
 		rest := b[off:]
 		var n, sum uint32
@@ -131,18 +143,50 @@ func readLog(path string) (gen uint64, recs []logRecord, ok bool, err error) {
 		end := recHeaderSize + int64(n)
 		if len(rest) < recHeaderSize || end > int64(len(rest)) || n == 0 || crc32.Checksum(rest[recHeaderSize:end], crcTable) != sum {
 			if len(rest) < recHeaderSize || end >= int64(len(rest)) || isZero(rest) {
-				break // the append the process died in
+				// The append the process died in, unless a whole record
+				// follows: then the damage is in the middle (a length
+				// made too large), and dropping the rest would lose
+				// steps that Step returned.
+				if at := nextRecord(rest[1:]); at >= 0 {
+					return hdr, nil, false, bad(off, "record is damaged, and a whole record follows at offset %d", off+1+at)
+				}
+				break
 			}
-			return 0, nil, false, bad(off, "record fails its checksum")
+			return hdr, nil, false, bad(off, "record fails its checksum")
 		}
 		r, err := parseRecord(rest[recHeaderSize:end])
 		if err != nil {
-			return 0, nil, false, bad(off, "%v", err)
+			return hdr, nil, false, bad(off, "%v", err)
 		}
 		recs = append(recs, r)
 		off += int(end)
 	}
-	return gen, recs, true, nil
+	return hdr, recs, true, nil
+}
+
+// nextRecord returns where the first whole record (length, checksum and
+// layout right) in b starts, or -1. Only damaged logs are searched. A
+// crafted b could make the search quadratic, so it checksums at most 16
+// bytes per byte of b and then answers 0: damaged, not torn.
+func nextRecord(b []byte) int {
+	budget := 16*int64(len(b)) + 1<<16
+	for i := 0; i+recHeaderSize < len(b); i++ {
+		n, sum := binary.BigEndian.Uint32(b[i:]), binary.BigEndian.Uint32(b[i+4:])
+		end := int64(i) + recHeaderSize + int64(n)
+		if n == 0 || end > int64(len(b)) {
+			continue
+		}
+		if budget -= int64(n); budget < 0 {
+			return 0
+		}
+		p := b[i+recHeaderSize : end]
+		if crc32.Checksum(p, crcTable) == sum {
+			if _, err := parseRecord(p); err == nil {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func isZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
@@ -168,13 +212,19 @@ type logFile struct {
 	written int64 // bytes appended since Open, for benchmarks
 }
 
-// createLog writes an empty log file of generation gen at path, replacing
+// createLog writes an empty log file with header h at path, replacing
 // any, so that the file is never missing or half-written: a temporary file,
 // synced, renamed over the old one, and the directory synced.
-func createLog(path string, gen uint64, sync bool) (*logFile, error) {
+func createLog(path string, h logHeader, sync bool) (*logFile, error) {
+	if crashHook != nil {
+		if err := crashHook("new log"); err != nil {
+			return nil, err
+		}
+	}
 	hdr := make([]byte, 0, logHeaderSize)
 	hdr = append(hdr, logMagic...)
-	hdr = binary.BigEndian.AppendUint64(hdr, gen)
+	hdr = binary.BigEndian.AppendUint64(hdr, h.id)
+	hdr = binary.BigEndian.AppendUint64(hdr, h.gen)
 	hdr = binary.BigEndian.AppendUint32(hdr, crc32.Checksum(hdr, crcTable))
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -203,7 +253,7 @@ func createLog(path string, gen uint64, sync bool) (*logFile, error) {
 			return nil, err
 		}
 	}
-	return &logFile{f: f, gen: gen, size: int64(len(hdr))}, nil
+	return &logFile{f: f, gen: h.gen, size: int64(len(hdr))}, nil
 }
 
 func syncDir(dir string) error {

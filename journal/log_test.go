@@ -111,6 +111,10 @@ func TestLogTailAndDamage(t *testing.T) {
 		{"byte flipped in the last record", flip(good, last+recHeaderSize+10), runs[4], ""},
 		{"byte flipped in a middle record", flip(good, third+recHeaderSize+10), "", "offset " + itoa(third) + ": record fails its checksum"},
 		{"length of a middle record changed", flip(good, third+3), "", "offset " + itoa(third)},
+		// Not a torn append: whole records follow, and dropping them would
+		// lose steps whose commands were performed.
+		{"length of a middle record made to run past the end", flip(good, third), "", "offset " + itoa(third)},
+		{"a middle record zeroed", zero(good, third, offs[3]), "", "offset " + itoa(third)},
 		{"bad header", flip(good, 2), "", "not a fleetkit journal log"},
 		{"empty file", nil, "", "not a fleetkit journal log"},
 	} {
@@ -136,6 +140,12 @@ func TestLogTailAndDamage(t *testing.T) {
 func flip(b []byte, at int) []byte {
 	out := bytes.Clone(b)
 	out[at] ^= 0x5a
+	return out
+}
+
+func zero(b []byte, from, to int) []byte {
+	out := bytes.Clone(b)
+	clear(out[from:to])
 	return out
 }
 
@@ -188,7 +198,7 @@ func TestLogThatDoesNotFitIsRefused(t *testing.T) {
 // withGen rewrites a log file's header with generation gen.
 func withGen(t *testing.T, log []byte, gen uint64) []byte {
 	p := filepath.Join(t.TempDir(), "gen.log")
-	l, err := createLog(p, gen, false)
+	l, err := createLog(p, logHeader{id: binary.BigEndian.Uint64(log[len(logMagic):]), gen: gen}, false)
 	require.NoError(t, err)
 	l.f.Close()
 	hdr, err := os.ReadFile(p)
@@ -222,16 +232,27 @@ func TestCloseLeavesOneFile(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err := os.Stat(logPath(s.path))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	closed, err := os.ReadFile(s.path)
+	require.NoError(t, err)
 	got, err := loadJSON(t, s.path)
 	require.NoError(t, err)
 	assert.Equal(t, runs[4], got)
 	// The closed database beside the log file of before the Close.
 	old, err := os.ReadFile(logPath(left))
 	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(s.path, closed, 0o600))
 	require.NoError(t, os.WriteFile(logPath(s.path), old, 0o600))
 	got, err = loadJSON(t, s.path)
 	require.NoError(t, err)
 	assert.Equal(t, runs[4], got)
+	// A log file older than that is from no crash (another journal's?):
+	// refused, not dropped.
+	_, err = loadJSON(t, s.path) // closed again, two generations on
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(logPath(s.path), old, 0o600))
+	_, err = loadJSON(t, s.path)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "has generation 1")
 }
 
 // The database's note of its log file is checked.
@@ -300,8 +321,10 @@ func TestFormatVersion1IsRead(t *testing.T) {
 	require.NoError(t, s.Close())
 	edit(t, s.path, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
-		if err := meta.Delete(logKey); err != nil {
-			return err
+		for _, k := range [][]byte{logKey, idKey} {
+			if err := meta.Delete(k); err != nil {
+				return err
+			}
 		}
 		return meta.Put(formatKey, []byte("1"))
 	})
@@ -315,4 +338,24 @@ func TestFormatVersion1IsRead(t *testing.T) {
 		assert.Equal(t, "2", string(tx.Bucket(metaBucket).Get(formatKey)))
 		return nil
 	}))
+}
+
+// A damaged log crafted so that finding whether a whole record follows is
+// quadratic is refused without the quadratic search.
+func TestDamagedLogSearchIsBounded(t *testing.T) {
+	s, _ := stepped(t, 2, &Options{NoSync: true})
+	path := crashCopy(t, s)
+	good, err := os.ReadFile(logPath(path))
+	require.NoError(t, err)
+	// A record claiming 4 GiB, then 8 MiB where every fourth offset
+	// claims a record half as long as what follows.
+	log := binary.BigEndian.AppendUint32(bytes.Clone(good), 0xFFFFFFF0)
+	log = append(log, 0, 0, 0, 0)
+	for range 1 << 21 {
+		log = append(log, 0, 0x40, 0, 0)
+	}
+	require.NoError(t, os.WriteFile(logPath(path), log, 0o600))
+	_, err = loadJSON(t, path)
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "record is damaged")
 }

@@ -42,7 +42,8 @@
 //
 // # Database layout (format version 2)
 //
-//	fleetkit.journal/format        "2" (version 1: the same, without a log file or "log")
+//	fleetkit.journal/format        "2" (version 1: the same, without a log file, "id" or "log")
+//	fleetkit.journal/id            8 random bytes, made when the file is first opened
 //	fleetkit.journal/log           "live G": the log file of generation G may hold events
 //	                               the database does not; "closed G": it holds none
 //	runs/<name>/inputs/json        {"name","spec","members","catalog"}
@@ -55,19 +56,25 @@
 //
 // # Log file layout
 //
-//	header   "FKJLOG\x00\x01", generation (uint64), CRC-32C of both (uint32)
+//	header   "FKJLOG\x00\x02", the journal's id, generation (uint64), CRC-32C of them (uint32)
 //	record   payload length (uint32), CRC-32C of the payload (uint32), payload:
 //	         uvarint length of the run's name, the name, seq (uint64), the event
 //
-// Integers are big-endian. A fold commits its events and "live G+1" in one
-// transaction, then replaces the log file (write, fsync, rename) with an
-// empty one of generation G+1. Open folds in the records of a log file of
+// Integers are big-endian. A log file whose id is not the database's is
+// another journal's, and is refused. A fold commits its events and
+// "live G+1" in one transaction, then replaces the log file (write, fsync,
+// rename) with an empty one of generation G+1. Open folds in the records of a log file of
 // the live generation, each of which must continue its run, and drops one
-// of the generation before (left by a crash between the two).
+// of the generation before (left by a crash between the two). Opening a
+// closed journal makes its log file before the commit that says "live", so
+// a database that says "live" always has its log file; a missing one was
+// lost, and Open refuses to go on without it.
 package journal
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -103,7 +110,8 @@ var (
 	ErrConflict           = errors.New("journal: run was written through another Journal")
 	// ErrWrite wraps every error of Journal.Step and Journal.Snapshot that
 	// is the journal failing rather than the run refusing an event: the
-	// step was not kept, and a host should stop rather than carry on.
+	// Journal did not take the step (though after a failed fsync it may be
+	// in the file), and a host should stop rather than carry on.
 	ErrWrite = errors.New("journal: not written")
 )
 
@@ -117,7 +125,10 @@ type Options struct {
 	// worth of events.
 	SnapshotEvery int
 	// NoSync skips fsync on appends and commits. A process crash loses
-	// nothing; a power loss may lose recent steps. For benchmarks and tests.
+	// nothing. A power loss may lose steps Step returned (whose commands
+	// were performed) or leave the journal damaged, refused with
+	// ErrCorrupt: the kernel writes the log and database pages out in no
+	// particular order. For benchmarks and tests.
 	NoSync bool
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Zero means DefaultLockTimeout; negative means do not wait.
@@ -129,6 +140,7 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	opt  Options
+	id   uint64 // the journal's id, in its log file's header too
 
 	mu      sync.Mutex // guards what follows, and orders folds and appends
 	log     *logFile   // nil once closed
@@ -209,32 +221,63 @@ func Open(path string, opt *Options) (*Store, error) {
 
 // recoverLog folds the events of the log file the database says is live
 // into the database, and starts a new, empty log file.
+//
+// Every state a crash can leave must open, however many crashes follow:
+// so a new log file is in place before the database says it is live
+// (never "live G" without a file), and a log file with no events to fold
+// is replaced without a commit (which would make the file on disk two
+// generations old if the process died before replacing it).
 func (s *Store) recoverLog() error {
 	lp := logPath(s.path)
 	var ls logState
 	if err := s.view(func(tx *bolt.Tx) (err error) {
+		if v := tx.Bucket(metaBucket).Get(idKey); len(v) == 8 {
+			s.id = binary.BigEndian.Uint64(v)
+		} else {
+			return fmt.Errorf("%w: %s: %s/%s is %x, not 8 bytes", ErrCorrupt, s.path, metaBucket, idKey, v)
+		}
 		ls, err = readLogState(tx, s.path)
 		return err
 	}); err != nil {
 		return err
 	}
-	gen, recs, ok, err := readLog(lp)
+	hdr, recs, ok, err := readLog(lp)
 	if err != nil {
 		return err
 	}
+	gen := hdr.gen
 	switch {
+	case ok && hdr.id != s.id:
+		return fmt.Errorf("%w: %s: the log file %s belongs to another journal (its id is %016x, the database's %016x)", ErrCorrupt, s.path, lp, hdr.id, s.id)
 	case !ok && ls.live:
 		return fmt.Errorf("%w: %s: the log file %s is missing, and the database says it may hold events (%s/%s is %q)", ErrCorrupt, s.path, lp, metaBucket, logKey, ls)
 	case !ok:
 	case ls.live && gen == ls.gen:
 		s.pending = recs
-	case ls.live && gen+1 == ls.gen, !ls.live && gen < ls.gen:
-		// Left by a fold or Close that committed and then died: every
-		// event in it is in the database.
+	case gen+1 == ls.gen:
+		// Left by a fold, Open or Close that committed and then died:
+		// every event in it is in the database.
+	case !ls.live && gen == ls.gen+1 && len(recs) == 0:
+		// Made by an Open that died before its commit.
 	default:
 		return fmt.Errorf("%w: %s: the log file %s has generation %d, the database expects %q (a log file of another journal?)", ErrCorrupt, s.path, lp, gen, ls)
 	}
+	if ls.live && len(s.pending) == 0 {
+		// Nothing to fold: the database is right as it is.
+		l, err := createLog(lp, logHeader{s.id, ls.gen}, !s.opt.NoSync)
+		if err != nil {
+			return fmt.Errorf("journal: create the log file: %w", err)
+		}
+		s.log = l
+		return nil
+	}
 	next := logState{gen: ls.gen + 1, live: true}
+	var l *logFile
+	if !ls.live {
+		if l, err = createLog(lp, logHeader{s.id, next.gen}, !s.opt.NoSync); err != nil {
+			return fmt.Errorf("journal: create the log file: %w", err)
+		}
+	}
 	if err := s.update(func(tx *bolt.Tx) error {
 		if err := s.applyPending(tx); err != nil {
 			return err
@@ -245,12 +288,16 @@ func (s *Store) recoverLog() error {
 		}
 		return writeLogState(tx, next)
 	}); err != nil {
+		if l != nil {
+			l.f.Close()
+		}
 		return err
 	}
 	s.pending = nil
-	l, err := createLog(lp, next.gen, !s.opt.NoSync)
-	if err != nil {
-		return fmt.Errorf("journal: create the log file: %w", err)
+	if l == nil {
+		if l, err = createLog(lp, logHeader{s.id, next.gen}, !s.opt.NoSync); err != nil {
+			return fmt.Errorf("journal: create the log file: %w", err)
+		}
 	}
 	s.log = l
 	return nil
@@ -310,7 +357,7 @@ func (s *Store) fold(extra func(tx *bolt.Tx) error) error {
 		return err
 	}
 	s.pending = nil
-	l, err := createLog(logPath(s.path), next.gen, !s.opt.NoSync)
+	l, err := createLog(logPath(s.path), logHeader{s.id, next.gen}, !s.opt.NoSync)
 	if err != nil {
 		s.broken = fmt.Errorf("journal: %s: start a new log file: %w", s.path, err)
 		return nil // what the transaction did is done
@@ -409,7 +456,8 @@ func precheck(path string, timeout time.Duration) error {
 	return s.view(func(tx *bolt.Tx) error { return checkFormat(tx, path) })
 }
 
-// initFormat marks a new file as a journal, or checks an existing one.
+// initFormat marks a new file as a journal, or checks an existing one,
+// and gives it an id if it has none (version 1, or new).
 func initFormat(tx *bolt.Tx) error {
 	if tx.Bucket(metaBucket) == nil && isEmpty(tx) {
 		meta, err := tx.CreateBucket(metaBucket)
@@ -419,10 +467,24 @@ func initFormat(tx *bolt.Tx) error {
 		if err := meta.Put(formatKey, []byte(strconv.Itoa(FormatVersion))); err != nil {
 			return err
 		}
-		_, err = tx.CreateBucket(runsBucket)
+		if _, err = tx.CreateBucket(runsBucket); err != nil {
+			return err
+		}
+	} else if err := checkFormat(tx, tx.DB().Path()); err != nil {
 		return err
 	}
-	return checkFormat(tx, tx.DB().Path())
+	meta := tx.Bucket(metaBucket)
+	if meta.Get(idKey) != nil {
+		return nil
+	}
+	// Random, so that no two journals share an id: one journal's log file
+	// next to another's database is then told apart even when the runs
+	// and generations line up. It is in no run's bytes.
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	return meta.Put(idKey, id[:])
 }
 
 func isEmpty(tx *bolt.Tx) bool {
@@ -467,6 +529,9 @@ func (s *Store) Close() error {
 				}
 				return writeLogState(tx, logState{gen: s.log.gen + 1})
 			})
+			if err == nil && crashHook != nil {
+				err = crashHook("close")
+			}
 			if err == nil {
 				// If this removal is lost, the file is recognised as old.
 				err = os.Remove(logPath(s.path))
