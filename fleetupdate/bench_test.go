@@ -64,10 +64,18 @@ func benchFleet(n, stages, groupsPerStage int, gated bool) (Spec, []Member) {
 	return spec, ms
 }
 
-// driveToEnd runs r to its end with a host whose upgrades take 20 minutes
+// scheduler is what the benchmark host drives: a Run, or the floor.
+type scheduler interface {
+	apply(e Event) ([]Command, error)
+	nextWake() (time.Time, bool)
+	completed() bool
+}
+
+// driveToEnd runs s to its end with a host whose upgrades take 20 minutes
 // and always succeed, and who approves every gate 5 minutes after it is
-// reached; it returns the number of events it stepped.
-func driveToEnd(b *testing.B, r Run) int {
+// reached; it returns the number of events it stepped. observe, if not nil,
+// sees every event and its commands.
+func driveToEnd(tb testing.TB, s scheduler, observe func(Event, []Command)) int {
 	now := t0
 	type op struct {
 		at time.Time
@@ -81,11 +89,12 @@ func driveToEnd(b *testing.B, r Run) int {
 	var approvals []approval // FIFO: every approval takes the same time
 	events := 0
 	step := func(e Event) {
-		var cmds []Command
-		var err error
-		r, cmds, err = Step(r, e)
+		cmds, err := s.apply(e)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
+		}
+		if observe != nil {
+			observe(e, cmds)
 		}
 		events++
 		for _, c := range cmds {
@@ -100,8 +109,8 @@ func driveToEnd(b *testing.B, r Run) int {
 		}
 	}
 	step(Start{At: now})
-	for r.State() != Completed {
-		wake, hasWake := r.NextWake()
+	for !s.completed() {
+		wake, hasWake := s.nextWake()
 		if len(approvals) > 0 && (!hasWake || !approvals[0].at.After(wake)) && (len(queue) == 0 || !approvals[0].at.After(queue[0].at)) {
 			a := approvals[0]
 			approvals = approvals[1:]
@@ -117,7 +126,7 @@ func driveToEnd(b *testing.B, r Run) int {
 			continue
 		}
 		if !hasWake {
-			b.Fatalf("stuck in %s", r.State())
+			tb.Fatalf("stuck")
 		}
 		now = wake
 		step(Tick{At: now})
@@ -131,12 +140,18 @@ func benchRuns(b *testing.B, spec Spec, ms []Member) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchDrive(b, func() scheduler { return &runSched{r} })
+}
+
+// benchDrive drives a whole run from start() per iteration and reports the
+// cost per event.
+func benchDrive(b *testing.B, start func() scheduler) {
 	events := 0
 	b.ReportAllocs()
 	cpu0, cpuOK := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
-		events += driveToEnd(b, r)
+		events += driveToEnd(b, start(), nil)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
 	// CPU time per event includes setup and GC but not waiting for the
@@ -190,6 +205,17 @@ func BenchmarkNew(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkUniqueWindowsScale is the goal for picks with a window per
+// member: the cost per event at 10,000 distinct windows against 500.
+func BenchmarkUniqueWindowsScale(b *testing.B) {
+	for _, n := range []int{500, 10000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			spec, ms := uniqueWindowFleet(n)
+			benchRuns(b, spec, ms)
 		})
 	}
 }

@@ -157,8 +157,9 @@ func (r Run) checkWakesOwed() error {
 		}
 	}
 	for gi := range p.groups {
-		for bi, bk := range s.groups.get(gi).buckets {
-			if bk.reached && !bk.opening.IsZero() {
+		bks := s.groups.get(gi).buckets
+		for bi := range bks.n {
+			if bk := bks.get(bi); bk.reached && !bk.opening.IsZero() {
 				if err := owed(fmt.Sprintf("state.groups[%d].windows[%d].opening", gi, bi), bk.opening); err != nil {
 					return err
 				}
@@ -191,8 +192,10 @@ func (r Run) checkAtRest() error {
 	// (checkStarved asks the question that matters).
 	ns := *next.s
 	ns.stages = slices.Clone(ns.stages)
-	for i := range ns.stages {
-		ns.stages[i].starved = s.stages[i].starved
+	for i, sr := range ns.stages {
+		c := *sr
+		c.starved = s.stages[i].starved
+		ns.stages[i] = &c
 	}
 	after := Run{p: r.p, s: &ns}
 	same, err := encodesEqual(r, after)
@@ -231,14 +234,20 @@ func (r Run) checkStarved() error {
 		if gr.userSkipped || gr.running >= int32(p.groups[g].limit) || r.groupPhase(g) != groupMembers {
 			continue
 		}
-		for bi, bk := range gr.buckets {
-			if bk.sched != nil && !bk.sched.IsOpen(s.clock) {
+		open := make(map[int32]bool) // by bucket
+		for _, id := range p.groups[g].members {
+			m := s.members.get(int(id))
+			if !m.eligible() {
 				continue
 			}
-			for _, id := range slices.Concat(bk.base[bk.cursor:], bk.extra[bk.xhead:]) {
-				if m := s.members.get(int(id)); int(m.bucket) == bi && m.eligible() {
-					return corruptf(fmt.Sprintf("state.stages[%d].starved", i), "false, yet group %q could start member %q as soon as the stage has a free slot", p.groups[g].name, m.data.Name)
-				}
+			o, ok := open[m.bucket]
+			if !ok {
+				bk := gr.buckets.get(int(m.bucket))
+				o = bk.sched == nil || bk.sched.IsOpen(s.clock)
+				open[m.bucket] = o
+			}
+			if o {
+				return corruptf(fmt.Sprintf("state.stages[%d].starved", i), "false, yet group %q could start member %q as soon as the stage has a free slot", p.groups[g].name, m.data.Name)
 			}
 		}
 	}
@@ -319,7 +328,7 @@ func checkTimes(field string, clock, start, end time.Time) error {
 
 func (r Run) checkStage(i int) error {
 	p, s := r.p, r.s
-	ps, sr := &p.stages[i], &s.stages[i]
+	ps, sr := &p.stages[i], s.stages[i]
 	f := fmt.Sprintf("state.stages[%d]", i)
 	switch {
 	case sr.phase < 0 || sr.phase >= len(stagePhaseNames):
@@ -485,16 +494,18 @@ func (r Run) checkGroup(g int32) (int, error) {
 	p, s := r.p, r.s
 	pg := &p.groups[g]
 	gr := s.groups.get(int(g))
-	sr := &s.stages[pg.stage]
+	sr := s.stages[pg.stage]
 	f := fmt.Sprintf("state.groups[%d]", g)
 	listed := map[string]bool{}
-	for bi, bk := range gr.buckets {
+	for bi := range gr.buckets.n {
+		bk := gr.buckets.get(bi)
+		wf := fmt.Sprintf("%s.windows[%d]", f, bi)
 		if listed[bk.key] {
-			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "listed twice")
+			return 0, corruptf(wf, "listed twice")
 		}
 		listed[bk.key] = true
-		if !slices.IsSorted(bk.base) || !slices.IsSorted(bk.extra[bk.xhead:]) {
-			return 0, corruptf(fmt.Sprintf("%s.windows[%d]", f, bi), "queue not sorted")
+		if (bk.sched == nil) != (bk.comp == nil) || (bk.sched == nil) != (bk.key == "") {
+			return 0, corruptf(wf, "a window and its compiled form go together")
 		}
 	}
 	var n [6]int32 // running, completed, skipped, failed
@@ -508,16 +519,8 @@ func (r Run) checkGroup(g int32) (int, error) {
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
 			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
 		}
-		if int(m.bucket) >= len(gr.buckets) || gr.buckets[m.bucket].key != keys.of(windowFor(m.data, p.v.upType)) {
+		if m.bucket < 0 || int(m.bucket) >= gr.buckets.n || gr.buckets.get(int(m.bucket)).key != keys.of(windowFor(m.data, p.v.upType)) {
 			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
-		}
-		if m.eligible() {
-			bk := gr.buckets[m.bucket]
-			_, inBase := slices.BinarySearch(bk.base[bk.cursor:], id)
-			_, inExtra := slices.BinarySearch(bk.extra[bk.xhead:], id)
-			if !inBase && !inExtra {
-				return 0, corruptf(mf, "%q waits for its turn but is in no queue", m.data.Name)
-			}
 		}
 		switch m.state {
 		case Running:
@@ -532,6 +535,9 @@ func (r Run) checkGroup(g int32) (int, error) {
 	}
 	if n[0] != gr.running || n[1] != gr.completed || n[2] != gr.skipped || n[3] != gr.failed {
 		return 0, corruptf(f, "counters do not match the members")
+	}
+	if err := r.checkIndex(g, gr); err != nil {
+		return 0, err
 	}
 	if started := r.groupsStarted(int(pg.stage)); gr.start.IsZero() == started {
 		return 0, corruptf(f+".startTime", "set exactly when the group's stage has started its groups")

@@ -14,9 +14,21 @@ import (
 // cloneMember deep-copies a member.
 func cloneMember(m Member) Member { return cloneMemberShared(m, nil) }
 
+// windowCopies holds the run's one copy of each window New was given: by
+// JSON, and by the caller's pointer (members usually share a window value,
+// and encoding each member's would dominate New).
+type windowCopies struct {
+	byJSON map[string]*window.Schedule
+	byPtr  map[*window.Schedule]*window.Schedule
+}
+
+func newWindowCopies() *windowCopies {
+	return &windowCopies{byJSON: map[string]*window.Schedule{}, byPtr: map[*window.Schedule]*window.Schedule{}}
+}
+
 // cloneMemberShared deep-copies a member; windows with equal JSON share one
 // copy through shared (which may be nil). The run never changes a window.
-func cloneMemberShared(m Member, shared map[string]*window.Schedule) Member {
+func cloneMemberShared(m Member, shared *windowCopies) Member {
 	m.NodePools = slices.Clone(m.NodePools)
 	m.Labels = maps.Clone(m.Labels)
 	m.AutoUpgradeWindow = cloneSchedule(m.AutoUpgradeWindow, shared)
@@ -26,20 +38,28 @@ func cloneMemberShared(m Member, shared map[string]*window.Schedule) Member {
 
 // cloneSchedule deep-copies a window through its JSON, which is its
 // definition (a schedule is small; Validate has already accepted it).
-func cloneSchedule(s *window.Schedule, shared map[string]*window.Schedule) *window.Schedule {
+func cloneSchedule(s *window.Schedule, shared *windowCopies) *window.Schedule {
 	if s == nil {
 		return nil
 	}
+	if shared != nil {
+		if c, ok := shared.byPtr[s]; ok {
+			return c
+		}
+	}
 	k := scheduleKey(s)
-	if c, ok := shared[k]; ok {
-		return c
+	if shared != nil {
+		if c, ok := shared.byJSON[k]; ok {
+			shared.byPtr[s] = c
+			return c
+		}
 	}
 	c := new(window.Schedule)
 	if err := json.Unmarshal([]byte(k), c); err != nil {
 		panic("fleetupdate: a validated window does not decode: " + err.Error())
 	}
 	if shared != nil {
-		shared[k] = c
+		shared.byJSON[k], shared.byPtr[s] = c, c
 	}
 	return c
 }

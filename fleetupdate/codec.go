@@ -150,10 +150,10 @@ func (r Run) persisted() runJSON {
 	}
 	st.Groups = make([]groupJSON, 0, len(p.groups))
 	s.groups.each(func(g int, gr *groupRec) {
-		gj := groupJSON{Name: p.groups[g].name, Skipped: gr.userSkipped, StartTime: gr.start, EndTime: gr.end, Windows: make([]windowJSON, len(gr.buckets))}
-		for i, bk := range gr.buckets {
+		gj := groupJSON{Name: p.groups[g].name, Skipped: gr.userSkipped, StartTime: gr.start, EndTime: gr.end, Windows: make([]windowJSON, gr.buckets.n)}
+		gr.buckets.each(func(i int, bk *bucketRec) {
 			gj.Windows[i] = windowJSON{bk.sched, bk.reached, bk.opening}
-		}
+		})
 		st.Groups = append(st.Groups, gj)
 	})
 	s.gates.each(func(k int, g *gateRec) {
@@ -303,7 +303,7 @@ func decodeRun(in runJSON) (Run, error) {
 		s.failing = true
 	}
 
-	s.stages = make([]stageRec, len(p.stages))
+	s.stages = newStages(len(p.stages))
 	s.stage = len(p.stages)
 	for i, sj := range js.Stages {
 		f := fmt.Sprintf("state.stages[%d]", i)
@@ -317,7 +317,7 @@ func decodeRun(in runJSON) (Run, error) {
 		if ph != stageDone && s.stage == len(p.stages) {
 			s.stage = i // the active stage is the first not done
 		}
-		s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
+		*s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
 	}
 
 	upType := p.v.upType
@@ -380,19 +380,23 @@ func decodeRun(in runJSON) (Run, error) {
 		}
 		g := &groupRec{userSkipped: gj.Skipped, start: gj.StartTime, end: gj.EndTime}
 		byKey := make(map[string]int32, len(gj.Windows))
+		bks := make([]*bucketRec, 0, len(gj.Windows))
 		for wi, wj := range gj.Windows {
 			k := scheduleKey(wj.Window)
 			if _, dup := byKey[k]; dup {
 				return Run{}, corruptf(fmt.Sprintf("%s.windows[%d]", f, wi), "listed twice")
 			}
+			var comp *window.Compiled
 			if wj.Window != nil {
-				if err := wj.Window.Validate(); err != nil {
+				var err error
+				if comp, err = wj.Window.Compile(); err != nil {
 					return Run{}, corruptf(fmt.Sprintf("%s.windows[%d].window", f, wi), "%v", err)
 				}
 			}
 			byKey[k] = int32(wi)
-			g.buckets = append(g.buckets, &bucketRec{key: k, sched: wj.Window, reached: wj.Reached, opening: wj.Opening})
+			bks = append(bks, &bucketRec{key: k, sched: wj.Window, comp: comp, reached: wj.Reached, opening: wj.Opening})
 		}
+		g.buckets = newPvec(bks)
 		for _, id := range p.groups[gi].members {
 			m := recs[id]
 			bi, ok := byKey[keys.of(windowFor(m.data, upType))]
@@ -400,10 +404,6 @@ func decodeRun(in runJSON) (Run, error) {
 				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
 			}
 			m.bucket = bi
-			if m.eligible() {
-				bk := g.buckets[bi]
-				bk.base = append(bk.base, id) // ids ascend: each queue stays sorted
-			}
 			switch m.state {
 			case Running:
 				g.running++

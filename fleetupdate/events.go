@@ -1,7 +1,7 @@
 package fleetupdate
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -11,7 +11,7 @@ import (
 type OpID string
 
 func opID(run, member string, attempt int) OpID {
-	return OpID(fmt.Sprintf("%s/%s/%d", run, member, attempt))
+	return OpID(run + "/" + member + "/" + strconv.Itoa(attempt))
 }
 
 // Event is an input to [Step]: a user action, an outcome, a tick or a

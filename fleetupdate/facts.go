@@ -4,7 +4,8 @@ package fleetupdate
 
 import (
 	"errors"
-	"slices"
+
+	"github.com/fleetkit/fleetkit/window"
 )
 
 // memberChanged updates a member's data. Membership is fixed at New: a
@@ -37,14 +38,10 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 	key := scheduleKey(w)
 	waiting := m.state == NotStarted || m.state == Pending
 	requeue := waiting && m.waitCatalog
-	if b.group(g).buckets[m.bucket].key != key {
-		bks := b.mutBuckets(g)
-		nb := slices.IndexFunc(bks, func(bk *bucketRec) bool { return bk.key == key })
-		if nb < 0 {
-			nb = len(bks)
-			b.group(g).buckets = append(bks, &bucketRec{gen: b.gen, key: key, sched: w})
-		}
-		m.bucket = int32(nb)
+	if b.group(g).buckets.get(int(m.bucket)).key != key {
+		nb := b.bucketOf(g, key, w)
+		m = b.mutMember(id)
+		m.bucket = nb
 		requeue = waiting
 	}
 	if requeue {
@@ -55,6 +52,25 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 		b.advance(g)
 	}
 	return nil
+}
+
+// bucketOf returns the group's bucket for the window with key, adding one
+// if the group has none yet.
+func (b *stepper) bucketOf(g int32, key string, w *window.Schedule) int32 {
+	bks := b.group(g).buckets
+	for bi := range bks.n {
+		if bks.get(bi).key == key {
+			return int32(bi)
+		}
+	}
+	ix := b.ownIndex(g)
+	gr := b.mutGroup(g)
+	rec := &bucketRec{gen: b.gen, key: key, sched: w, comp: compileWindow(w)}
+	gr.buckets = gr.buckets.push(b.gen, rec)
+	if ix != nil {
+		ix.addBucket(rec)
+	}
+	return int32(gr.buckets.n - 1)
 }
 
 func (b *stepper) catalogChanged(c Catalog) error {

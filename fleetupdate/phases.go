@@ -146,7 +146,7 @@ func (b *stepper) stageGroups(i int, hint int32) bool {
 // its after-gates are settled ("Both must be completed before the update
 // run continues").
 func (b *stepper) stageWaiting(i int) bool {
-	st := &b.s.stages[i]
+	st := b.s.stages[i]
 	if b.p.stages[i].wait > 0 && !st.waitSkipped && b.s.clock.Before(st.waitEnd) {
 		return false
 	}

@@ -6,128 +6,150 @@ package fleetupdate
 import (
 	"slices"
 	"time"
-
-	"github.com/fleetkit/fleetkit/planner"
 )
 
-// bucketKey ranks bucket bi of group g at the step's time. The bucket keeps
-// its window's current interval, so a pick costs a few comparisons per
-// window instead of a Next call, however many windows a group holds.
-func (b *stepper) bucketKey(g int32, bi int) planner.Key {
-	bk := b.group(g).buckets[bi]
-	if bk.sched == nil {
-		return planner.Key{Priority: planner.NoWindow}
-	}
-	if !bk.ivSeen || bk.ivOK && !bk.iv.Unbounded() && !b.s.clock.Before(bk.iv.End) {
-		iv, ok := bk.sched.Next(b.s.clock)
-		bk = b.mutBucket(g, bi)
-		bk.iv, bk.ivOK, bk.ivSeen = iv, ok, true
-	}
-	p, opening := planner.ClassifyInterval(bk.iv, bk.ivOK, b.s.clock)
-	return planner.Key{Priority: p, Opening: opening}
-}
-
-// eligible: the member waits in bucket bi for its turn.
-func (b *stepper) eligible(id int32, bi int) bool {
-	m := b.member(id)
-	return int(m.bucket) == bi && m.eligible()
-}
-
-// head returns bucket bi's next member, persisting any advance past members
-// that were taken, skipped or moved since (lazy deletion keeps picks O(1)
-// amortised per member).
-func (b *stepper) head(g int32, bi int) (int32, bool) {
-	bk := b.group(g).buckets[bi]
-	c, x := bk.cursor, bk.xhead
-	for int(c) < len(bk.base) && !b.eligible(bk.base[c], bi) {
-		c++
-	}
-	for int(x) < len(bk.extra) && !b.eligible(bk.extra[x], bi) {
-		x++
-	}
-	if c != bk.cursor || x != bk.xhead {
-		gb := b.mutBucket(g, bi)
-		gb.cursor, gb.xhead = c, x
-		bk = gb
-	}
-	best := int32(-1)
-	if int(c) < len(bk.base) {
-		best = bk.base[c]
-	}
-	if int(x) < len(bk.extra) && (best < 0 || bk.extra[x] < best) {
-		best = bk.extra[x]
-	}
-	return best, best >= 0
-}
-
-type candidate struct {
-	bucket int
-	id     int32
-	key    planner.Key
-}
-
-// pick takes the group's next member in Fleet's order and decides what to do
-// with it. Buckets ranked before it whose window is closed are reached: their
-// members go Pending, and the run asks to wake when the window opens. It
-// returns false when no member can start now.
+// pick takes the group's next member in Fleet's order and decides what to
+// do with it. It returns false when no member can start now.
+//
+// At a pick, every bucket with a member waiting ranks by the planner's key
+// of its first member (a window gates only the start: open now, or no window
+// at all, can start), and:
+//
+//   - every reached bucket whose window is open now is no longer reached
+//     (its members stop showing Pending);
+//   - every bucket ranked before the pick whose window is closed is reached:
+//     its members show Pending, and the run asks to wake when it opens. Open
+//     windows rank first, so this happens only when none is open: then the
+//     buckets opening soon are reached if a member with no window is picked,
+//     and all of them if no member can start.
+//
+// The index finds those buckets without looking at the others (index.go).
 func (b *stepper) pick(g int32) bool {
-	var buf [16]candidate
-	cands := buf[:0]
-	for bi := range b.group(g).buckets {
-		id, ok := b.head(g, bi)
-		if !ok {
-			continue
+	ix := b.index(g)
+	t := b.now
+	b.clearOpened(g, ix, t)
+	best := b.firstOpen(ix, t)
+	if best < 0 {
+		limit := int64(never) // no member can start: every closed window ranks first
+		noWindow := false
+		if ix.none >= 0 {
+			_, noWindow = b.head(ix, ix.none)
 		}
-		k := b.bucketKey(g, bi)
-		k.Name = b.p.members[id].Name
-		if k.Priority == planner.OpenNow && b.group(g).buckets[bi].reached {
-			b.mutBucket(g, bi).reached = false // open again: its members are no longer held
+		if noWindow {
+			limit = t + soon // windows opening soon rank before no window
+			best = ix.none
 		}
-		cands = append(cands, candidate{bi, id, k})
-	}
-	// A window gates only the start: open now, or no window at all.
-	startable := func(c candidate) bool {
-		return c.key.Priority == planner.OpenNow || c.key.Priority == planner.NoWindow
-	}
-	best := -1
-	for i, c := range cands {
-		if startable(c) && (best < 0 || c.key.Compare(cands[best].key) < 0) {
-			best = i
-		}
-	}
-	for _, c := range cands {
-		if !startable(c) && (best < 0 || c.key.Compare(cands[best].key) < 0) {
-			b.reach(g, c.bucket, c.key.Opening)
-		}
+		b.reachClosed(g, ix, t, limit)
 	}
 	if best < 0 {
 		return false
 	}
-	b.take(g, cands[best].bucket, cands[best].id)
+	id, _ := b.head(ix, best)
+	bk := &ix.bks[best]
+	if int(bk.cursor) < len(bk.base) && bk.base[bk.cursor] == id {
+		bk.cursor++
+	} else {
+		bk.xhead++
+	}
+	b.act(g, id)
 	return true
 }
 
-// reach marks a bucket whose window is closed as reached.
-func (b *stepper) reach(g int32, bi int, opening time.Time) {
-	bk := b.group(g).buckets[bi]
-	if !bk.reached || !bk.opening.Equal(opening) {
-		gb := b.mutBucket(g, bi)
-		gb.reached, gb.opening = true, opening
+// firstOpen returns the planner's first bucket among those whose window is
+// open at t, or -1 if none is.
+func (b *stepper) firstOpen(ix *groupIndex, t int64) int32 {
+	for len(ix.m.e) > 0 {
+		top := ix.m.e[0]
+		bi := top.bi
+		if ix.stale(bi, t) {
+			b.refresh(ix, bi)
+			continue
+		}
+		h, ok := b.head(ix, bi)
+		if !ok {
+			ix.drop(bi)
+			continue
+		}
+		if h != top.head {
+			ix.m.set(bi, top.key, h)
+			continue
+		}
+		if top.key <= t {
+			return bi
+		}
+		break
 	}
-	if !opening.IsZero() {
-		b.wakeAt(opening)
+	return -1
+}
+
+// clearOpened clears the reached flag of every reached bucket with a member
+// waiting whose window is open at t.
+func (b *stepper) clearOpened(g int32, ix *groupIndex, t int64) {
+	for len(ix.r.e) > 0 && ix.r.e[0].key <= t {
+		top := ix.r.e[0]
+		bi := top.bi
+		bk := &ix.bks[bi]
+		if _, ok := b.head(ix, bi); !ok {
+			ix.drop(bi)
+			continue
+		}
+		if ix.stale(bi, t) {
+			b.refresh(ix, bi)
+		}
+		if k := bk.key(); k != top.key {
+			ix.r.set(bi, k, 0)
+			continue
+		}
+		// Fresh, and opened at or before t: open now.
+		ix.r.remove(bi)
+		bk.reached = false
+		b.mutBucket(g, bi).reached = false
+		ix.u.set(bi, bk.key(), 0)
 	}
 }
 
-// take removes id from the front of its bucket and acts on it.
-func (b *stepper) take(g int32, bi int, id int32) {
-	gb := b.mutBucket(g, bi)
-	if int(gb.cursor) < len(gb.base) && gb.base[gb.cursor] == id {
-		gb.cursor++
-	} else {
-		gb.xhead++
+// reachClosed reaches, in bucket order, every bucket with a member waiting
+// whose window opens at or before limit (all of them are closed at t) and
+// that is not reached at that opening already.
+func (b *stepper) reachClosed(g int32, ix *groupIndex, t, limit int64) {
+	list := ix.scratch[:0]
+	for len(ix.u.e) > 0 {
+		top := ix.u.e[0]
+		bi := top.bi
+		bk := &ix.bks[bi]
+		if ix.stale(bi, t) {
+			b.refresh(ix, bi)
+		}
+		k := bk.key()
+		if k != top.key {
+			ix.u.set(bi, k, 0)
+			continue
+		}
+		if k > limit {
+			break
+		}
+		ix.u.remove(bi)
+		if _, ok := b.head(ix, bi); !ok {
+			ix.drop(bi)
+			continue
+		}
+		if !bk.reached || bk.asked != k {
+			list = append(list, bi)
+		}
 	}
-	b.act(g, id)
+	slices.Sort(list)
+	for _, bi := range list {
+		bk := &ix.bks[bi]
+		k := bk.key()
+		rec := b.mutBucket(g, bi)
+		rec.reached, rec.opening = true, openingTime(k)
+		bk.reached, bk.asked = true, k
+		ix.r.set(bi, k, 0)
+		if k != never {
+			b.wakeAt(rec.opening)
+		}
+	}
+	ix.scratch = list[:0]
 }
 
 // Verdicts of prepare.
@@ -191,14 +213,11 @@ func (b *stepper) waitForCatalog(g int32, id int32, code, msg string) {
 	gr.catalogWait = append(slices.Clip(gr.catalogWait), id)
 }
 
-// requeue makes a member eligible again in its bucket.
+// requeue makes a member eligible again in its bucket. The index, if this
+// step cannot claim it, is not this lineage's any more and will be built
+// again from the state at the next pick.
 func (b *stepper) requeue(g int32, id int32) {
-	bk := b.mutBucket(g, int(b.member(id).bucket))
-	rest := bk.extra[bk.xhead:]
-	i, found := slices.BinarySearch(rest, id)
-	if found {
-		return
+	if ix := b.ownIndex(g); ix != nil {
+		b.enqueue(ix, b.member(id).bucket, id)
 	}
-	bk.extra = slices.Insert(slices.Clone(rest), i, id)
-	bk.xhead = 0
 }

@@ -17,17 +17,22 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 	if m.pinned != nil { // a retry: the same inputs as the first attempt (Azure/AKS#5733)
 		return verdict{kind: vStart, note: m.note}
 	}
-	d := m.data
-	up := b.p.v.upType
+	return b.p.decide(b.s.catalog, b.s.selection, b.s.unresolved, id, m.data)
+}
+
+// decide is prepare for a member's first attempt: what the catalog, the
+// Consistent selection and the member's data say to do with it. It reads
+// nothing else, so the benchmarks' floor makes the same commands with it.
+func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unresolved map[int32]string, id int32, d *Member) verdict {
+	up := p.v.upType
 	cmd := UpgradeMember{Member: d.Name, Type: up}
 	var notes []string // pools left alone
 	cpNote := ""       // why the control plane needs nothing
 	needK8s := false
-	cat := b.s.catalog
 
 	if up != NodeImageOnly {
 		cur, _ := kversion.Parse(d.KubernetesVersion)
-		target := b.p.v.target
+		target := p.v.target
 		resolved, rerr := kversion.Resolve(target, cat.k8s[d.Region])
 		if rerr == nil {
 			target = resolved
@@ -35,6 +40,9 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 		behind := !kversion.NothingToDo(cur, target)
 		if up == Full {
 			for _, np := range d.NodePools {
+				if np.KubernetesVersion == "" {
+					continue // most pools follow the control plane: nothing to parse
+				}
 				if pv, err := kversion.Parse(np.KubernetesVersion); err == nil && !kversion.NothingToDo(pv, target) {
 					behind = true
 				}
@@ -56,7 +64,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 				}
 			}
 			if rerr != nil {
-				return verdict{kind: vWait, code: CodeKubernetesVersionNotAvailable, note: fmt.Sprintf("target Kubernetes version %s is not available in region %q", b.p.v.target, d.Region)}
+				return verdict{kind: vWait, code: CodeKubernetesVersionNotAvailable, note: fmt.Sprintf("target Kubernetes version %s is not available in region %q", p.v.target, d.Region)}
 			}
 			needK8s = true
 			cmd.KubernetesVersion = target.String()
@@ -69,7 +77,7 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 	}
 
 	if up != ControlPlaneOnly {
-		if why, ok := b.s.unresolved[id]; ok { // only Consistent resolves ahead
+		if why, ok := unresolved[id]; ok { // only Consistent resolves ahead
 			return verdict{kind: vSkip, note: why}
 		}
 		pools := slices.Clone(d.NodePools)
@@ -82,19 +90,19 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 			}
 			pool := nodeimage.Pool{Member: d.Name, Name: np.Name, Region: d.Region, Image: cur}
 			var target nodeimage.Image
-			switch b.p.v.selection {
+			switch p.v.selection {
 			case Latest:
 				// A region that offers no image of the family gives no target:
 				// the pool is left alone, as under Custom.
 				target, _ = nodeimage.ResolveLatest(cat.images, d.Region, cur.Family)
 			case Consistent:
-				t, ok := b.s.selection.Lookup(cur.Family)
+				t, ok := selection.Lookup(cur.Family)
 				if !ok {
 					return verdict{kind: vSkip, note: fmt.Sprintf("no consistent node image for agent pool %q of family %q", np.Name, cur.Family)}
 				}
 				target = t
 			case Custom:
-				target, _ = b.p.v.custom.Lookup(cur.Family)
+				target, _ = p.v.custom.Lookup(cur.Family)
 			}
 			dec := nodeimage.Decide(cat.images, pool, target)
 			switch dec.Action {

@@ -1,37 +1,87 @@
 package fleetupdate
 
-// pvec is a persistent fixed-length vector: a 32-way trie whose set copies
-// only the path to the changed slot, so versions of a run share everything
-// else. A node created during step gen may be updated in place by later sets
-// of the same step, because no earlier version can reach it.
+// pvec is a persistent vector: an 8-way trie whose set copies only the path
+// to the changed slot, so versions of a run share everything else. A node
+// created during step gen may be updated in place by later sets of the same
+// step, because no earlier version can reach it.
+//
+// Nodes are small (8 slots) so that a step copies little: a path at 100,000
+// members is 6 nodes of 96 bytes, each one allocation (the node and its
+// slots together).
 type pvec[T comparable] struct {
 	root  *pnode[T]
 	n     int
 	shift uint // bits above the leaf level
 }
 
-type pnode[T comparable] struct {
-	gen  uint64
-	kids []*pnode[T] // interior nodes
-	vals []T         // leaves
-}
-
-const pbits = 5
+const pbits = 3
 const pwidth = 1 << pbits
 
+// pnode is a trie node: interior nodes have kids, leaves vals. Both point
+// into the allocation that holds the node (pinner, pleaf).
+type pnode[T comparable] struct {
+	gen  uint64
+	kids *[pwidth]*pnode[T]
+	vals *[pwidth]T
+}
+
+type pinner[T comparable] struct {
+	n pnode[T]
+	a [pwidth]*pnode[T]
+}
+
+type pleaf[T comparable] struct {
+	n pnode[T]
+	a [pwidth]T
+}
+
+func newInner[T comparable](gen uint64) *pnode[T] {
+	x := &pinner[T]{}
+	x.n.gen, x.n.kids = gen, &x.a
+	return &x.n
+}
+
+func newLeaf[T comparable](gen uint64) *pnode[T] {
+	x := &pleaf[T]{}
+	x.n.gen, x.n.vals = gen, &x.a
+	return &x.n
+}
+
+// copyFor returns n itself if step gen made it, else a copy owned by gen.
+func (n *pnode[T]) copyFor(gen uint64) *pnode[T] {
+	if n.gen == gen {
+		return n
+	}
+	if n.kids != nil {
+		m := newInner[T](gen)
+		*m.kids = *n.kids
+		return m
+	}
+	m := newLeaf[T](gen)
+	*m.vals = *n.vals
+	return m
+}
+
+// newPvec builds a vector holding vals, with each level's nodes allocated
+// together.
 func newPvec[T comparable](vals []T) pvec[T] {
 	v := pvec[T]{n: len(vals)}
-	level := make([]*pnode[T], 0, (len(vals)+pwidth-1)/pwidth)
-	for i := 0; i < len(vals); i += pwidth {
-		level = append(level, &pnode[T]{vals: append([]T(nil), vals[i:min(i+pwidth, len(vals))]...)})
-	}
-	if len(level) == 0 {
-		level = append(level, &pnode[T]{})
+	leaves := make([]pleaf[T], max(1, (len(vals)+pwidth-1)/pwidth))
+	level := make([]*pnode[T], len(leaves))
+	for i := range leaves {
+		l := &leaves[i]
+		l.n.vals = &l.a
+		copy(l.a[:], vals[i*pwidth:min((i+1)*pwidth, len(vals))])
+		level[i] = &l.n
 	}
 	for len(level) > 1 {
-		var up []*pnode[T]
-		for i := 0; i < len(level); i += pwidth {
-			up = append(up, &pnode[T]{kids: level[i:min(i+pwidth, len(level))]})
+		inner := make([]pinner[T], (len(level)+pwidth-1)/pwidth)
+		up := make([]*pnode[T], len(inner))
+		for i := range inner {
+			x := &inner[i]
+			x.n.kids = &x.a
+			copy(x.a[:], level[i*pwidth:min((i+1)*pwidth, len(level))])
+			up[i] = &x.n
 		}
 		level = up
 		v.shift += pbits
@@ -55,15 +105,7 @@ func (v pvec[T]) set(gen uint64, i int, x T) pvec[T] {
 }
 
 func (n *pnode[T]) with(gen uint64, shift uint, i int, x T) *pnode[T] {
-	m := n
-	if n.gen != gen {
-		m = &pnode[T]{gen: gen}
-		if n.kids != nil {
-			m.kids = append([]*pnode[T](nil), n.kids...)
-		} else {
-			m.vals = append([]T(nil), n.vals...)
-		}
-	}
+	m := n.copyFor(gen)
 	if shift == 0 {
 		m.vals[i&(pwidth-1)] = x
 		return m
@@ -73,19 +115,56 @@ func (n *pnode[T]) with(gen uint64, shift uint, i int, x T) *pnode[T] {
 	return m
 }
 
+// push returns a vector one slot longer, holding x in its last slot,
+// owned by step gen.
+func (v pvec[T]) push(gen uint64, x T) pvec[T] {
+	if v.n == pwidth<<v.shift {
+		r := newInner[T](gen)
+		r.kids[0] = v.root
+		v.root = r
+		v.shift += pbits
+	}
+	v.root = v.root.grow(gen, v.shift, v.n, x)
+	v.n++
+	return v
+}
+
+// grow is with for slot i = the vector's length: it adds the nodes the
+// path to i lacks.
+func (n *pnode[T]) grow(gen uint64, shift uint, i int, x T) *pnode[T] {
+	m := n.copyFor(gen)
+	if shift == 0 {
+		m.vals[i&(pwidth-1)] = x
+		return m
+	}
+	k := (i >> shift) & (pwidth - 1)
+	if m.kids[k] == nil {
+		if shift == pbits {
+			m.kids[k] = newLeaf[T](gen)
+		} else {
+			m.kids[k] = newInner[T](gen)
+		}
+	}
+	m.kids[k] = m.kids[k].grow(gen, shift-pbits, i, x)
+	return m
+}
+
 // each calls f on every slot in order.
 func (v pvec[T]) each(f func(i int, x T)) {
 	i := 0
 	var walk func(n *pnode[T])
 	walk = func(n *pnode[T]) {
 		if n.kids == nil {
-			for _, x := range n.vals {
+			for _, x := range n.vals[:min(pwidth, v.n-i)] {
 				f(i, x)
 				i++
 			}
 			return
 		}
 		for _, k := range n.kids {
+			if k == nil || i >= v.n {
+				return
+			}
 			walk(k)
 		}
 	}
@@ -108,15 +187,18 @@ func (v pvec[T]) diff(w pvec[T], f func(i int)) {
 			return
 		}
 		if b.kids == nil {
-			for i := range b.vals {
+			for i := range min(pwidth, w.n-base) {
 				if a.vals[i] != b.vals[i] {
 					f(base + i)
 				}
 			}
 			return
 		}
-		for k := range b.kids {
-			walk(a.kids[k], b.kids[k], base+k<<shift, shift-pbits)
+		for k, bk := range b.kids {
+			if bk == nil || base+k<<shift >= w.n {
+				return
+			}
+			walk(a.kids[k], bk, base+k<<shift, shift-pbits)
 		}
 	}
 	walk(v.root, w.root, 0, v.shift)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fleetkit/fleetkit/internal/labelselector"
@@ -96,8 +95,8 @@ type state struct {
 	errCode string // the run's summary error, set while failing or Failed
 	errMsg  string
 
-	stage    int        // active stage; len(stages) once all are done
-	stages   []stageRec // one per plan stage
+	stage    int         // active stage; len(stages) once all are done
+	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
 	groups   pvec[*groupRec]
 	members  pvec[*memberRec]
 	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
@@ -110,6 +109,7 @@ type state struct {
 }
 
 type stageRec struct {
+	gen         uint64
 	phase       int  // stageNotStarted … stageBefore
 	running     int  // members in flight across the stage's groups
 	openGroups  int  // groups not done (Run.groupDone); counted from stageGroups on, 0 before
@@ -145,9 +145,9 @@ type groupRec struct {
 	failed      int32
 	userSkipped bool
 	start, end  time.Time
-	buckets     []*bucketRec
-	bucketsGen  uint64  // the step that owns the buckets slice
-	catalogWait []int32 // ids waiting for CatalogChanged (lazily pruned)
+	buckets     pvec[*bucketRec] // the group's distinct windows, in the order the run met them
+	catalogWait []int32          // ids waiting for CatalogChanged (lazily pruned)
+	idx         *groupIndex      // derived pick state, owned by one record at a time (index.go)
 }
 
 // unfinished counts members not Completed, Skipped or Failed.
@@ -155,23 +155,17 @@ func (g *groupRec) unfinished(size int) int32 {
 	return int32(size) - g.completed - g.skipped - g.failed
 }
 
-// bucketRec holds a group's members that share one maintenance window, so a
-// pick classifies each distinct window once instead of every member.
+// bucketRec is one of a group's distinct maintenance windows: its members
+// (memberRec.bucket) are picked in one queue, so a pick classifies each
+// distinct window once instead of every member. The queues themselves are
+// derived (groupIndex).
 type bucketRec struct {
 	gen     uint64
 	key     string           // the window's JSON; "" for no window
 	sched   *window.Schedule // nil for no window
-	base    []int32          // members placed at New, sorted; shared between versions
-	cursor  int32            // base[:cursor] have been taken
-	extra   []int32          // members eligible again (retries, catalog, moved in), sorted
-	xhead   int32            // extra[:xhead] have been taken
+	comp    *window.Compiled // sched compiled; nil for no window
 	reached bool             // reached while closed: its NotStarted members show Pending
 	opening time.Time        // next opening when reached
-
-	// The window's Next at some past step, valid until the clock reaches
-	// iv.End; a cache, so not encoded (a decoded run recomputes it).
-	iv           window.Interval
-	ivOK, ivSeen bool
 }
 
 type memberRec struct {
@@ -201,6 +195,18 @@ func windowFor(m *Member, t UpgradeType) *window.Schedule {
 	return m.AutoUpgradeWindow
 }
 
+// compileWindow compiles a window the run holds (validated, so it compiles).
+func compileWindow(s *window.Schedule) *window.Compiled {
+	if s == nil {
+		return nil
+	}
+	c, err := s.Compile()
+	if err != nil {
+		panic("fleetupdate: a validated window does not compile: " + err.Error())
+	}
+	return c
+}
+
 func scheduleKey(s *window.Schedule) string {
 	if s == nil {
 		return ""
@@ -226,7 +232,8 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	}
 	v, verrs := validateSpec(spec)
 	errs = append(errs, verrs...)
-	errs = append(errs, validateMembers(members, spec.ManagedClusterUpdate.Upgrade.Type)...)
+	order := nameOrder(members)
+	errs = append(errs, validateMembers(members, spec.ManagedClusterUpdate.Upgrade.Type, order)...)
 	cat, err := compileCatalog(catalog)
 	if err != nil {
 		errs = append(errs, err)
@@ -234,7 +241,7 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
-	p, errs := buildPlan(name, spec, v, members)
+	p, errs := buildPlan(name, spec, v, members, order)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
@@ -242,12 +249,13 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	return Run{p: p, s: s}, nil
 }
 
-func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, problems) {
+// buildPlan makes the plan; order is nameOrder(members).
+func buildPlan(name string, spec Spec, v validated, members []Member, order []int32) (*plan, problems) {
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		panic("fleetupdate: a validated spec does not encode: " + err.Error())
 	}
-	p := &plan{name: name, spec: specJSON, v: v, byName: map[string]int32{}, gateByID: map[GateID]int32{}}
+	p := &plan{name: name, spec: specJSON, v: v, byName: make(map[string]int32, len(members)), gateByID: map[GateID]int32{}}
 	// Who selects a group's members: the group's own memberSelector, else
 	// Member.Group matching its name; a stage's memberSelector pre-filters
 	// both, and without groups selects the members of its implicit group.
@@ -282,11 +290,11 @@ func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, pr
 		return sel == nil || sel.Matches(m.Labels)
 	}
 	var errs problems
-	sorted := slices.Clone(members)
-	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	windows := map[string]*window.Schedule{} // a window's JSON → the run's one copy of it
-	for i := range sorted {
-		m := &sorted[i]
+	p.members = make([]Member, 0, len(members))
+	p.groupOf = make([]int32, 0, len(members))
+	windows := newWindowCopies()
+	for _, i := range order {
+		m := &members[i]
 		var hits []int32
 		if spec.Strategy == nil {
 			hits = []int32{0}
@@ -357,41 +365,57 @@ func buildPlan(name string, spec Spec, v validated, members []Member) (*plan, pr
 
 func initialState(p *plan, cat *compiledCatalog) *state {
 	s := &state{phase: NotStarted, catalog: cat}
+	// Records are allocated together (a step copies one before changing it).
 	recs := make([]*memberRec, len(p.members))
+	all := make([]memberRec, len(p.members))
 	for i := range p.members {
-		recs[i] = &memberRec{data: &p.members[i], state: NotStarted}
+		all[i] = memberRec{data: &p.members[i], state: NotStarted}
+		recs[i] = &all[i]
 	}
 	groups := make([]*groupRec, len(p.groups))
-	keys := map[*window.Schedule]string{} // members share window copies (cloneMemberShared)
-	for gi, g := range p.groups {
-		gr := &groupRec{}
-		byKey := map[string]int{}
-		for _, id := range g.members {
-			w := windowFor(recs[id].data, p.v.upgradeType())
-			k, ok := keys[w]
-			if !ok {
-				k = scheduleKey(w)
-				keys[w] = k
-			}
-			bi, ok := byKey[k]
-			if !ok {
-				bi = len(gr.buckets)
-				byKey[k] = bi
-				gr.buckets = append(gr.buckets, &bucketRec{key: k, sched: w})
-			}
-			gr.buckets[bi].base = append(gr.buckets[bi].base, id)
-			recs[id].bucket = int32(bi)
+	groupRecs := make([]groupRec, len(p.groups))
+	type bucketOf struct {
+		key  string
+		comp *window.Compiled
+	}
+	known := map[*window.Schedule]bucketOf{} // members share window copies (cloneMemberShared)
+	// A group's buckets are in the order its members (ascending ids) meet
+	// them; members are visited in id order, which is memory order.
+	bks := make([][]*bucketRec, len(p.groups))
+	byKey := make([]map[string]int32, len(p.groups))
+	for id := range all {
+		m, g := &all[id], p.groupOf[id]
+		w := windowFor(m.data, p.v.upType)
+		k, ok := known[w]
+		if !ok {
+			k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
+			known[w] = k
 		}
-		groups[gi] = gr
+		if byKey[g] == nil {
+			byKey[g] = map[string]int32{}
+		}
+		bi, ok := byKey[g][k.key]
+		if !ok {
+			bi = int32(len(bks[g]))
+			byKey[g][k.key] = bi
+			bks[g] = append(bks[g], &bucketRec{key: k.key, sched: w, comp: k.comp})
+		}
+		m.bucket = bi
+	}
+	for gi := range p.groups {
+		groupRecs[gi].buckets = newPvec(bks[gi])
+		groups[gi] = &groupRecs[gi]
 	}
 	s.members = newPvec(recs)
 	s.groups = newPvec(groups)
 	gates := make([]*gateRec, len(p.gates))
+	gateRecs := make([]gateRec, len(p.gates))
 	for k := range gates {
-		gates[k] = &gateRec{state: NotStarted}
+		gateRecs[k].state = NotStarted
+		gates[k] = &gateRecs[k]
 	}
 	s.gates = newPvec(gates)
-	s.stages = make([]stageRec, len(p.stages))
+	s.stages = newStages(len(p.stages))
 	s.resolveConsistent(p)
 	return s
 }
@@ -534,4 +558,14 @@ func (m *memberRec) command() UpgradeMember {
 	c.Op = m.op
 	c.NodeImages = slices.Clone(c.NodeImages)
 	return c
+}
+
+// newStages returns n stage records, allocated together.
+func newStages(n int) []*stageRec {
+	recs := make([]stageRec, n)
+	out := make([]*stageRec, n)
+	for i := range recs {
+		out[i] = &recs[i]
+	}
+	return out
 }

@@ -212,10 +212,22 @@ type RegionCatalog struct {
 }
 
 // Azure's name rule for fleets' child resources, stages and groups.
-var namePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// validName: 1–50 characters matching ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$
+// (checked by hand: New checks every member's name).
+func validName(name string) bool {
+	if len(name) < 1 || len(name) > 50 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func checkName(field, name string) error {
-	if len(name) < 1 || len(name) > 50 || !namePattern.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("%w: %s %q: must be 1–50 characters of a-z, 0-9 and '-', starting and ending with a letter or digit", ErrInvalidSpec, field, name)
 	}
 	return nil
@@ -558,69 +570,88 @@ func weekdayOf(d window.Weekday) (time.Weekday, bool) {
 	return 0, false
 }
 
-func validateMembers(members []Member, up UpgradeType) problems {
+// nameOrder returns the members' indices in name order (then index order).
+func nameOrder(members []Member) []int32 {
+	order := make([]int32, len(members))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(members[a].Name, members[b].Name); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	return order
+}
+
+// validateMembers checks what New is given; order is nameOrder(members).
+func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	var errs problems
 	bad := errs.add
-	seen := map[string]bool{}
+	repeated := make([]bool, len(members)) // a member before it has its name
+	for k := 1; k < len(order); k++ {
+		repeated[order[k]] = members[order[k]].Name == members[order[k-1]].Name
+	}
 	for i, m := range members {
-		where := fmt.Sprintf("members[%d]", i)
-		if err := checkName(where+".name", m.Name); err != nil {
-			errs = append(errs, err)
+		where := func() string { return "members[" + strconv.Itoa(i) + "]" }
+		if !validName(m.Name) {
+			errs = append(errs, checkName(where()+".name", m.Name))
 		}
-		if seen[m.Name] {
-			bad("%s.name %q: member names must be unique", where, m.Name)
+		if repeated[i] {
+			bad("%s.name %q: member names must be unique", where(), m.Name)
 		}
-		seen[m.Name] = true
-		errs = append(errs, validateMember(where, m, up)...)
+		errs = append(errs, validateMemberAt(where, m, up)...)
 	}
 	return errs
 }
 
 // validateMember checks one member's data; MemberChanged uses it too.
 func validateMember(where string, m Member, up UpgradeType) problems {
+	return validateMemberAt(func() string { return where }, m, up)
+}
+
+// validateMemberAt is validateMember naming the member only on error.
+func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 	var errs problems
 	bad := errs.add
-	if m.Group != "" {
-		if err := checkName(where+".group", m.Group); err != nil {
-			errs = append(errs, err)
-		}
+	if m.Group != "" && !validName(m.Group) {
+		errs = append(errs, checkName(w()+".group", m.Group))
 	}
 	if m.Region == "" {
-		bad("%s (%s).region: required", where, m.Name)
+		bad("%s (%s).region: required", w(), m.Name)
 	}
 	if m.KubernetesVersion == "" && up != NodeImageOnly {
-		bad("%s (%s).kubernetesVersion: required for a %s upgrade", where, m.Name, up)
+		bad("%s (%s).kubernetesVersion: required for a %s upgrade", w(), m.Name, up)
 	}
 	if m.KubernetesVersion != "" {
 		if _, err := kversion.Parse(m.KubernetesVersion); err != nil {
-			bad("%s (%s).kubernetesVersion %q: want 1.30.5", where, m.Name, m.KubernetesVersion)
+			bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
 		}
 	}
-	pools := map[string]bool{}
 	for j, p := range m.NodePools {
-		pw := fmt.Sprintf("%s (%s).nodePools[%d]", where, m.Name, j)
-		if p.Name == "" || pools[p.Name] {
-			bad("%s.name %q: required and unique within the member", pw, p.Name)
+		pw := func() string { return fmt.Sprintf("%s (%s).nodePools[%d]", w(), m.Name, j) }
+		if p.Name == "" || slices.ContainsFunc(m.NodePools[:j], func(q NodePool) bool { return q.Name == p.Name }) {
+			bad("%s.name %q: required and unique within the member", pw(), p.Name)
 		}
-		pools[p.Name] = true
 		if p.NodeImageVersion != "" {
 			if _, err := nodeimage.Parse(p.NodeImageVersion); err != nil {
-				bad("%s.nodeImageVersion: %v", pw, err)
+				bad("%s.nodeImageVersion: %v", pw(), err)
 			}
 		}
 		if p.KubernetesVersion != "" {
 			if _, err := kversion.Parse(p.KubernetesVersion); err != nil {
-				bad("%s.kubernetesVersion %q: want 1.30.5", pw, p.KubernetesVersion)
+				bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
 			}
 		}
 	}
-	for _, w := range []struct {
+	for _, win := range []struct {
 		field string
 		s     *window.Schedule
 	}{{"autoUpgradeWindow", m.AutoUpgradeWindow}, {"nodeOSUpgradeWindow", m.NodeOSUpgradeWindow}} {
-		if w.s != nil {
-			if err := w.s.Validate(); err != nil {
-				bad("%s (%s).%s: %v", where, m.Name, w.field, err)
+		if win.s != nil {
+			if err := win.s.Validate(); err != nil {
+				bad("%s (%s).%s: %v", w(), m.Name, win.field, err)
 			}
 		}
 	}

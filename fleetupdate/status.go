@@ -301,7 +301,7 @@ func (r Run) memberStatus(id int32) MemberStatus {
 			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
 		}
 	case NotStarted:
-		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets[m.bucket]; bk.reached {
+		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets.get(int(m.bucket)); bk.reached {
 			ms.Status.State = Pending
 			if bk.opening.IsZero() {
 				ms.Message = "maintenance window is not open and does not open again"
@@ -330,14 +330,25 @@ func (r Run) Changed(prev Run) []string {
 		// A NotStarted member shows Pending while its bucket is reached.
 		prev.s.groups.diff(r.s.groups, func(g int) {
 			was, now := prev.s.groups.get(g), r.s.groups.get(g)
-			for bi, bk := range now.buckets {
-				if bi < len(was.buckets) && (was.buckets[bi] == bk || was.buckets[bi].reached == bk.reached && was.buckets[bi].opening.Equal(bk.opening)) {
-					continue
-				}
-				for _, id := range r.p.groups[g].members {
-					if r.s.members.get(int(id)).bucket == int32(bi) {
-						changed[id] = true
+			var moved map[int32]bool // buckets whose reached flag or opening changed
+			was.buckets.diff(now.buckets, func(bi int) {
+				bk := now.buckets.get(bi)
+				if bi < was.buckets.n {
+					if old := was.buckets.get(bi); old.reached == bk.reached && old.opening.Equal(bk.opening) {
+						return
 					}
+				}
+				if moved == nil {
+					moved = map[int32]bool{}
+				}
+				moved[int32(bi)] = true
+			})
+			if moved == nil {
+				return
+			}
+			for _, id := range r.p.groups[g].members {
+				if moved[r.s.members.get(int(id)).bucket] {
+					changed[id] = true
 				}
 			}
 		})

@@ -65,6 +65,7 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	b := newStepper(r)
 	if t := e.when(); t.After(b.s.clock) {
 		b.s.clock = t.UTC()
+		b.now = b.s.clock.Unix()
 	}
 	var err error
 	switch ev := e.(type) {
@@ -131,17 +132,20 @@ var notFinal = []State{NotStarted, Running, Stopping, Stopped, Failed}
 type stepper struct {
 	p    *plan
 	s    *state
+	orig *state // the run's state as given to Step: never changed
 	gen  uint64
+	now  int64 // the clock in Unix seconds
 	cmds []Command
 
 	stagesOwned, inflightOwned, wakesOwned bool
 }
 
 func newStepper(r Run) *stepper {
-	b := &stepper{p: r.p, s: new(state)}
+	b := &stepper{p: r.p, s: new(state), orig: r.s}
 	*b.s = *r.s
 	b.s.gen++
 	b.gen = b.s.gen
+	b.now = b.s.clock.Unix()
 	return b
 }
 
@@ -171,26 +175,17 @@ func (b *stepper) mutGroup(g int32) *groupRec {
 	return &c
 }
 
-// mutBuckets returns the group's bucket list for changing (to add one).
-func (b *stepper) mutBuckets(g int32) []*bucketRec {
-	gr := b.mutGroup(g)
-	if gr.bucketsGen != b.gen {
-		gr.buckets = slices.Clone(gr.buckets)
-		gr.bucketsGen = b.gen
-	}
-	return gr.buckets
-}
-
 // mutBucket returns bucket bi of group g for changing; only that bucket is
 // copied, not its siblings.
-func (b *stepper) mutBucket(g int32, bi int) *bucketRec {
-	bk := b.group(g).buckets[bi]
+func (b *stepper) mutBucket(g, bi int32) *bucketRec {
+	gr := b.mutGroup(g)
+	bk := gr.buckets.get(int(bi))
 	if bk.gen == b.gen {
 		return bk
 	}
 	c := *bk
 	c.gen = b.gen
-	b.mutBuckets(g)[bi] = &c
+	gr.buckets = gr.buckets.set(b.gen, int(bi), &c)
 	return &c
 }
 
@@ -199,7 +194,14 @@ func (b *stepper) stage(i int) *stageRec {
 		b.s.stages = slices.Clone(b.s.stages)
 		b.stagesOwned = true
 	}
-	return &b.s.stages[i]
+	st := b.s.stages[i]
+	if st.gen != b.gen {
+		c := *st
+		c.gen = b.gen
+		st = &c
+		b.s.stages[i] = st
+	}
+	return st
 }
 
 func (b *stepper) emit(c Command) { b.cmds = append(b.cmds, c) }

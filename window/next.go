@@ -1,6 +1,7 @@
 package window
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -49,12 +50,61 @@ func (s Schedule) Next(t time.Time) (Interval, bool) {
 	return c.next(t)
 }
 
+// Compiled is a schedule parsed and checked once, for a caller that asks
+// for its next window many times (a scheduler holding thousands of windows):
+// its Next answers exactly what [Schedule.Next] answers, without parsing the
+// schedule again. It shares nothing with the Schedule it came from.
+type Compiled struct{ c compiled }
+
+// Compile parses and checks s once; it fails exactly when [Schedule.Validate]
+// does, with the same error.
+func (s Schedule) Compile() (*Compiled, error) {
+	c, err := s.compile()
+	if err != nil {
+		return nil, err
+	}
+	return &Compiled{c}, nil
+}
+
+// Next is [Schedule.Next] of the compiled schedule.
+func (c *Compiled) Next(t time.Time) (Interval, bool) { return c.c.next(t) }
+
+// NextUnix is Next in Unix seconds: for t = u.Unix() it returns the Unix
+// seconds of Next(u)'s Start and End (whole seconds, since window bounds are
+// whole minutes), End being [math.MaxInt64] for an interval that never ends.
+// It does no allocation.
+func (c *Compiled) NextUnix(t int64) (start, end int64, ok bool) {
+	s, e, unbounded, ok := c.c.nextLocal(min(max(t, minClock), endOfTime) + c.c.off)
+	if !ok {
+		return 0, 0, false
+	}
+	if unbounded {
+		return s - c.c.off, math.MaxInt64, true
+	}
+	return s - c.c.off, e - c.c.off, true
+}
+
 func (c *compiled) next(t time.Time) (Interval, bool) {
 	// Clamping t changes no answer: no window starts before minClock, and
 	// none ending at endOfTime or later is returned.
 	l := min(max(t.Unix(), minClock), endOfTime) + c.off // local seconds, floored: window bounds are whole minutes
+	s, e, unbounded, ok := c.nextLocal(l)
+	if !ok {
+		return Interval{}, false
+	}
+	iv := c.toUTC(s, e)
+	if unbounded {
+		iv.End = time.Time{}
+	}
+	return iv, true
+}
+
+// nextLocal is next in local seconds l: the open period's bounds in local
+// seconds, unbounded when it never ends (e is then meaningless).
+func (c *compiled) nextLocal(l int64) (s, e int64, unbounded, ok bool) {
 	if c.kind == kindDaily && c.interval == 1 && c.dur == secondsPerDay {
-		return c.nextContinuous(l), true
+		s, e, unbounded := c.nextContinuous(l)
+		return s, e, unbounded, true
 	}
 	d, ok := c.firstOnOrAfter(max(floorDiv(l, secondsPerDay)-1, c.startDay))
 	// Blocked spans are merged, so they are whole days at least a day apart,
@@ -68,7 +118,7 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 	// never reached.
 	for range 2*(len(c.blocked)-i) + 8 {
 		if !ok {
-			return Interval{}, false
+			return 0, 0, false, false
 		}
 		s0 := d*secondsPerDay + c.st
 		e0 := s0 + c.dur
@@ -91,13 +141,13 @@ func (c *compiled) next(t time.Time) (Interval, bool) {
 		if s1 < e1 && e1 > l {
 			if e1-c.off >= endOfTime {
 				// RFC 3339 cannot write it, and later windows end later.
-				return Interval{}, false
+				return 0, 0, false, false
 			}
-			return c.toUTC(s1, e1), true
+			return s1, e1, false, true
 		}
 		d, ok = c.firstOnOrAfter(next)
 	}
-	return Interval{}, false
+	return 0, 0, false, false
 }
 
 // firstBlockEndingAfter returns the index of the first blocked span that ends
@@ -113,8 +163,9 @@ func (c *compiled) firstBlockEndingAfter(x int64) int {
 }
 
 // nextContinuous handles the schedule that is open all the time from its
-// first window on, except on blocked days.
-func (c *compiled) nextContinuous(l int64) Interval {
+// first window on, except on blocked days. It returns the open period in
+// local seconds, unbounded when it never ends.
+func (c *compiled) nextContinuous(l int64) (s, e int64, unbounded bool) {
 	cur := c.startDay*secondsPerDay + c.st
 	// Spans that end by l are behind it; the last of them may be where the
 	// open period holding l begins.
@@ -127,13 +178,11 @@ func (c *compiled) nextContinuous(l int64) Interval {
 			continue
 		}
 		if b.start > cur && b.start > l {
-			return c.toUTC(cur, b.start)
+			return cur, b.start, false
 		}
 		cur = max(cur, b.end)
 	}
-	iv := c.toUTC(cur, cur)
-	iv.End = time.Time{}
-	return iv
+	return cur, 0, true
 }
 
 func (c *compiled) toUTC(s, e int64) Interval {

@@ -1,0 +1,460 @@
+package fleetupdate
+
+// The pick index: a group's window buckets kept in the planner's order, so
+// a pick costs O(log windows) plus the changes it makes, however many
+// distinct windows the group holds.
+//
+// Everything here is derived from the run's state (the members, their
+// buckets, each bucket's reached flag and opening) and the clock: the codec
+// does not persist it, a decoded run builds it at its first pick, and check
+// verifies it. It is a cache that one group record owns at a time, and the
+// step that owns it changes it in place, so that a pick copies nothing:
+//
+//   - A step that needs a group's index claims it from the record of the
+//     run it was given, with a compare-and-swap of the owner to the record
+//     the step makes. Only that step changes the index, and the run it
+//     returns owns it. The run given to Step is not changed: the index it
+//     pointed to is no longer its own, and if it is stepped again, that
+//     step builds an index of its own from the run's state (O(group size)).
+//     Two steps of the same run at once are safe: one claims, one builds.
+//   - The index reflects its owner's state as the owner's step left it,
+//     with intervals computed at that step's clock. Any run holding the
+//     owner record is at that clock or later, which is all the lower bounds
+//     below need.
+//
+// Each bucket with a window and a member waiting is in the heap m, keyed by
+// (opening, head): the start of its cached interval (math.MaxInt64 if it
+// never opens again) and its first member waiting (ids are in name order).
+// Keys are lower bounds of the true keys: an interval that has ended is
+// refreshed when it reaches the top (a window's next start is after the
+// end of the interval before), and a head that was taken or left is moved
+// on when it reaches the top (members leave a queue, and join it only
+// through requeue, which updates the heap). So the top, once fresh, is the
+// planner's first bucket among the open ones, if it is open.
+//
+// A pick also has effects on buckets that are not picked (see pick): every
+// reached bucket whose window is open has its reached flag cleared, and
+// when no window is open, the buckets that rank before the pick are
+// reached. Two more heaps find those without looking at the others: r holds
+// the reached buckets by opening, and u the buckets that a reach would
+// change (not reached, or reached at an opening they no longer have), by
+// opening. Both are lazy in the same way as m: their keys are lower bounds,
+// checked when they reach the top; u may hold buckets that no longer need a
+// reach, which are dropped there.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetkit/fleetkit/planner"
+	"github.com/fleetkit/fleetkit/window"
+)
+
+// never is the opening of a window that never opens again: it sorts last.
+const never = math.MaxInt64
+
+// soon is planner.SoonWithin in seconds.
+const soon = int64(planner.SoonWithin / time.Second)
+
+// groupIndex is a group's pick state. See the file comment.
+type groupIndex struct {
+	owner   atomic.Pointer[groupRec]
+	bks     []ixBucket
+	none    int32 // the bucket of members with no window, or -1
+	m, u, r ixHeap
+	scratch []int32
+}
+
+// ixBucket is a bucket's queue and its window's interval.
+type ixBucket struct {
+	win      *window.Compiled // nil: no window, or one that never opens
+	windowed bool
+	base     []int32 // members waiting when the index was built, sorted
+	extra    []int32 // members queued again since (retries, catalog, moved in), sorted
+	cursor   int32   // base[:cursor] have left
+	xhead    int32   // extra[:xhead] have left
+	s, e     int64   // the window's current or next interval, Unix seconds; valid while the clock is before e
+	ok       bool    // the window opens again (s and e are meaningful)
+	known    bool    // s, e and ok have been computed
+	reached  bool    // the bucket record's reached flag
+	asked    int64   // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
+}
+
+// key is the bucket's opening in the planner's order.
+func (bk *ixBucket) key() int64 {
+	if !bk.ok {
+		return never
+	}
+	return bk.s
+}
+
+// openingKey is a bucket record's opening as a key.
+func openingKey(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return never
+	case t.Nanosecond() != 0:
+		return math.MinInt64 // no window opens there: it equals no key
+	}
+	return t.Unix()
+}
+
+// openingTime is the opening a key stands for.
+func openingTime(k int64) time.Time {
+	if k == never {
+		return time.Time{}
+	}
+	return time.Unix(k, 0).UTC()
+}
+
+// index returns group g's index, claimed by this step, or built for it.
+func (b *stepper) index(g int32) *groupIndex {
+	if ix := b.ownIndex(g); ix != nil {
+		return ix
+	}
+	gr := b.mutGroup(g)
+	ix := b.buildIndex(g, gr)
+	ix.owner.Store(gr)
+	gr.idx = ix
+	return ix
+}
+
+// ownIndex returns group g's index if this step owns it or can claim it,
+// else nil.
+func (b *stepper) ownIndex(g int32) *groupIndex {
+	gr := b.group(g)
+	ix := gr.idx
+	if ix == nil {
+		return nil
+	}
+	owner := ix.owner.Load()
+	if gr.gen == b.gen && owner == gr {
+		return ix
+	}
+	prev := b.orig.groups.get(int(g))
+	if owner != prev || prev.idx != ix {
+		return nil
+	}
+	gr = b.mutGroup(g)
+	if ix.owner.CompareAndSwap(prev, gr) {
+		return ix
+	}
+	return nil
+}
+
+// buildIndex builds group g's index from the state being built.
+func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
+	n := gr.buckets.n
+	ix := &groupIndex{bks: make([]ixBucket, n), none: -1}
+	pos := make([]int32, 3*n)
+	for i := range pos {
+		pos[i] = -1
+	}
+	ix.m.pos, ix.u.pos, ix.r.pos = pos[:n:n], pos[n:2*n:2*n], pos[2*n:]
+	for bi := range n {
+		rec := gr.buckets.get(bi)
+		bk := &ix.bks[bi]
+		bk.win, bk.windowed = rec.comp, rec.sched != nil
+		bk.reached, bk.asked = rec.reached, openingKey(rec.opening)
+		if !bk.windowed {
+			ix.none = int32(bi)
+		}
+	}
+	for _, id := range b.p.groups[g].members {
+		if m := b.member(id); m.eligible() {
+			bk := &ix.bks[m.bucket]
+			bk.base = append(bk.base, id)
+		}
+	}
+	for bi := range ix.bks {
+		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
+			b.place(ix, int32(bi))
+		}
+	}
+	return ix
+}
+
+// addBucket makes room for a bucket the group has just added.
+func (ix *groupIndex) addBucket(rec *bucketRec) {
+	bi := int32(len(ix.bks))
+	ix.bks = append(ix.bks, ixBucket{win: rec.comp, windowed: rec.sched != nil, reached: rec.reached, asked: openingKey(rec.opening)})
+	ix.m.pos = append(ix.m.pos, -1)
+	ix.u.pos = append(ix.u.pos, -1)
+	ix.r.pos = append(ix.r.pos, -1)
+	if rec.sched == nil {
+		ix.none = bi
+	}
+}
+
+// waitsIn: member id waits for its turn in bucket bi.
+func (b *stepper) waitsIn(id, bi int32) bool {
+	m := b.member(id)
+	return m.bucket == bi && m.eligible()
+}
+
+// head returns bucket bi's first member waiting, moving past those that
+// have left (lazy deletion keeps picks O(1) amortised per member).
+func (b *stepper) head(ix *groupIndex, bi int32) (int32, bool) {
+	bk := &ix.bks[bi]
+	for int(bk.cursor) < len(bk.base) && !b.waitsIn(bk.base[bk.cursor], bi) {
+		bk.cursor++
+	}
+	for int(bk.xhead) < len(bk.extra) && !b.waitsIn(bk.extra[bk.xhead], bi) {
+		bk.xhead++
+	}
+	best := int32(-1)
+	if int(bk.cursor) < len(bk.base) {
+		best = bk.base[bk.cursor]
+	}
+	if int(bk.xhead) < len(bk.extra) && (best < 0 || bk.extra[bk.xhead] < best) {
+		best = bk.extra[bk.xhead]
+	}
+	return best, best >= 0
+}
+
+// refresh computes bucket bi's interval at the step's clock. Its key in m
+// follows; a reached bucket whose opening changed joins u.
+func (b *stepper) refresh(ix *groupIndex, bi int32) {
+	bk := &ix.bks[bi]
+	if bk.win != nil {
+		bk.s, bk.e, bk.ok = bk.win.NextUnix(b.now)
+	} else {
+		bk.s, bk.e, bk.ok = 0, 0, false
+	}
+	bk.known = true
+	if i := ix.m.pos[bi]; i >= 0 {
+		ix.m.set(bi, bk.key(), ix.m.e[i].head)
+	}
+	if bk.reached && bk.asked != bk.key() && ix.u.pos[bi] < 0 {
+		ix.u.set(bi, bk.key(), 0)
+	}
+}
+
+// stale: bucket bi's interval has ended (or was never computed).
+func (ix *groupIndex) stale(bi int32, t int64) bool {
+	bk := &ix.bks[bi]
+	return !bk.known || bk.ok && bk.e <= t
+}
+
+// place puts bucket bi, which has a window and a member waiting, in the heaps.
+func (b *stepper) place(ix *groupIndex, bi int32) {
+	h, ok := b.head(ix, bi)
+	if !ok {
+		return
+	}
+	bk := &ix.bks[bi]
+	if ix.stale(bi, b.now) {
+		b.refresh(ix, bi)
+	}
+	k := bk.key()
+	ix.m.set(bi, k, h)
+	if !bk.reached || bk.asked != k {
+		ix.u.set(bi, k, 0)
+	}
+	if bk.reached {
+		ix.r.set(bi, k, 0)
+	}
+}
+
+// drop takes bucket bi, found with no member waiting, out of the heaps.
+func (ix *groupIndex) drop(bi int32) {
+	ix.m.remove(bi)
+	ix.u.remove(bi)
+	ix.r.remove(bi)
+}
+
+// enqueue makes member id wait in bucket bi again.
+func (b *stepper) enqueue(ix *groupIndex, bi, id int32) {
+	bk := &ix.bks[bi]
+	rest := bk.extra[bk.xhead:]
+	i, found := slices.BinarySearch(rest, id)
+	if !found {
+		bk.extra = slices.Insert(rest, i, id)
+		bk.xhead = 0
+	}
+	if bk.windowed {
+		b.place(ix, bi)
+	}
+}
+
+// ixHeap is a binary min-heap of buckets by (key, head) that knows where
+// each bucket is.
+type ixHeap struct {
+	e   []ixEntry
+	pos []int32 // bucket → index in e, or -1
+}
+
+type ixEntry struct {
+	key  int64
+	head int32
+	bi   int32
+}
+
+func (a ixEntry) less(b ixEntry) bool { return a.key < b.key || a.key == b.key && a.head < b.head }
+
+// set puts bucket bi in the heap with key (key, head), or moves it there.
+func (h *ixHeap) set(bi int32, key int64, head int32) {
+	x := ixEntry{key, head, bi}
+	i := h.pos[bi]
+	if i < 0 {
+		h.e = append(h.e, x)
+		h.up(len(h.e) - 1)
+		return
+	}
+	old := h.e[i]
+	h.e[i] = x
+	if x.less(old) {
+		h.up(int(i))
+	} else {
+		h.down(int(i))
+	}
+}
+
+// remove takes bucket bi out of the heap, if it is there.
+func (h *ixHeap) remove(bi int32) {
+	i := int(h.pos[bi])
+	if i < 0 {
+		return
+	}
+	h.pos[bi] = -1
+	last := len(h.e) - 1
+	x := h.e[last]
+	h.e = h.e[:last]
+	if i == last {
+		return
+	}
+	old := h.e[i]
+	h.e[i] = x
+	if x.less(old) {
+		h.up(i)
+	} else {
+		h.down(i)
+	}
+}
+
+func (h *ixHeap) up(i int) {
+	x := h.e[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if !x.less(h.e[p]) {
+			break
+		}
+		h.e[i] = h.e[p]
+		h.pos[h.e[i].bi] = int32(i)
+		i = p
+	}
+	h.e[i] = x
+	h.pos[x.bi] = int32(i)
+}
+
+func (h *ixHeap) down(i int) {
+	x := h.e[i]
+	n := len(h.e)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && h.e[r].less(h.e[c]) {
+			c = r
+		}
+		if !h.e[c].less(x) {
+			break
+		}
+		h.e[i] = h.e[c]
+		h.pos[h.e[i].bi] = int32(i)
+		i = c
+	}
+	h.e[i] = x
+	h.pos[x.bi] = int32(i)
+}
+
+// checkIndex verifies group g's index, if gr owns it: that it is what
+// buildIndex would make, up to its lazy parts. It must not run while a step
+// of a run holding gr is under way.
+func (r Run) checkIndex(g int32, gr *groupRec) error {
+	ix := gr.idx
+	if ix == nil || ix.owner.Load() != gr {
+		return nil
+	}
+	f := fmt.Sprintf("state.groups[%d] (its index)", g)
+	bad := func(format string, a ...any) error { return corruptf(f, format, a...) }
+	n := gr.buckets.n
+	if len(ix.bks) != n || len(ix.m.pos) != n || len(ix.u.pos) != n || len(ix.r.pos) != n {
+		return bad("%d buckets, the group has %d", len(ix.bks), n)
+	}
+	for _, h := range []*ixHeap{&ix.m, &ix.u, &ix.r} {
+		for i, x := range h.e {
+			if h.pos[x.bi] != int32(i) || i > 0 && x.less(h.e[(i-1)/2]) {
+				return bad("heap out of order at %d", i)
+			}
+		}
+		in := 0
+		for _, p := range h.pos {
+			if p >= 0 {
+				in++
+			}
+		}
+		if in != len(h.e) {
+			return bad("heap positions do not match its entries")
+		}
+	}
+	waiting := make([][]int32, n)
+	for _, id := range r.p.groups[g].members {
+		if m := r.s.members.get(int(id)); m.eligible() {
+			waiting[m.bucket] = append(waiting[m.bucket], id)
+		}
+	}
+	t := r.s.clock.Unix()
+	none := int32(-1)
+	for bi := range int32(n) {
+		rec, bk := gr.buckets.get(int(bi)), &ix.bks[bi]
+		if bk.windowed != (rec.sched != nil) || bk.win != rec.comp || bk.reached != rec.reached || bk.reached && bk.asked != openingKey(rec.opening) {
+			return bad("bucket %d does not mirror its record", bi)
+		}
+		if !bk.windowed {
+			none = bi
+		}
+		if !slices.IsSorted(bk.base) || !slices.IsSorted(bk.extra[bk.xhead:]) {
+			return bad("bucket %d: queue not sorted", bi)
+		}
+		for _, id := range waiting[bi] {
+			_, inBase := slices.BinarySearch(bk.base[bk.cursor:], id)
+			_, inExtra := slices.BinarySearch(bk.extra[bk.xhead:], id)
+			if !inBase && !inExtra {
+				return bad("member %q waits in bucket %d but is in no queue", r.p.members[id].Name, bi)
+			}
+		}
+		if bk.known && !ix.stale(bi, t) && bk.win != nil {
+			if s, e, ok := bk.win.NextUnix(t); ok != bk.ok || ok && (s != bk.s || e != bk.e) {
+				return bad("bucket %d: interval [%d, %d) %t; the window's is [%d, %d) %t", bi, bk.s, bk.e, bk.ok, s, e, ok)
+			}
+		}
+		if !bk.windowed || len(waiting[bi]) == 0 {
+			if bk.windowed && (ix.m.pos[bi] >= 0 && !bk.known) {
+				return bad("bucket %d is in m with no interval", bi)
+			}
+			continue
+		}
+		k, head := bk.key(), waiting[bi][0]
+		switch {
+		case !bk.known:
+			return bad("bucket %d has members waiting and no interval", bi)
+		case ix.m.pos[bi] < 0:
+			return bad("bucket %d has members waiting and is not in m", bi)
+		case ix.m.e[ix.m.pos[bi]].key != k || ix.m.e[ix.m.pos[bi]].head > head:
+			return bad("bucket %d: key in m above its own", bi)
+		case (!bk.reached || bk.asked != k) && (ix.u.pos[bi] < 0 || ix.u.e[ix.u.pos[bi]].key > k):
+			return bad("bucket %d would change on a reach and is not in u below its key", bi)
+		case bk.reached && (ix.r.pos[bi] < 0 || ix.r.e[ix.r.pos[bi]].key > k):
+			return bad("bucket %d is reached and not in r below its key", bi)
+		}
+	}
+	if none != ix.none {
+		return bad("bucket with no window %d, index says %d", none, ix.none)
+	}
+	return nil
+}
