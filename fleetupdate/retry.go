@@ -408,9 +408,9 @@ type retryPart struct {
 	members    []string
 }
 
-// fits says whether the member can join: the same Kubernetes version, and a
-// Custom selection that gives it exactly its pins and moves none of the
-// pools it has no pin for.
+// fits says whether the member can join: the same Kubernetes version and
+// kind of selection, and a Custom selection that gives it exactly its pins
+// and moves none of the pools it has no pin for.
 func (p *retryPart) fits(n retryNeed) bool {
 	if p.latest != n.latest || p.consistent != n.consistent || p.k8s != n.k8s {
 		return false
