@@ -44,7 +44,14 @@ type RetryRun struct {
 // chose. A run's Custom selection holds one image per node image family,
 // and a Latest run can have chosen several of one family (regions receive
 // images a week or two apart, and a long run sees new ones); a minor-only
-// Kubernetes target can likewise have resolved to different patches.
+// Kubernetes target can likewise have resolved to different patches; and
+// members a Consistent run skipped for want of an image need a Consistent
+// run of their own.
+//
+// The runs share no members, and each goes through its own stages: a host
+// that runs them one after another may upgrade a prod member of the first
+// before a canary member of the second. Run them in sequence only if that
+// order is acceptable.
 type RetryPlan struct {
 	Runs []RetryRun
 	// Catalog is the catalog as the first run last knew it, a deep copy; a
@@ -58,7 +65,8 @@ type RetryPlan struct {
 // catalog after NodeImageVersionNotAvailable), and those the system skipped
 // for a reason a retry can change (a Consistent selection that found no
 // image for one of their pools), with the exact Kubernetes version and node
-// images r chose for each pinned as a Custom selection. Options add the
+// images r chose for each pinned, the images as a Custom selection (with the
+// exception below for members a Consistent selection skipped). Options add the
 // members a user skipped (with one that Failed in a group or stage a user
 // skipped while it was being upgraded) and, for a Stopped or Failed run,
 // those it never finished. Members the system skipped because they were
@@ -78,7 +86,10 @@ type RetryPlan struct {
 // group and labels r placed them by (r does not follow label changes), so
 // each lands in its group of r; the rest of their data is as r last knew it
 // (MemberChanged included). The updateStrategyId is dropped: the strategy is
-// no longer a copy of it.
+// no longer a copy of it. Percentages in maxConcurrency and
+// maxAllowedFailures are of the retry's smaller groups and stages: "10%" of
+// a group of 30 upgrades 3 at a time, of 4 members retried from it 1; set
+// counts where the first run's numbers matter.
 //
 // The Kubernetes version is the patch r chose for the member; for a member
 // r never asked an upgrade for, the patch r's target means in its region in
@@ -94,6 +105,14 @@ type RetryPlan struct {
 // run whose pins would be empty pins the images its pools already have, so
 // the retry leaves them alone as r did. A pinned image that has since left
 // the catalog makes the member Pending, as it would in r.
+//
+// Members r skipped under Consistent because no consistent image existed
+// for one of their pools are not pinned: r's selection cannot supply the
+// image r never had, so the retry would upgrade their Kubernetes and other
+// pools and leave that pool alone, the partial upgrade r refused. They go
+// in a run of their own whose selection is Consistent, resolved over its
+// members when it starts, against the catalog then; their Kubernetes
+// version is the patch r's target meant for them, as above.
 //
 // The name is r's with "-retry-N" after it: "roll" gives "roll-retry-1",
 // "roll-retry-1" gives "roll-retry-2" and part "roll-retry-1-2" of a split
@@ -143,12 +162,18 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 	// Which members, and the group r had each in.
 	groupOf := map[string]string{}
 	var picked []string
+	// Members the system skipped under Consistent (no consistent image for
+	// one of their pools): they get a Consistent selection of their own.
+	fresh := map[string]bool{}
+	consistent := up != ControlPlaneOnly && spec.ManagedClusterUpdate.NodeImageSelection != nil &&
+		spec.ManagedClusterUpdate.NodeImageSelection.Type == Consistent
 	for _, ss := range st.Stages {
 		for _, gs := range ss.Groups {
 			for _, ms := range gs.Members {
 				if retryable(ms, saved[ms.Name], userSkipped[gs.Name], opt) {
 					groupOf[ms.Name] = gs.Name
 					picked = append(picked, ms.Name)
+					fresh[ms.Name] = consistent && systemSkipped(ms)
 				}
 			}
 		}
@@ -207,10 +232,11 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 		if err != nil {
 			return RetryPlan{}, fmt.Errorf("%w: run %q: %v", ErrInvalidEncoding, name, err)
 		}
+		need.consistent = fresh[n]
 		i := slices.IndexFunc(parts, func(p *retryPart) bool { return p.fits(need) })
 		if i < 0 {
 			i = len(parts)
-			parts = append(parts, &retryPart{k8s: need.k8s, latest: need.latest, pins: map[string]nodeimage.Image{}, floors: map[string]nodeimage.Image{}})
+			parts = append(parts, &retryPart{k8s: need.k8s, latest: need.latest, consistent: need.consistent, pins: map[string]nodeimage.Image{}, floors: map[string]nodeimage.Image{}})
 		}
 		parts[i].add(need)
 	}
@@ -241,6 +267,9 @@ func (r Run) Retry(opt RetryOptions) (RetryPlan, error) {
 			mcu.NodeImageSelection = nil
 		case p.latest:
 			// r chose nothing for these members: keep its Latest.
+		case p.consistent:
+			// r's selection lacks an image they need: resolve afresh.
+			mcu.NodeImageSelection = &NodeImageSelection{Type: Consistent}
 		default:
 			imgs := shared
 			if latest {
@@ -299,6 +328,12 @@ func retryable(ms MemberStatus, saved memberJSON, groupSkipped bool, opt RetryOp
 	return false
 }
 
+// systemSkipped says whether a member retryable took is one the system
+// skipped (for a reason a retry can change), not a user.
+func systemSkipped(ms MemberStatus) bool {
+	return ms.Status.State == Skipped && !strings.HasPrefix(ms.Message, msgUserSkipped)
+}
+
 // The messages Skip, MemberChanged and prepare give skipped members
 // (skip.go, facts.go, prepare.go); status shows them, so they are stable.
 const (
@@ -314,11 +349,12 @@ func atTarget(msg string) bool {
 
 // retryNeed is what one member requires of the retry run that holds it.
 type retryNeed struct {
-	name   string
-	k8s    string // the patch r chose, else the one its target means; "" for NodeImageOnly
-	latest bool   // Latest, and r chose it no image: it keeps Latest
-	pins   map[string]nodeimage.Image
-	floors map[string]nodeimage.Image // per family it has no pin for: its lowest pool image, which no pin may pass
+	name       string
+	k8s        string // the patch r chose, else the one its target means; "" for NodeImageOnly
+	latest     bool   // Latest, and r chose it no image: it keeps Latest
+	consistent bool   // Consistent, and r skipped it for want of an image: Consistent again
+	pins       map[string]nodeimage.Image
+	floors     map[string]nodeimage.Image // per family it has no pin for: its lowest pool image, which no pin may pass
 }
 
 func retryNeedOf(m Member, pinned *pinnedJSON, k8s string, latest bool) (retryNeed, error) {
@@ -364,18 +400,19 @@ func keepLowest(low map[string]nodeimage.Image, img nodeimage.Image) {
 
 // retryPart is one retry run being filled.
 type retryPart struct {
-	k8s     string
-	latest  bool
-	pins    map[string]nodeimage.Image
-	floors  map[string]nodeimage.Image
-	members []string
+	k8s        string
+	latest     bool
+	consistent bool
+	pins       map[string]nodeimage.Image
+	floors     map[string]nodeimage.Image
+	members    []string
 }
 
-// fits says whether the member can join: the same Kubernetes version, and a
-// Custom selection that gives it exactly its pins and moves none of the
-// pools it has no pin for.
+// fits says whether the member can join: the same Kubernetes version and
+// kind of selection, and a Custom selection that gives it exactly its pins
+// and moves none of the pools it has no pin for.
 func (p *retryPart) fits(n retryNeed) bool {
-	if p.latest != n.latest || p.k8s != n.k8s {
+	if p.latest != n.latest || p.consistent != n.consistent || p.k8s != n.k8s {
 		return false
 	}
 	for f, img := range n.pins {

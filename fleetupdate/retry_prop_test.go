@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetkit/fleetkit/fake"
 	"github.com/fleetkit/fleetkit/fleetupdate"
+	"github.com/fleetkit/fleetkit/internal/kversion"
 )
 
 // retriedByStatus is the rule Run.Retry documents, read off the status:
@@ -43,6 +44,36 @@ func retriedByStatus(m fleetupdate.MemberStatus, removed, attempted, groupSkippe
 	return false
 }
 
+// consistentAgain is the rule's selection for a retried member: one a
+// Consistent run skipped (the system, not a user; the only reason is no
+// consistent image for a pool) goes in a Consistent run, as pinning the
+// first run's selection would upgrade it in part; every other member gets
+// a pinned (Custom), Latest or no selection.
+func consistentAgain(m fleetupdate.MemberStatus, mcu fleetupdate.ManagedClusterUpdate) bool {
+	return mcu.Upgrade.Type != fleetupdate.ControlPlaneOnly && mcu.NodeImageSelection != nil &&
+		mcu.NodeImageSelection.Type == fleetupdate.Consistent &&
+		m.Status.State == fleetupdate.Skipped && !strings.HasPrefix(m.Message, "skipped by user")
+}
+
+// meantPatch is the patch a minor-only target means in a region of the
+// catalog: the newest it offers, else the target as written.
+func meantPatch(target string, cat fleetupdate.Catalog, region string) string {
+	t, err := kversion.Parse(target)
+	if err != nil {
+		return target
+	}
+	var offered []kversion.Version
+	for _, s := range cat.Regions[region].KubernetesVersions {
+		if v, err := kversion.Parse(s); err == nil {
+			offered = append(offered, v)
+		}
+	}
+	if v, err := kversion.Resolve(t, offered); err == nil {
+		return v.String()
+	}
+	return t.String()
+}
+
 type placeOf struct{ stage, group string }
 
 func placesOf(st fleetupdate.Status) map[string]placeOf {
@@ -71,6 +102,7 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		sim.FailureRate = max(sim.FailureRate, rapid.SampledFrom([]float64{0, 0.3, 0.7}).Draw(t, "failureRate"))
 		opt := fleetupdate.RetryOptions{UserSkipped: rapid.Bool().Draw(t, "userSkipped"), Unfinished: rapid.Bool().Draw(t, "unfinished")}
 		moveMembers(t, &sim)
+		addUnofferedPools(t, &sim)
 		tr, h, err := sim.Simulate("first", simHorizon)
 		if err != nil {
 			t.Fatalf("simulate: %v", err)
@@ -120,12 +152,15 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 		}
 		st := first.Status()
 		places := placesOf(st)
+		mcu := first.Spec().ManagedClusterUpdate
 		var want []string
+		fresh := map[string]bool{}
 		for _, s := range st.Stages {
 			for _, g := range s.Groups {
 				for _, m := range g.Members {
 					if retriedByStatus(m, removed[m.Name], attempted[m.Name], skippedGroup[g.Name], opt) {
 						want = append(want, m.Name)
+						fresh[m.Name] = consistentAgain(m, mcu)
 					}
 				}
 			}
@@ -137,6 +172,18 @@ func TestRetryOfSimulatedRunsPinsWhatTheFirstRunChose(t *testing.T) {
 				t.Fatalf("retry run %s has no members", rr.Name)
 			}
 			got = append(got, memberNamesOf(rr.Members)...)
+			rmcu := rr.Spec.ManagedClusterUpdate
+			isConsistent := rmcu.NodeImageSelection != nil && rmcu.NodeImageSelection.Type == fleetupdate.Consistent
+			for _, m := range rr.Members {
+				if fresh[m.Name] != isConsistent {
+					t.Fatalf("%s: in retry %s with selection %+v; a Consistent one is the rule's answer: %v", m.Name, rr.Name, rmcu.NodeImageSelection, fresh[m.Name])
+				}
+				if fresh[m.Name] && mcu.Upgrade.Type != fleetupdate.NodeImageOnly {
+					if k, want := rmcu.Upgrade.KubernetesVersion, meantPatch(mcu.Upgrade.KubernetesVersion, plan.Catalog, m.Region); k != want {
+						t.Fatalf("%s: retry %s targets %s; the first run meant %s in %s", m.Name, rr.Name, k, want, m.Region)
+					}
+				}
+			}
 		}
 		slices.Sort(got)
 		if !slices.Equal(want, got) {
@@ -199,6 +246,21 @@ func moveMembers(t *rapid.T, sim *fake.Simulation) {
 			mc.Member.Region = ms[rapid.IntRange(0, len(ms)-1).Draw(t, "regionOf")].Region
 		}
 		sim.Actions[i].Event = mc
+	}
+}
+
+// addUnofferedPools gives some members a pool of a family no region offers,
+// so a Consistent run skips them (no consistent image) and a Latest one
+// leaves the pool alone.
+func addUnofferedPools(t *rapid.T, sim *fake.Simulation) {
+	if !rapid.Bool().Draw(t, "unofferedFamily") {
+		return
+	}
+	for i := range sim.Fleet.Members {
+		if rapid.IntRange(0, 4).Draw(t, "unofferedPool") == 0 {
+			m := &sim.Fleet.Members[i]
+			m.NodePools = append(slices.Clone(m.NodePools), fleetupdate.NodePool{Name: "arm", NodeImageVersion: "AKSUbuntu-2204gen2arm64containerd-202601.05.0"})
+		}
 	}
 }
 

@@ -90,16 +90,18 @@ func TestRetryTakesFailedAndSystemSkippedMembers(t *testing.T) {
 	h := classified(t)
 	plan, err := h.run.Retry(RetryOptions{})
 	require.NoError(t, err)
-	require.Len(t, plan.Runs, 1)
-	rr := plan.Runs[0]
-	assert.Equal(t, "run-1-retry-1", rr.Name)
-	assert.Equal(t, []string{"fail-1", "jump-1", "odd-1"}, memberNames(rr.Members))
+	require.Len(t, plan.Runs, 2) // odd-1 needs a Consistent run of its own
+	assert.Equal(t, "run-1-retry-1-1", plan.Runs[0].Name)
+	assert.Equal(t, []string{"fail-1", "jump-1"}, memberNames(plan.Runs[0].Members))
+	assert.Equal(t, "run-1-retry-1-2", plan.Runs[1].Name)
+	assert.Equal(t, []string{"odd-1"}, memberNames(plan.Runs[1].Members))
 	assert.Equal(t, catalog(), plan.Catalog)
 
 	plan, err = h.run.Retry(RetryOptions{UserSkipped: true})
 	require.NoError(t, err)
-	require.Len(t, plan.Runs, 1)
-	assert.Equal(t, []string{"fail-1", "g2-1", "jump-1", "odd-1", "skip-1"}, memberNames(plan.Runs[0].Members))
+	require.Len(t, plan.Runs, 2)
+	assert.Equal(t, []string{"fail-1", "g2-1", "jump-1", "skip-1"}, memberNames(plan.Runs[0].Members))
+	assert.Equal(t, []string{"odd-1"}, memberNames(plan.Runs[1].Members))
 }
 
 func TestRetryPinsTheConsistentSelectionAndVersionAsCustom(t *testing.T) {
@@ -125,8 +127,55 @@ func TestRetryPinsTheConsistentSelectionAndVersionAsCustom(t *testing.T) {
 	want.Op = got.Op
 	assert.Equal(t, want, got)
 	assert.Equal(t, Failed, r2.state("jump-1"), "the minor-version rule still holds")
-	odd := r2.ops["odd-1"]
-	assert.Equal(t, []PoolImage{{Pool: "system", NodeImageVersion: imgNew}}, odd.NodeImages, "the pool with no consistent image is left alone")
+}
+
+// A member the first run skipped under Consistent because no consistent
+// image existed for one of its pools is not pinned to that selection: the
+// image it lacked would still be missing, and the retry would upgrade its
+// Kubernetes and other pools and leave that pool alone, a partial upgrade
+// the first run refused. It gets a Consistent run of its own, resolved
+// when that run starts, with the Kubernetes patch the first run meant.
+func TestRetryGivesMembersSkippedForWantOfAConsistentImageAConsistentRun(t *testing.T) {
+	odd := member("odd-1", "g")
+	odd.NodePools = append(odd.NodePools, NodePool{Name: "arm", NodeImageVersion: armImg})
+	spec := tolerant(ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: Full, KubernetesVersion: k8sTo}, NodeImageSelection: &NodeImageSelection{Type: Consistent}})
+	h := newHost(t, spec, []Member{member("a-1", "g"), odd}, catalog())
+	h.start()
+	h.failOp("a-1", "QuotaExceeded", "no")
+	require.Equal(t, Completed, h.run.State())
+	require.Contains(t, h.member("odd-1").Message, "no consistent node image")
+
+	plan, err := h.run.Retry(RetryOptions{})
+	require.NoError(t, err)
+	require.Len(t, plan.Runs, 2)
+	pinned, fresh := plan.Runs[0], plan.Runs[1]
+	assert.Equal(t, "run-1-retry-1-1", pinned.Name)
+	assert.Equal(t, []string{"a-1"}, memberNames(pinned.Members))
+	assert.Equal(t, ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: Full, KubernetesVersion: k8sToFix},
+		NodeImageSelection: &NodeImageSelection{Type: Custom, CustomNodeImageVersions: []NodeImageVersion{{Version: imgNew}}}}, pinned.Spec.ManagedClusterUpdate)
+	assert.Equal(t, "run-1-retry-1-2", fresh.Name)
+	assert.Equal(t, []string{"odd-1"}, memberNames(fresh.Members))
+	assert.Equal(t, ManagedClusterUpdate{Upgrade: UpgradeSpec{Type: Full, KubernetesVersion: k8sToFix},
+		NodeImageSelection: &NodeImageSelection{Type: Consistent}}, fresh.Spec.ManagedClusterUpdate)
+	assert.Equal(t, spec.Strategy, fresh.Spec.Strategy)
+
+	// Against the same catalog the missing family is still missing: the
+	// retry skips it again rather than upgrade it in part.
+	r2 := newHost(t, fresh.Spec, fresh.Members, plan.Catalog)
+	r2.start()
+	assert.NotContains(t, r2.ops, "odd-1")
+	assert.Equal(t, Skipped, r2.state("odd-1"))
+	assert.Contains(t, r2.member("odd-1").Message, "no consistent node image")
+
+	// Once the region offers the family (and a newer patch), the retry
+	// upgrades every pool, to the patch the first run meant.
+	const armNew = "AKSUbuntu-2204gen2arm64containerd-202405.20.0"
+	cat := catalog()
+	cat.Regions[regionA] = RegionCatalog{KubernetesVersions: []string{"1.29.4", "1.30.5", "1.30.7"}, NodeImageVersions: []string{imgOld, imgMid, imgNew, armImg, armNew}}
+	r3 := newHost(t, fresh.Spec, fresh.Members, cat)
+	r3.start()
+	assert.Equal(t, UpgradeMember{Op: "run-1/odd-1/1", Member: "odd-1", Type: Full, KubernetesVersion: k8sToFix,
+		NodeImages: []PoolImage{{Pool: "arm", NodeImageVersion: armNew}, {Pool: "system", NodeImageVersion: imgNew}}}, r3.ops["odd-1"])
 }
 
 func TestRetryRefusesRunsThatAreNotDone(t *testing.T) {
