@@ -573,6 +573,8 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
 	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
+	case m.attempt > 0 && m.start.Before(s.start):
+		return corruptf(f+".startTime", "%q: %s is before the run started (%s); only a started run upgrades", name, m.start, s.start)
 	case m.state == Running && (m.start.IsZero() || !m.end.IsZero()):
 		return corruptf(f+".state", "%q is Running: it has a startTime and no endTime", name)
 	case m.state == Pending && !m.end.IsZero():

@@ -136,6 +136,8 @@ func TestDecodeRefusesEditedTimesAndOutcomes(t *testing.T) {
 	for _, c := range []savedEdit{
 		{"an upgrade in flight marked Completed: the member completes without being upgraded", running,
 			func(doc map[string]any) { nth(doc, "members", 2)["state"] = "Completed" }, "state.members[2]"},
+		{"an upgrade in flight that started before the run did", running,
+			func(doc map[string]any) { nth(doc, "members", 2)["startTime"] = "2026-03-01T00:00:00Z" }, "state.members[2].startTime"},
 		{"a member not started marked Skipped", running,
 			func(doc map[string]any) { nth(doc, "members", 4)["state"] = "Skipped" }, "state.members[4]"},
 		{"a group of a stage not started given an end", running,
