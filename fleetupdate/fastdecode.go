@@ -50,11 +50,11 @@ func fastRunJSON(b []byte) (runJSON, bool) {
 	okTop := p.skipObject(func(key []byte) bool {
 		switch string(key) {
 		case "members":
-			return parse(0, func() bool { in.Members, ok = p.members(); return ok })
+			return parse(0, func() bool { in.Members, ok = arrayOf(p, 0, p.member); return ok })
 		case "state":
 			return p.skipObject(func(key []byte) bool {
-				if string(key) == "members" {
-					return parse(1, func() bool { in.State.Members, ok = p.memberStates(len(in.Members)); return ok })
+				if string(key) == "members" { // sized by the inputs; its length is checked later
+					return parse(1, func() bool { in.State.Members, ok = arrayOf(p, len(in.Members), p.memberState); return ok })
 				}
 				return skip()
 			})
@@ -396,14 +396,15 @@ func (f *fields) first(i uint) bool {
 	return true
 }
 
-func (p *fastParser) members() ([]Member, bool) {
-	out := []Member{}
+// arrayOf reads an array whose elements one parses; size is a capacity hint.
+func arrayOf[T any](p *fastParser, size int, one func(*T) bool) ([]T, bool) {
+	out := make([]T, 0, size)
 	ok := p.array(func() bool {
-		var m Member
-		if !p.member(&m) {
+		var v T
+		if !one(&v) {
 			return false
 		}
-		out = append(out, m)
+		out = append(out, v)
 		return true
 	})
 	return out, ok
@@ -496,21 +497,6 @@ func (p *fastParser) labels(into map[string]string) bool {
 			return false
 		}
 	}
-}
-
-// memberStates reads state.members; n is how many members the run has, if
-// known (its length is checked later).
-func (p *fastParser) memberStates(n int) ([]memberJSON, bool) {
-	out := make([]memberJSON, 0, n)
-	ok := p.array(func() bool {
-		var m memberJSON
-		if !p.memberState(&m) {
-			return false
-		}
-		out = append(out, m)
-		return true
-	})
-	return out, ok
 }
 
 func (p *fastParser) memberState(m *memberJSON) bool {
