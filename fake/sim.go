@@ -269,12 +269,10 @@ func Simulate(run fleetupdate.Run, h *Host, opt Options) Trace {
 				timers.Arm(&q, w, it.At)
 			}
 		}
-		switch run.State() {
-		case fleetupdate.Completed, fleetupdate.Failed, fleetupdate.Skipped:
-			if !pendingActions(&q) {
-				tr.Run = run
-				return tr
-			}
+		// Done first: State looks at every group of the active stage.
+		if run.Done() && run.State() != fleetupdate.Stopped && !pendingActions(&q) {
+			tr.Run = run
+			return tr
 		}
 	}
 	tr.Run = run

@@ -325,8 +325,8 @@ func sim(r fleetupdate.Run, now time.Time, a Assumptions, dur func(fleetupdate.U
 		if err := perform(cmds, at, func(fleetupdate.UpgradeMember) time.Time { return at }, func(fleetupdate.GateID) time.Time { return at }); err != nil {
 			return ending{}, err
 		}
-		switch r.State() {
-		case fleetupdate.Completed, fleetupdate.Failed, fleetupdate.Skipped:
+		// Done first: State looks at every group of the active stage.
+		if r.Done() && final(r.State()) {
 			return ending{run: r, a: a, horizon: horizon}, nil
 		}
 	}
