@@ -25,7 +25,7 @@ func (r Run) check() error {
 	}
 	p, s := r.p, r.s
 	bad := corruptf
-	if len(s.stages) != len(p.stages) || s.groups.n != len(p.groups) || s.members.n != len(p.members) || s.gates.n != len(p.gates) {
+	if len(s.stages) != len(p.stages) || s.groups.len() != len(p.groups) || s.members.len() != len(p.members) || s.gates.n != len(p.gates) {
 		return bad("state", "sizes do not match the plan")
 	}
 
@@ -553,7 +553,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 }
 
 func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, images parsedImages) error {
-	p, s := r.p, r.s
+	s := r.s
 	name := m.data.Name
 	switch m.state {
 	case NotStarted, Pending, Running, Completed, Skipped, Failed:
@@ -565,13 +565,11 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 		return corruptf(f+".waitCatalog", "%q is %s; only a Pending member waits for the catalog", name, m.state)
 	case (m.attempt > 0) != (m.pinned != nil):
 		return corruptf(f+".pinned", "%q: a member has pinned inputs exactly when it has been attempted (attempt %d)", name, m.attempt)
-	case m.attempt > 0 && m.op != opID(p.name, name, int(m.attempt)) || m.attempt == 0 && m.op != "":
-		return corruptf(f+".attempt", "%q: operation %q is not attempt %d", name, m.op, m.attempt)
 	case (m.state == Running || m.state == Completed) && m.attempt == 0:
 		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state)
-	case m.state == Failed && m.errCode == "" || m.errCode != "" && m.state != Failed && m.state != Pending:
+	case m.state == Failed && m.tx().errCode == "" || m.tx().errCode != "" && m.state != Failed && m.state != Pending:
 		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
-	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
+	case m.state == NotStarted && (!m.end.IsZero() || m.tx().message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
 	case m.attempt > 0 && m.start.Before(s.start):
 		return corruptf(f+".startTime", "%q: %s is before the run started (%s); only a started run upgrades", name, m.start, s.start)
@@ -581,9 +579,9 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 		return corruptf(f+".endTime", "%q is Pending: it has not ended", name)
 	case (m.state == Completed || m.state == Skipped || m.state == Failed) && (m.start.IsZero() || m.end.IsZero()):
 		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state)
-	case m.state == Skipped && m.message == "":
+	case m.state == Skipped && m.tx().message == "":
 		return corruptf(f+".message", "%q is Skipped: its message says why", name)
-	case m.state == Completed && m.message != m.note:
+	case m.state == Completed && m.tx().message != m.tx().note:
 		return corruptf(f+".message", "%q is Completed: its message is its note", name)
 	case m.removed && (m.state == NotStarted || m.state == Pending):
 		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)

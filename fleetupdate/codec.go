@@ -165,15 +165,15 @@ func (r Run) persisted() runJSON {
 // memberJSON is the persisted form of member i, whose record is m.
 func (r Run) memberJSON(i int, m *memberRec) memberJSON {
 	mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
-		Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
+		Note: m.tx().note, Message: m.tx().message, StartTime: m.start, EndTime: m.end}
 	if m.data != &r.p.members[i] {
 		mj.Data = m.data
 	}
 	if m.pinned != nil {
 		mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
 	}
-	if m.errCode != "" {
-		mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	if t := m.tx(); t.errCode != "" {
+		mj.Error = &ErrorDetail{Code: t.errCode, Message: t.errMsg}
 	}
 	return mj
 }
@@ -340,18 +340,17 @@ func decodeRun(in runJSON) (Run, error) {
 			data = &d
 		}
 		m := &memberRec{data: data, state: mj.State, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
-			note: mj.Note, message: mj.Message, start: mj.StartTime, end: mj.EndTime}
+			start: mj.StartTime, end: mj.EndTime}
+		t := memberText{note: mj.Note, message: mj.Message}
 		if mj.Error != nil {
 			if mj.Error.Code == "" {
 				return Run{}, corruptf(f+".error.code", "required")
 			}
-			m.errCode, m.errMsg = mj.Error.Code, mj.Error.Message
+			t.errCode, t.errMsg = mj.Error.Code, mj.Error.Message
 		}
+		m.setText(t)
 		if mj.Attempt < 0 {
 			return Run{}, corruptf(f+".attempt", "%d is negative", mj.Attempt)
-		}
-		if mj.Attempt > 0 {
-			m.op = opID(p.name, orig.Name, int(mj.Attempt))
 		}
 		if mj.Pinned != nil {
 			m.pinned = &UpgradeMember{Member: orig.Name, Type: upType, KubernetesVersion: mj.Pinned.KubernetesVersion, NodeImages: mj.Pinned.NodeImages}
@@ -423,8 +422,8 @@ func decodeRun(in runJSON) (Run, error) {
 		groups[gi] = g
 	}
 	slices.Sort(s.inflight)
-	s.members = newPvec(recs)
-	s.groups = newPvec(groups)
+	s.members = newFvec(recs)
+	s.groups = newFvec(groups)
 	run := Run{p: p, s: s}
 	for g := range p.groups {
 		if st := int(p.groups[g].stage); run.groupsStarted(st) && !run.groupDone(int32(g)) {

@@ -78,7 +78,7 @@ func (b *stepper) catalogChanged(c Catalog) error {
 	if err != nil {
 		return err
 	}
-	b.s.catalog = &cc
+	b.cold().catalog = &cc
 	if !b.s.started {
 		b.s.resolveConsistent(b.p)
 	}

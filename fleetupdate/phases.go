@@ -88,7 +88,7 @@ func (b *stepper) advance(hint int32) {
 		if b.allStagesSkipped() {
 			b.s.phase = Skipped
 		}
-		b.s.end = b.s.clock
+		b.cold().end = b.s.clock
 		b.s.wakes = nil // a final run ignores ticks: it owes none
 	}
 }

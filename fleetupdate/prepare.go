@@ -15,7 +15,7 @@ import (
 // whether to upgrade it, skip it, refuse it or wait for the catalog.
 func (b *stepper) prepare(id int32, m *memberRec) verdict {
 	if m.pinned != nil { // a retry: the same inputs as the first attempt (Azure/AKS#5733)
-		return verdict{kind: vStart, note: m.note}
+		return verdict{kind: vStart, note: m.tx().note}
 	}
 	return b.p.decide(b.s.catalog, b.s.selection, b.s.unresolved, id, m.data)
 }

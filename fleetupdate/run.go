@@ -90,18 +90,25 @@ type state struct {
 	phase   State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
 	failing bool      // Stopping because a member failed: ends Failed, not Stopped
 	started bool      // the first Start happened: Consistent images are pinned
+	*cold             // shared until a step changes it (stepper.cold)
+
+	stage    int         // active stage; len(stages) once all are done
+	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
+	groups   fvec[*groupRec]
+	members  fvec[*memberRec]
+	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
+	inflight []int32        // ids of members with an op in flight, sorted
+	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
+}
+
+// cold is the part of the state that few steps change, kept apart so that
+// a step copies it only when it does. Its fields are read through state;
+// a step writes them only through stepper.cold.
+type cold struct {
 	start   time.Time
 	end     time.Time
 	errCode string // the run's summary error, set while failing or Failed
 	errMsg  string
-
-	stage    int         // active stage; len(stages) once all are done
-	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
-	groups   pvec[*groupRec]
-	members  pvec[*memberRec]
-	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
-	inflight []int32        // ids of members with an op in flight, sorted
-	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 
 	catalog    *compiledCatalog
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
@@ -171,18 +178,51 @@ type bucketRec struct {
 type memberRec struct {
 	gen         uint64
 	data        *Member
-	bucket      int32
+	pinned      *UpgradeMember // inputs of the first attempt; retries reuse them
+	text        *memberText    // nil while every text is empty (most of the time)
+	start, end  time.Time
 	state       State // NotStarted, Running, Pending, Completed, Skipped, Failed
+	bucket      int32
+	attempt     int32 // the op in flight, or the last one, is opID(run, member, attempt)
 	waitCatalog bool  // Pending until CatalogChanged or MemberChanged
 	removed     bool
-	attempt     int32
-	op          OpID           // the op in flight, or the last one
-	pinned      *UpgradeMember // inputs of the first attempt; retries reuse them
-	note        string         // message to show once completed (pools left alone)
-	message     string
-	start, end  time.Time
-	errCode     string
-	errMsg      string
+}
+
+// memberText is a member's texts, behind a pointer so that the record a
+// step copies stays small. It is never changed once made: setText makes a
+// new one.
+type memberText struct {
+	note    string // message to show once completed (pools left alone)
+	message string
+	errCode string
+	errMsg  string
+}
+
+var noText memberText
+
+// tx returns the member's texts, for reading.
+func (m *memberRec) tx() *memberText {
+	if m.text == nil {
+		return &noText
+	}
+	return m.text
+}
+
+// setText replaces the member's texts.
+func (m *memberRec) setText(t memberText) {
+	if t == noText {
+		m.text = nil
+		return
+	}
+	m.text = &t
+}
+
+// op returns the member's op in flight, or its last one ("" if none).
+func (m *memberRec) op(run string) OpID {
+	if m.attempt == 0 {
+		return ""
+	}
+	return opID(run, m.data.Name, int(m.attempt))
 }
 
 // windowFor picks the member's window that gates this upgrade type (Fleet
@@ -364,7 +404,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 }
 
 func initialState(p *plan, cat *compiledCatalog) *state {
-	s := &state{phase: NotStarted, catalog: cat}
+	s := &state{phase: NotStarted, cold: &cold{catalog: cat}}
 	// Records are allocated together (a step copies one before changing it).
 	recs := make([]*memberRec, len(p.members))
 	all := make([]memberRec, len(p.members))
@@ -406,8 +446,8 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		groupRecs[gi].buckets = newPvec(bks[gi])
 		groups[gi] = &groupRecs[gi]
 	}
-	s.members = newPvec(recs)
-	s.groups = newPvec(groups)
+	s.members = newFvec(recs)
+	s.groups = newFvec(groups)
 	gates := make([]*gateRec, len(p.gates))
 	gateRecs := make([]gateRec, len(p.gates))
 	for k := range gates {
@@ -421,7 +461,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 }
 
 // resolveConsistent computes the Consistent selection from the current
-// catalog and member data.
+// catalog and member data. s.cold must be s's own.
 func (s *state) resolveConsistent(p *plan) {
 	if p.v.selection != Consistent || p.v.upgradeType() == ControlPlaneOnly {
 		return
@@ -522,7 +562,7 @@ func (r Run) InFlight() []UpgradeMember {
 	}
 	out := make([]UpgradeMember, 0, len(r.s.inflight))
 	for _, id := range r.s.inflight {
-		out = append(out, r.s.members.get(int(id)).command())
+		out = append(out, r.s.members.get(int(id)).command(r.p.name))
 	}
 	return out
 }
@@ -553,9 +593,9 @@ func (r Run) Outstanding() []Command {
 
 // command is the UpgradeMember for the member's op: its pinned inputs, with
 // a slice of its own so callers cannot reach the run's state.
-func (m *memberRec) command() UpgradeMember {
+func (m *memberRec) command(run string) UpgradeMember {
 	c := *m.pinned
-	c.Op = m.op
+	c.Op = m.op(run)
 	c.NodeImages = slices.Clone(c.NodeImages)
 	return c
 }

@@ -55,7 +55,7 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 		}
 		switch m := b.member(id); m.state {
 		case Running:
-			return fmt.Errorf("%w: member %q is being upgraded (operation %s); it cannot be skipped", ErrInvalidTransition, t.Name, m.op)
+			return fmt.Errorf("%w: member %q is being upgraded (operation %s); it cannot be skipped", ErrInvalidTransition, t.Name, m.op(b.p.name))
 		case Completed:
 			return fmt.Errorf("%w: member %q has already completed", ErrInvalidTransition, t.Name)
 		}
@@ -95,8 +95,7 @@ func (b *stepper) skipMember(id int32, why string) {
 	case NotStarted, Pending, Failed:
 		m := b.setState(id, Skipped)
 		m.waitCatalog = false
-		m.message = why
-		m.errCode, m.errMsg = "", ""
+		m.setText(memberText{note: m.tx().note, message: why})
 		if m.start.IsZero() {
 			m.start = b.s.clock
 		}

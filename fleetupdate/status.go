@@ -260,7 +260,7 @@ func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
 		}
 		for _, id := range r.p.groups[g].members {
 			if m := r.s.members.get(int(id)); m.state == Failed {
-				return &ErrorDetail{Code: m.errCode, Message: summary + failureSummary(m.data.Name, m.errMsg)}
+				return &ErrorDetail{Code: m.tx().errCode, Message: summary + failureSummary(m.data.Name, m.tx().errMsg)}
 			}
 		}
 	}
@@ -285,9 +285,9 @@ func (r Run) memberStatus(id int32) MemberStatus {
 	ms := MemberStatus{
 		Name:              m.data.Name,
 		ClusterResourceID: m.data.ClusterResourceID,
-		OperationID:       m.op,
+		OperationID:       m.op(r.p.name),
 		Status:            UpdateStatus{State: m.state, StartTime: m.start, CompletedTime: m.end},
-		Message:           m.message,
+		Message:           m.tx().message,
 	}
 	switch m.state {
 	case Running:
@@ -295,10 +295,10 @@ func (r Run) memberStatus(id int32) MemberStatus {
 			ms.Status.State = Stopping
 		}
 	case Failed:
-		ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		ms.Status.Error = &ErrorDetail{Code: m.tx().errCode, Message: m.tx().errMsg}
 	case Pending:
-		if m.errCode != "" { // waiting for a version its region does not offer yet
-			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		if t := m.tx(); t.errCode != "" { // waiting for a version its region does not offer yet
+			ms.Status.Error = &ErrorDetail{Code: t.errCode, Message: t.errMsg}
 		}
 	case NotStarted:
 		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets.get(int(m.bucket)); bk.reached {

@@ -62,7 +62,8 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		}
 		gate = k
 	}
-	b := newStepper(r)
+	var b stepper
+	b.init(r)
 	if t := e.when(); t.After(b.s.clock) {
 		b.s.clock = t.UTC()
 		b.now = b.s.clock.Unix()
@@ -95,8 +96,10 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		err = fmt.Errorf("%w: unknown event type %T", ErrInvalidTransition, e)
 	}
 	if err != nil {
+		b.abort()
 		return r, nil, err
 	}
+	b.commit()
 	if _, ok := e.(Tick); ok {
 		// Only a tick does a wake-up's work (advance looks at every group);
 		// until one comes, the wake-up stays owed (NextWake, Outstanding).
@@ -137,16 +140,33 @@ type stepper struct {
 	now  int64 // the clock in Unix seconds
 	cmds []Command
 
-	stagesOwned, inflightOwned, wakesOwned bool
+	stagesOwned, inflightOwned, wakesOwned, coldOwned bool
+
+	mw fwriter[*memberRec]
+	gw fwriter[*groupRec]
 }
 
-func newStepper(r Run) *stepper {
-	b := &stepper{p: r.p, s: new(state), orig: r.s}
+func (b *stepper) init(r Run) {
+	*b = stepper{p: r.p, s: new(state), orig: r.s}
 	*b.s = *r.s
 	b.s.gen++
 	b.gen = b.s.gen
 	b.now = b.s.clock.Unix()
-	return b
+	b.mw.init(&b.s.members)
+	b.gw.init(&b.s.groups)
+}
+
+// commit ends the step's changes to the member and group vectors.
+func (b *stepper) commit() {
+	b.mw.commit()
+	b.gw.commit()
+}
+
+// abort takes them back: the run given to Step is again the newest of its
+// vectors, as if the step never happened.
+func (b *stepper) abort() {
+	b.mw.abort()
+	b.gw.abort()
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
@@ -158,7 +178,7 @@ func (b *stepper) mutMember(id int32) *memberRec {
 	}
 	c := *m
 	c.gen = b.gen
-	b.s.members = b.s.members.set(b.gen, int(id), &c)
+	b.mw.set(int(id), &c)
 	return &c
 }
 
@@ -171,7 +191,7 @@ func (b *stepper) mutGroup(g int32) *groupRec {
 	}
 	c := *gr
 	c.gen = b.gen
-	b.s.groups = b.s.groups.set(b.gen, int(g), &c)
+	b.gw.set(int(g), &c)
 	return &c
 }
 
@@ -202,6 +222,16 @@ func (b *stepper) stage(i int) *stageRec {
 		b.s.stages[i] = st
 	}
 	return st
+}
+
+// cold returns the state's cold part, copied for this step to change.
+func (b *stepper) cold() *cold {
+	if !b.coldOwned {
+		c := *b.s.cold
+		b.s.cold = &c
+		b.coldOwned = true
+	}
+	return b.s.cold
 }
 
 func (b *stepper) emit(c Command) { b.cmds = append(b.cmds, c) }
@@ -286,7 +316,7 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 func (b *stepper) start() error {
 	if !b.s.started {
 		b.s.started = true
-		b.s.start = b.s.clock
+		b.cold().start = b.s.clock
 		b.s.resolveConsistent(b.p) // pinned from here on
 	}
 	if b.s.phase == Failed {
@@ -296,8 +326,11 @@ func (b *stepper) start() error {
 	}
 	b.s.phase = Running
 	b.s.failing = false
-	b.s.errCode, b.s.errMsg = "", ""
-	b.s.end = time.Time{}
+	if c := b.s.cold; c.errCode != "" || c.errMsg != "" || !c.end.IsZero() {
+		c = b.cold()
+		c.errCode, c.errMsg = "", ""
+		c.end = time.Time{}
+	}
 	b.advance(-1)
 	return nil
 }
@@ -320,7 +353,7 @@ func (b *stepper) retryFailed() {
 				continue
 			}
 			m := b.setState(id, NotStarted)
-			m.errCode, m.errMsg, m.message = "", "", ""
+			m.setText(memberText{note: m.tx().note})
 			m.end = time.Time{}
 			b.requeue(g, id)
 		}
@@ -356,18 +389,19 @@ func (b *stepper) finished(op OpID, code, message string) error {
 	case code == "":
 		m := b.setState(id, Completed)
 		m.end = b.s.clock
-		m.message = m.note
+		m.setText(memberText{note: m.tx().note, message: m.tx().note})
 	case code == CodeNodeImageVersionNotAvailable:
 		if why, ok := b.abandoned(g, id); ok {
 			m := b.setState(id, Skipped)
-			m.message, m.end = why, b.s.clock
+			m.setText(memberText{note: m.tx().note, message: why})
+			m.end = b.s.clock
 		} else {
 			b.waitForCatalog(g, id, code, message)
 		}
 	default:
 		m := b.setState(id, Failed)
 		m.end = b.s.clock
-		m.errCode, m.errMsg = code, message
+		m.setText(memberText{note: m.tx().note, message: m.tx().message, errCode: code, errMsg: message})
 		b.memberFailed(id)
 	}
 	switch b.s.phase {
@@ -391,11 +425,8 @@ func (b *stepper) opMember(op OpID) (int32, bool) {
 	if !ok {
 		return 0, false
 	}
-	if _, err := strconv.Atoi(s[i+1:]); err != nil {
-		return 0, false
-	}
 	m := b.member(id)
-	if m.state != Running || m.op != op {
+	if m.state != Running || s[i+1:] != strconv.Itoa(int(m.attempt)) {
 		return 0, false
 	}
 	return id, true
@@ -420,7 +451,7 @@ func (b *stepper) settle() {
 	}
 	if b.s.failing {
 		b.s.phase = Failed
-		b.s.end = b.s.clock
+		b.cold().end = b.s.clock
 	} else {
 		b.s.phase = Stopped
 	}
