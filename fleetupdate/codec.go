@@ -422,8 +422,9 @@ func decodeRun(in runJSON) (Run, error) {
 		groups[gi] = g
 	}
 	slices.Sort(s.inflight)
-	s.members = newFvec(recs)
-	s.groups = newFvec(groups)
+	s.members = newFvec(recs, s.gen)
+	s.groups = newFvec(groups, s.gen)
+	s.changes = nil
 	run := Run{p: p, s: s}
 	for g := range p.groups {
 		if st := int(p.groups[g].stage); run.groupsStarted(st) && !run.groupDone(int32(g)) {

@@ -1,7 +1,7 @@
 package fleetupdate
 
 import (
-	"slices"
+	"math"
 	"sync/atomic"
 )
 
@@ -10,14 +10,15 @@ import (
 // values, newest first, so a step that sets a slot adds one small entry
 // instead of copying a path of a tree (a "fat node", Driscoll et al. 1989).
 //
-// The versions of one vector share a lineage. A version reads slot i as the
-// newest entry not newer than itself, so every version stays readable, by
-// any number of goroutines, for as long as it is held. Only the lineage's
-// newest version can be extended in place: a step claims it with a
-// compare-and-swap of the lineage's head. A step of any other version (an
-// older run stepped again, or two steps of one run at once) copies the
-// version it was given into a lineage of its own, in O(slots), as the pick
-// index does (index.go).
+// The versions of one vector share a lineage; a version is the gen of the
+// step that made it (state.gen), so versions grow along a lineage. A
+// version reads slot i as the newest entry not newer than itself, so every
+// version stays readable, by any number of goroutines, for as long as it
+// is held. Only the lineage's newest version can be extended in place: a
+// step claims it with a compare-and-swap of the lineage's head. A step of
+// any other version (an older run stepped again, or two steps of one run
+// at once) copies the version it was given into a lineage of its own, in
+// O(slots), as the pick index does (index.go).
 //
 // A lineage is rebased into a fresh one once it holds more entries than
 // about twice its slots, so the history an old version keeps alive stays
@@ -25,12 +26,13 @@ import (
 type fvec[T comparable] struct {
 	l   *lineage[T]
 	ver uint64
-	ch  *fchange // the slots each version of l up to ver set, newest first
 }
 
+// busy is a lineage's head while a step extends it, or once nothing may.
+const busy = math.MaxUint64
+
 type lineage[T comparable] struct {
-	// head is the version a step may extend in place, or 0 while a step
-	// extends it (or after it was rebased or abandoned).
+	// head is the version a step may extend in place, or busy.
 	head   atomic.Uint64
 	slots  []atomic.Pointer[fentry[T]]
 	writes int // entries added since the lineage was made; only the claimant touches it
@@ -45,23 +47,17 @@ type fentry[T comparable] struct {
 	prev *fentry[T]
 }
 
-// fchange lists the slots version ver set (maybe with repeats).
-type fchange struct {
-	ver  uint64
-	ids  []int32
-	prev *fchange
-}
-
-// newFvec makes a vector holding vals, in a lineage of its own.
-func newFvec[T comparable](vals []T) fvec[T] {
+// newFvec makes version ver of a vector holding vals, in a lineage of its
+// own.
+func newFvec[T comparable](vals []T, ver uint64) fvec[T] {
 	l := &lineage[T]{slots: make([]atomic.Pointer[fentry[T]], len(vals))}
 	es := make([]fentry[T], len(vals))
 	for i := range vals {
-		es[i] = fentry[T]{ver: 1, val: vals[i]}
+		es[i] = fentry[T]{ver: ver, val: vals[i]}
 		l.slots[i].Store(&es[i])
 	}
-	l.head.Store(1)
-	return fvec[T]{l: l, ver: 1}
+	l.head.Store(ver)
+	return fvec[T]{l: l, ver: ver}
 }
 
 func (v fvec[T]) len() int { return len(v.l.slots) }
@@ -90,32 +86,21 @@ func (v fvec[T]) values() []T {
 	return out
 }
 
-// diff calls f, once each and in order, with the index of every slot whose
-// value may differ between v and w. For an earlier version v of w's
-// lineage it costs O(slots set in between); else it compares every slot.
-func (v fvec[T]) diff(w fvec[T], f func(i int)) {
-	if v.l == w.l && v.ver <= w.ver {
-		var ids []int32
-		for c := w.ch; c != nil && c.ver > v.ver; c = c.prev {
-			ids = append(ids, c.ids...)
-		}
-		slices.Sort(ids)
-		for _, i := range slices.Compact(ids) {
-			if v.get(int(i)) != w.get(int(i)) {
-				f(int(i))
+// diff calls f, in order, with the index of every slot whose value
+// differs between v and w, two vectors of one length, among the slots ids
+// names (nil: all).
+func (v fvec[T]) diff(w fvec[T], ids []int32, f func(i int)) {
+	if ids == nil {
+		for i := range w.len() {
+			if v.get(i) != w.get(i) {
+				f(i)
 			}
 		}
 		return
 	}
-	if v.len() != w.len() {
-		for i := range w.len() {
-			f(i)
-		}
-		return
-	}
-	for i := range w.len() {
-		if v.get(i) != w.get(i) {
-			f(i)
+	for _, i := range ids {
+		if v.get(int(i)) != w.get(int(i)) {
+			f(int(i))
 		}
 	}
 }
@@ -126,13 +111,14 @@ func (v fvec[T]) diff(w fvec[T], f func(i int)) {
 type fwriter[T comparable] struct {
 	v       *fvec[T] // the field being built
 	base    fvec[T]  // the version the step was given
+	gen     uint64   // the step's
 	claimed bool     // *v is a version of our own, in base's lineage or a copy
 	cloned  bool     // … in a copy
-	touched []int32
+	touched []int32  // slots set, once each
 }
 
-func (w *fwriter[T]) init(v *fvec[T]) {
-	*w = fwriter[T]{v: v, base: *v}
+func (w *fwriter[T]) init(v *fvec[T], gen uint64) {
+	*w = fwriter[T]{v: v, base: *v, gen: gen}
 }
 
 // set makes slot i hold x in the version being built.
@@ -155,33 +141,30 @@ func (w *fwriter[T]) set(i int, x T) {
 // base into a lineage of its own.
 func (w *fwriter[T]) claim() {
 	w.claimed = true
-	if w.base.l.head.CompareAndSwap(w.base.ver, 0) {
-		*w.v = fvec[T]{l: w.base.l, ver: w.base.ver + 1, ch: w.base.ch}
+	if w.base.l.head.CompareAndSwap(w.base.ver, busy) {
+		*w.v = fvec[T]{l: w.base.l, ver: w.gen}
 		return
 	}
 	w.cloned = true
-	c := newFvec(w.base.values())
-	c.l.head.Store(0)
-	*w.v = fvec[T]{l: c.l, ver: 2}
+	c := newFvec(w.base.values(), w.base.ver)
+	c.l.head.Store(busy)
+	*w.v = fvec[T]{l: c.l, ver: w.gen}
 }
 
 // commit ends the step: the field holds the new version, which becomes its
-// lineage's newest.
-func (w *fwriter[T]) commit() {
+// lineage's newest. It reports whether the vector moved to a fresh lineage.
+func (w *fwriter[T]) commit() (rebased bool) {
 	if !w.claimed {
-		return
+		return false
 	}
 	v := *w.v
-	if len(w.touched) > 0 {
-		v.ch = &fchange{ver: v.ver, ids: w.touched, prev: v.ch}
-	}
 	if v.l.writes > 2*len(v.l.slots)+64 {
-		// Rebase: older versions keep the old lineage (its head stays 0).
-		v = newFvec(v.values())
-	} else {
-		v.l.head.Store(v.ver)
+		// Older versions keep the old lineage; its head stays busy.
+		*w.v = newFvec(v.values(), v.ver)
+		return true
 	}
-	*w.v = v
+	v.l.head.Store(v.ver)
+	return false
 }
 
 // abort takes back the step's writes: the given version is again its
@@ -195,9 +178,8 @@ func (w *fwriter[T]) abort() {
 		return
 	}
 	l := w.base.l
-	nv := w.base.ver + 1
 	for _, i := range w.touched {
-		if top := l.slots[i].Load(); top.ver == nv {
+		if top := l.slots[i].Load(); top.ver == w.gen {
 			l.slots[i].Store(top.prev)
 			l.writes--
 		}

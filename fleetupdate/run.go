@@ -96,9 +96,20 @@ type state struct {
 	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
 	groups   fvec[*groupRec]
 	members  fvec[*memberRec]
+	changes  *stepChange // what the steps since the vectors' lineages were made set, newest first
 	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
 	inflight []int32        // ids of members with an op in flight, sorted
 	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
+}
+
+// stepChange lists the members and groups one step set (Run.Changed). The
+// list restarts whenever either vector moves to another lineage, so a run
+// whose vectors are in the same lineages as an earlier version's holds, in
+// its list after that version's, every slot set since.
+type stepChange struct {
+	members []int32
+	groups  []int32
+	prev    *stepChange
 }
 
 // cold is the part of the state that few steps change, kept apart so that
@@ -446,8 +457,8 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		groupRecs[gi].buckets = newPvec(bks[gi])
 		groups[gi] = &groupRecs[gi]
 	}
-	s.members = newFvec(recs)
-	s.groups = newFvec(groups)
+	s.members = newFvec(recs, s.gen)
+	s.groups = newFvec(groups, s.gen)
 	gates := make([]*gateRec, len(p.gates))
 	gateRecs := make([]gateRec, len(p.gates))
 	for k := range gates {

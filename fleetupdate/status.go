@@ -313,6 +313,27 @@ func (r Run) memberStatus(id int32) MemberStatus {
 	return ms
 }
 
+// changedSince returns the members and groups set between s and a later
+// version t, sorted and unique, or nil, nil when that is not known (the
+// vectors moved to other lineages): compare them all.
+func (s *state) changedSince(t *state) (members, groups []int32) {
+	if s.members.l != t.members.l || s.groups.l != t.groups.l {
+		return nil, nil
+	}
+	members, groups = []int32{}, []int32{}
+	c := t.changes
+	for ; c != s.changes; c = c.prev {
+		if c == nil {
+			return nil, nil // s is not an earlier version of t
+		}
+		members = append(members, c.members...)
+		groups = append(groups, c.groups...)
+	}
+	slices.Sort(members)
+	slices.Sort(groups)
+	return slices.Compact(members), slices.Compact(groups)
+}
+
 // Changed returns the names of the members whose MemberStatus may differ
 // between prev and r, sorted: a host learns what a step did without diffing
 // Status. prev should be an earlier version of r (the run given to Step);
@@ -326,9 +347,10 @@ func (r Run) Changed(prev Run) []string {
 	if prev.p != r.p || prev.s == nil {
 		r.s.members.each(func(i int, _ *memberRec) { changed[int32(i)] = true })
 	} else {
-		prev.s.members.diff(r.s.members, func(i int) { changed[int32(i)] = true })
+		members, groups := prev.s.changedSince(r.s)
+		prev.s.members.diff(r.s.members, members, func(i int) { changed[int32(i)] = true })
 		// A NotStarted member shows Pending while its bucket is reached.
-		prev.s.groups.diff(r.s.groups, func(g int) {
+		prev.s.groups.diff(r.s.groups, groups, func(g int) {
 			was, now := prev.s.groups.get(g), r.s.groups.get(g)
 			var moved map[int32]bool // buckets whose reached flag or opening changed
 			was.buckets.diff(now.buckets, func(bi int) {

@@ -152,14 +152,25 @@ func (b *stepper) init(r Run) {
 	b.s.gen++
 	b.gen = b.s.gen
 	b.now = b.s.clock.Unix()
-	b.mw.init(&b.s.members)
-	b.gw.init(&b.s.groups)
+	b.mw.init(&b.s.members, b.gen)
+	b.gw.init(&b.s.groups, b.gen)
 }
 
-// commit ends the step's changes to the member and group vectors.
+// commit ends the step's changes to the member and group vectors, and
+// notes them for Changed.
 func (b *stepper) commit() {
-	b.mw.commit()
-	b.gw.commit()
+	if len(b.mw.touched) == 0 && len(b.gw.touched) == 0 {
+		b.mw.commit()
+		b.gw.commit()
+		return
+	}
+	b.s.changes = &stepChange{members: b.mw.touched, groups: b.gw.touched, prev: b.s.changes}
+	rebased := b.mw.commit()
+	rebased = b.gw.commit() || rebased
+	if rebased || b.mw.cloned || b.gw.cloned {
+		// A new lineage starts a new list, so neither outgrows O(members).
+		b.s.changes = nil
+	}
 }
 
 // abort takes them back: the run given to Step is again the newest of its
