@@ -52,11 +52,11 @@ func (r Run) check() error {
 	if (s.errCode != "") != (s.phase == Failed || s.phase == Stopping && s.failing) || (s.errCode != "") != s.failing {
 		return bad("state.error", "present exactly when the run is Failed or Stopping after a failure (phase %s)", s.phase)
 	}
-	if s.phase == Stopping && len(s.inflight) == 0 {
+	if s.phase == Stopping && s.inflight == 0 {
 		return bad("state.phase", "Stopping with nothing in flight")
 	}
-	if len(s.inflight) > 0 && s.phase != Running && s.phase != Stopping {
-		return bad("state.phase", "%s with %d upgrades in flight", s.phase, len(s.inflight))
+	if s.inflight > 0 && s.phase != Running && s.phase != Stopping {
+		return bad("state.phase", "%s with %d upgrades in flight", s.phase, s.inflight)
 	}
 	if !s.end.IsZero() != (s.phase == Completed || s.phase == Skipped || s.phase == Failed) {
 		return bad("state.endTime", "set exactly when the run is Completed, Skipped or Failed (it is %s)", s.phase)
@@ -94,8 +94,8 @@ func (r Run) check() error {
 	if err := r.checkWakesOwed(); err != nil {
 		return err
 	}
-	if inflight != len(s.inflight) {
-		return bad("state.members", "%d Running members, %d in flight", inflight, len(s.inflight))
+	if inflight != s.inflight {
+		return bad("state.members", "%d Running members, %d in flight", inflight, s.inflight)
 	}
 	consistent := p.v.selection == Consistent && p.v.upType != ControlPlaneOnly
 	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
@@ -226,7 +226,7 @@ func (r Run) checkAtRest() error {
 func (r Run) checkStarved() error {
 	p, s := r.p, r.s
 	i := s.stage
-	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.stages[i].running < p.stages[i].limit {
+	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || int(s.stages[i].running) < p.stages[i].limit {
 		return nil
 	}
 	for _, g := range p.stages[i].groups {
@@ -331,7 +331,7 @@ func (r Run) checkStage(i int) error {
 	ps, sr := &p.stages[i], s.stages[i]
 	f := fmt.Sprintf("state.stages[%d]", i)
 	switch {
-	case sr.phase < 0 || sr.phase >= len(stagePhaseNames):
+	case sr.phase < 0 || int(sr.phase) >= len(stagePhaseNames):
 		return corruptf(f+".phase", "%d is not a stage phase", sr.phase)
 	case i < s.stage && sr.phase != stageDone:
 		return corruptf(f+".phase", "%s before the active stage", stagePhaseNames[sr.phase])
@@ -380,7 +380,7 @@ func (r Run) checkStage(i int) error {
 			}
 		}
 	}
-	if running != sr.running || open != sr.openGroups {
+	if running != int(sr.running) || open != int(sr.openGroups) {
 		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
 	}
 	return nil
@@ -513,7 +513,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
 		mf := "state.members[" + strconv.Itoa(int(id)) + "]"
-		if err := r.checkMember(mf, id, m, sr.phase, images); err != nil {
+		if err := r.checkMember(mf, id, m, int(sr.phase), images); err != nil {
 			return 0, err
 		}
 		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {

@@ -317,7 +317,7 @@ func decodeRun(in runJSON) (Run, error) {
 		if ph != stageDone && s.stage == len(p.stages) {
 			s.stage = i // the active stage is the first not done
 		}
-		*s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
+		*s.stages[i] = stageRec{phase: int8(ph), starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, times: &times{start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}}
 	}
 
 	upType := p.v.upType
@@ -377,7 +377,7 @@ func decodeRun(in runJSON) (Run, error) {
 		if gj.Name != p.groups[gi].name {
 			return Run{}, corruptf(f+".name", "%q; the strategy's group %d is %q", gj.Name, gi, p.groups[gi].name)
 		}
-		g := &groupRec{userSkipped: gj.Skipped, start: gj.StartTime, end: gj.EndTime}
+		g := &groupRec{userSkipped: gj.Skipped, times: &times{start: gj.StartTime, end: gj.EndTime}}
 		byKey := make(map[string]int32, len(gj.Windows))
 		bks := make([]*bucketRec, 0, len(gj.Windows))
 		for wi, wj := range gj.Windows {
@@ -407,7 +407,7 @@ func decodeRun(in runJSON) (Run, error) {
 			case Running:
 				g.running++
 				s.stages[p.groups[gi].stage].running++
-				s.inflight = append(s.inflight, id)
+				s.inflight++
 			case Completed:
 				g.completed++
 			case Skipped:
@@ -421,7 +421,6 @@ func decodeRun(in runJSON) (Run, error) {
 		}
 		groups[gi] = g
 	}
-	slices.Sort(s.inflight)
 	s.members = newFvec(recs, s.gen)
 	s.groups = newFvec(groups, s.gen)
 	s.changes = nil

@@ -98,7 +98,7 @@ type state struct {
 	members  fvec[*memberRec]
 	changes  *stepChange // what the steps since the vectors' lineages were made set, newest first
 	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
-	inflight []int32        // ids of members with an op in flight, sorted
+	inflight int            // members with an op in flight (Running)
 	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 }
 
@@ -128,14 +128,31 @@ type cold struct {
 
 type stageRec struct {
 	gen         uint64
-	phase       int  // stageNotStarted … stageBefore
-	running     int  // members in flight across the stage's groups
-	openGroups  int  // groups not done (Run.groupDone); counted from stageGroups on, 0 before
-	starved     bool // a group wanted a slot the stage limit denied
-	skipped     bool // skipped by the user
+	*times             // start, end, waitEnd; written only through setTimes
+	running     int32 // members in flight across the stage's groups
+	openGroups  int32 // groups not done (Run.groupDone); counted from stageGroups on, 0 before
+	phase       int8  // stageNotStarted … stageBefore
+	starved     bool  // a group wanted a slot the stage limit denied
+	skipped     bool  // skipped by the user
 	waitSkipped bool
-	start, end  time.Time
-	waitEnd     time.Time
+}
+
+// times holds when a stage or group started and ended (and a stage's wait
+// ends), behind a pointer so that the records a step copies stay small.
+// A times is never changed once made: setTimes makes a new one.
+type times struct {
+	start, end time.Time
+	waitEnd    time.Time // stages only
+}
+
+// noTimes is the times of a record that has not started; never written.
+var noTimes times
+
+// setTimes gives a record (its *times field) a changed copy of its times.
+func setTimes(p **times, change func(t *times)) {
+	t := **p
+	change(&t)
+	*p = &t
 }
 
 // gateRec is one gate's state. New in schema version 2; persist every field
@@ -157,12 +174,12 @@ type gateRec struct {
 
 type groupRec struct {
 	gen         uint64
+	*times       // start, end; written only through setTimes
 	running     int32
 	completed   int32
 	skipped     int32
 	failed      int32
 	userSkipped bool
-	start, end  time.Time
 	buckets     pvec[*bucketRec] // the group's distinct windows, in the order the run met them
 	catalogWait []int32          // ids waiting for CatalogChanged (lazily pruned)
 	idx         *groupIndex      // derived pick state, owned by one record at a time (index.go)
@@ -454,6 +471,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		m.bucket = bi
 	}
 	for gi := range p.groups {
+		groupRecs[gi].times = &noTimes
 		groupRecs[gi].buckets = newPvec(bks[gi])
 		groups[gi] = &groupRecs[gi]
 	}
@@ -571,8 +589,8 @@ func (r Run) InFlight() []UpgradeMember {
 	if r.s == nil {
 		return nil
 	}
-	out := make([]UpgradeMember, 0, len(r.s.inflight))
-	for _, id := range r.s.inflight {
+	out := make([]UpgradeMember, 0, r.s.inflight)
+	for _, id := range r.inflightIDs() {
 		out = append(out, r.s.members.get(int(id)).command(r.p.name))
 	}
 	return out
@@ -589,7 +607,7 @@ func (r Run) Outstanding() []Command {
 		return nil
 	}
 	gates := r.pendingGates()
-	out := make([]Command, 0, len(r.s.inflight)+len(gates)+len(r.s.wakes))
+	out := make([]Command, 0, r.s.inflight+len(gates)+len(r.s.wakes))
 	for _, u := range r.InFlight() {
 		out = append(out, u)
 	}
@@ -600,6 +618,28 @@ func (r Run) Outstanding() []Command {
 		out = append(out, WakeAt{At: t})
 	}
 	return out
+}
+
+// inflightIDs returns the ids of the members in flight, sorted: it looks at
+// the members of the groups with any (restarts and stops need them; a step
+// needs only their count).
+func (r Run) inflightIDs() []int32 {
+	var ids []int32
+	if r.s.inflight == 0 {
+		return nil
+	}
+	for g := range r.p.groups {
+		if r.s.groups.get(g).running == 0 {
+			continue
+		}
+		for _, id := range r.p.groups[g].members {
+			if r.s.members.get(int(id)).state == Running {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // command is the UpgradeMember for the member's op: its pinned inputs, with
@@ -616,6 +656,7 @@ func newStages(n int) []*stageRec {
 	recs := make([]stageRec, n)
 	out := make([]*stageRec, n)
 	for i := range recs {
+		recs[i].times = &noTimes
 		out[i] = &recs[i]
 	}
 	return out

@@ -376,7 +376,7 @@ func (r Run) Changed(prev Run) []string {
 		})
 		// Members in flight show Stopping while the run is.
 		if (prev.s.phase == Stopping) != (r.s.phase == Stopping) {
-			for _, id := range r.s.inflight {
+			for _, id := range r.inflightIDs() {
 				changed[id] = true
 			}
 		}

@@ -140,7 +140,7 @@ type stepper struct {
 	now  int64 // the clock in Unix seconds
 	cmds []Command
 
-	stagesOwned, inflightOwned, wakesOwned, coldOwned bool
+	stagesOwned, wakesOwned, coldOwned bool
 
 	mw fwriter[*memberRec]
 	gw fwriter[*groupRec]
@@ -274,19 +274,6 @@ func (b *stepper) dropPastWakes() {
 	}
 }
 
-func (b *stepper) setInflight(id int32, on bool) {
-	if !b.inflightOwned {
-		b.s.inflight = slices.Clone(b.s.inflight)
-		b.inflightOwned = true
-	}
-	i, found := slices.BinarySearch(b.s.inflight, id)
-	switch {
-	case on && !found:
-		b.s.inflight = slices.Insert(b.s.inflight, i, id)
-	case !on && found:
-		b.s.inflight = slices.Delete(b.s.inflight, i, i+1)
-	}
-}
 
 // setState moves a member to a new state, keeping the group and stage
 // counters in step. Every member state change goes through here.
@@ -305,7 +292,7 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 		switch st {
 		case Running:
 			gr.running -= d
-			b.stage(int(pg.stage)).running -= int(d)
+			b.stage(int(pg.stage)).running -= d
 		case Completed:
 			gr.completed -= d
 		case Skipped:
@@ -317,9 +304,9 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 	m.state = to
 	b.regroup(g, wasDone)
 	if to == Running {
-		b.setInflight(id, true)
+		b.s.inflight++
 	} else if from == Running {
-		b.setInflight(id, false)
+		b.s.inflight--
 	}
 	return m
 }
@@ -372,7 +359,7 @@ func (b *stepper) retryFailed() {
 }
 
 func (b *stepper) stop() error {
-	if len(b.s.inflight) > 0 {
+	if b.s.inflight > 0 {
 		b.s.phase = Stopping
 		return nil
 	}
@@ -457,7 +444,7 @@ func (b *stepper) abandoned(g, id int32) (string, bool) {
 
 // settle ends a Stopping run once nothing is in flight.
 func (b *stepper) settle() {
-	if b.s.phase != Stopping || len(b.s.inflight) > 0 {
+	if b.s.phase != Stopping || b.s.inflight > 0 {
 		return
 	}
 	if b.s.failing {
