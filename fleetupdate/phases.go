@@ -89,7 +89,7 @@ func (b *stepper) advance(hint int32) {
 			b.s.phase = Skipped
 		}
 		b.cold().end = b.s.clock
-		b.s.wakes = nil // a final run ignores ticks: it owes none
+		b.cold().wakes = nil // a final run ignores ticks: it owes none
 	}
 }
 

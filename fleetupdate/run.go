@@ -97,9 +97,7 @@ type state struct {
 	groups   fvec[*groupRec]
 	members  fvec[*memberRec]
 	changes  *stepChange // what the steps since the vectors' lineages were made set, newest first
-	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
 	inflight int            // members with an op in flight (Running)
-	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 }
 
 // stepChange lists the members and groups one step set (Run.Changed). The
@@ -124,6 +122,9 @@ type cold struct {
 	catalog    *compiledCatalog
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
 	unresolved map[int32]string    // Consistent: member id → why a pool has no target
+
+	gates pvec[*gateRec] // one per plan gate; new in schema version 2
+	wakes []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 }
 
 type stageRec struct {

@@ -257,10 +257,10 @@ func (b *stepper) wakeAt(t time.Time) {
 		return
 	}
 	if !b.wakesOwned {
-		b.s.wakes = slices.Clone(b.s.wakes)
+		b.cold().wakes = slices.Clone(b.s.wakes)
 		b.wakesOwned = true
 	}
-	b.s.wakes = slices.Insert(b.s.wakes, i, t)
+	b.s.wakes = slices.Insert(b.s.wakes, i, t) // b.s.cold is ours
 	b.emit(WakeAt{At: t})
 }
 
@@ -270,7 +270,7 @@ func (b *stepper) dropPastWakes() {
 		n++
 	}
 	if n > 0 {
-		b.s.wakes = b.s.wakes[n:len(b.s.wakes):len(b.s.wakes)]
+		b.cold().wakes = b.s.wakes[n:len(b.s.wakes):len(b.s.wakes)]
 	}
 }
 
