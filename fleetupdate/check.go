@@ -226,7 +226,7 @@ func (r Run) checkAtRest() error {
 func (r Run) checkStarved() error {
 	p, s := r.p, r.s
 	i := s.stage
-	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || int(s.stages[i].running) < p.stages[i].limit {
+	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.running(i) < p.stages[i].limit {
 		return nil
 	}
 	for _, g := range p.stages[i].groups {
@@ -380,8 +380,8 @@ func (r Run) checkStage(i int) error {
 			}
 		}
 	}
-	if running != int(sr.running) || open != int(sr.openGroups) {
-		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
+	if running != s.running(i) || open != int(sr.openGroups) {
+		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", s.running(i), sr.openGroups, running, open)
 	}
 	return nil
 }
@@ -608,9 +608,6 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 // to a newer image of its own family.
 func (r Run) checkPinned(f string, id int32, m *memberRec, images parsedImages) error {
 	p, c, up, member := r.p, m.pinned, r.p.v.upType, m.data.Name
-	if c.Member != member || c.Type != up || c.Op != "" {
-		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
-	}
 	if up == NodeImageOnly {
 		if c.KubernetesVersion != "" {
 			return corruptf(f+".kubernetesVersion", "a NodeImageOnly upgrade has none")

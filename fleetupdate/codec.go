@@ -91,7 +91,7 @@ type memberJSON struct {
 	WaitCatalog bool         `json:"waitCatalog,omitempty"`
 	Removed     bool         `json:"removed,omitempty"`
 	Attempt     int32        `json:"attempt,omitempty"`
-	Pinned      *pinnedJSON  `json:"pinned,omitempty"` // inputs of the first attempt
+	Pinned      *pinnedInputs  `json:"pinned,omitempty"` // inputs of the first attempt
 	Note        string       `json:"note,omitempty"`
 	Message     string       `json:"message,omitempty"`
 	StartTime   time.Time    `json:"startTime,omitzero"`
@@ -99,7 +99,9 @@ type memberJSON struct {
 	Error       *ErrorDetail `json:"error,omitempty"`
 }
 
-type pinnedJSON struct {
+// pinnedInputs are a member's upgrade inputs of its first attempt, which
+// its retries reuse: the run holds them as persisted.
+type pinnedInputs struct {
 	KubernetesVersion string      `json:"kubernetesVersion,omitempty"`
 	NodeImages        []PoolImage `json:"nodeImages,omitempty"`
 }
@@ -170,7 +172,7 @@ func (r Run) memberJSON(i int, m *memberRec) memberJSON {
 		mj.Data = m.data
 	}
 	if m.pinned != nil {
-		mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+		mj.Pinned = m.pinned
 	}
 	if t := m.tx(); t.errCode != "" {
 		mj.Error = &ErrorDetail{Code: t.errCode, Message: t.errMsg}
@@ -353,7 +355,7 @@ func decodeRun(in runJSON) (Run, error) {
 			return Run{}, corruptf(f+".attempt", "%d is negative", mj.Attempt)
 		}
 		if mj.Pinned != nil {
-			m.pinned = &UpgradeMember{Member: orig.Name, Type: upType, KubernetesVersion: mj.Pinned.KubernetesVersion, NodeImages: mj.Pinned.NodeImages}
+			m.pinned = mj.Pinned
 		}
 		recs[i] = m
 	}
@@ -406,7 +408,6 @@ func decodeRun(in runJSON) (Run, error) {
 			switch m.state {
 			case Running:
 				g.running++
-				s.stages[p.groups[gi].stage].running++
 				s.inflight++
 			case Completed:
 				g.completed++
@@ -583,7 +584,7 @@ func fromV1(b []byte) (runJSON, error) {
 			if mj.Pinned.Member != name || mj.Pinned.Op != "" {
 				return runJSON{}, corruptf(f+".pinned", "names member %q, not %q (schema version 1)", mj.Pinned.Member, name)
 			}
-			m.Pinned = &pinnedJSON{mj.Pinned.KubernetesVersion, mj.Pinned.NodeImages}
+			m.Pinned = &pinnedInputs{mj.Pinned.KubernetesVersion, mj.Pinned.NodeImages}
 		}
 		if mj.ErrCode != "" {
 			m.Error = &ErrorDetail{Code: mj.ErrCode, Message: mj.ErrMsg}

@@ -114,7 +114,9 @@ type fwriter[T comparable] struct {
 	gen     uint64   // the step's
 	claimed bool     // *v is a version of our own, in base's lineage or a copy
 	cloned  bool     // … in a copy
-	touched []int32  // slots set, once each
+	few     [4]int32 // the first slots set, once each (most steps set one or two)
+	nfew    int
+	more    []int32 // the rest
 }
 
 func (w *fwriter[T]) init(v *fvec[T], gen uint64) {
@@ -134,7 +136,20 @@ func (w *fwriter[T]) set(i int, x T) {
 	}
 	l.slots[i].Store(&fentry[T]{ver: w.v.ver, val: x, prev: top})
 	l.writes++
-	w.touched = append(w.touched, int32(i))
+	if w.nfew < len(w.few) {
+		w.few[w.nfew] = int32(i)
+		w.nfew++
+	} else {
+		w.more = append(w.more, int32(i))
+	}
+}
+
+// touched returns how many slots the step set.
+func (w *fwriter[T]) touched() int { return w.nfew + len(w.more) }
+
+// appendTouched appends the slots the step set to ids.
+func (w *fwriter[T]) appendTouched(ids []int32) []int32 {
+	return append(append(ids, w.few[:w.nfew]...), w.more...)
 }
 
 // claim takes base's lineage if base is its newest version, else copies
@@ -178,7 +193,7 @@ func (w *fwriter[T]) abort() {
 		return
 	}
 	l := w.base.l
-	for _, i := range w.touched {
+	for _, i := range w.appendTouched(nil) {
 		if top := l.slots[i].Load(); top.ver == w.gen {
 			l.slots[i].Store(top.prev)
 			l.writes--

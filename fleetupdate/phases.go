@@ -221,7 +221,7 @@ func (b *stepper) fillGroup(stage int, g int32) {
 		if gr.userSkipped || gr.running >= int32(pg.limit) || gr.unfinished(len(pg.members))-gr.running <= 0 {
 			return
 		}
-		if int(b.s.stages[stage].running) >= b.p.stages[stage].limit {
+		if b.s.running(stage) >= b.p.stages[stage].limit {
 			b.stage(stage).starved = true
 			return
 		}

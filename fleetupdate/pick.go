@@ -175,14 +175,13 @@ func (b *stepper) act(g int32, id int32) {
 		m := b.setState(id, Running)
 		m.attempt++
 		if m.pinned == nil {
-			c := v.cmd
-			m.pinned = &c
+			m.pinned = &pinnedInputs{v.cmd.KubernetesVersion, v.cmd.NodeImages}
 		}
 		m.setText(memberText{note: v.note})
 		m.waitCatalog = false
 		m.start = b.s.clock
 		m.end = time.Time{}
-		b.emit(m.command(b.p.name))
+		b.emit(m.command(b.p))
 	case vSkip:
 		m := b.setState(id, Skipped)
 		m.setText(memberText{note: m.tx().note, message: v.note}) // no error: it may have waited for the catalog

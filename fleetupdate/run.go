@@ -97,7 +97,7 @@ type state struct {
 	groups   fvec[*groupRec]
 	members  fvec[*memberRec]
 	changes  *stepChange // what the steps since the vectors' lineages were made set, newest first
-	inflight int            // members with an op in flight (Running)
+	inflight int         // members with an op in flight (Running)
 }
 
 // stepChange lists the members and groups one step set (Run.Changed). The
@@ -108,6 +108,17 @@ type stepChange struct {
 	members []int32
 	groups  []int32
 	prev    *stepChange
+	buf     [4]int32 // holds members and groups when they fit (most steps)
+}
+
+// running is the number of stage i's members in flight. Only the active
+// stage has any: a stage with a member in flight is not done (the member's
+// group is not), so the run cannot have moved past it.
+func (s *state) running(i int) int {
+	if i == s.stage {
+		return s.inflight
+	}
+	return 0
 }
 
 // cold is the part of the state that few steps change, kept apart so that
@@ -129,8 +140,7 @@ type cold struct {
 
 type stageRec struct {
 	gen         uint64
-	*times             // start, end, waitEnd; written only through setTimes
-	running     int32 // members in flight across the stage's groups
+	*times            // start, end, waitEnd; written only through setTimes
 	openGroups  int32 // groups not done (Run.groupDone); counted from stageGroups on, 0 before
 	phase       int8  // stageNotStarted … stageBefore
 	starved     bool  // a group wanted a slot the stage limit denied
@@ -175,7 +185,7 @@ type gateRec struct {
 
 type groupRec struct {
 	gen         uint64
-	*times       // start, end; written only through setTimes
+	*times      // start, end; written only through setTimes
 	running     int32
 	completed   int32
 	skipped     int32
@@ -207,7 +217,7 @@ type bucketRec struct {
 type memberRec struct {
 	gen         uint64
 	data        *Member
-	pinned      *UpgradeMember // inputs of the first attempt; retries reuse them
+	pinned      *pinnedInputs // inputs of the first attempt; retries reuse them
 	text        *memberText    // nil while every text is empty (most of the time)
 	start, end  time.Time
 	state       State // NotStarted, Running, Pending, Completed, Skipped, Failed
@@ -243,7 +253,9 @@ func (m *memberRec) setText(t memberText) {
 		m.text = nil
 		return
 	}
-	m.text = &t
+	c := new(memberText) // t itself would be moved to the heap on every call
+	*c = t
+	m.text = c
 }
 
 // op returns the member's op in flight, or its last one ("" if none).
@@ -592,7 +604,7 @@ func (r Run) InFlight() []UpgradeMember {
 	}
 	out := make([]UpgradeMember, 0, r.s.inflight)
 	for _, id := range r.inflightIDs() {
-		out = append(out, r.s.members.get(int(id)).command(r.p.name))
+		out = append(out, r.s.members.get(int(id)).command(r.p))
 	}
 	return out
 }
@@ -645,11 +657,9 @@ func (r Run) inflightIDs() []int32 {
 
 // command is the UpgradeMember for the member's op: its pinned inputs, with
 // a slice of its own so callers cannot reach the run's state.
-func (m *memberRec) command(run string) UpgradeMember {
-	c := *m.pinned
-	c.Op = m.op(run)
-	c.NodeImages = slices.Clone(c.NodeImages)
-	return c
+func (m *memberRec) command(p *plan) UpgradeMember {
+	return UpgradeMember{Op: m.op(p.name), Member: m.data.Name, Type: p.v.upType,
+		KubernetesVersion: m.pinned.KubernetesVersion, NodeImages: slices.Clone(m.pinned.NodeImages)}
 }
 
 // newStages returns n stage records, allocated together.

@@ -175,7 +175,7 @@ func (r Run) stageState(i int) State {
 		}
 	}
 	switch {
-	case sr.phase == stageDone || sr.skipped && sr.running == 0:
+	case sr.phase == stageDone || sr.skipped && r.s.running(i) == 0:
 		// "Skipped when all children are Skipped"; a stage skipped after some
 		// of its groups completed shows Completed.
 		if allSkipped {

@@ -159,12 +159,20 @@ func (b *stepper) init(r Run) {
 // commit ends the step's changes to the member and group vectors, and
 // notes them for Changed.
 func (b *stepper) commit() {
-	if len(b.mw.touched) == 0 && len(b.gw.touched) == 0 {
+	if b.mw.touched() == 0 && b.gw.touched() == 0 {
 		b.mw.commit()
 		b.gw.commit()
 		return
 	}
-	b.s.changes = &stepChange{members: b.mw.touched, groups: b.gw.touched, prev: b.s.changes}
+	c := &stepChange{prev: b.s.changes}
+	ids := c.buf[:0]
+	if b.mw.touched()+b.gw.touched() > len(c.buf) {
+		ids = make([]int32, 0, b.mw.touched()+b.gw.touched())
+	}
+	ids = b.mw.appendTouched(ids)
+	c.members = ids[:len(ids):len(ids)]
+	c.groups = b.gw.appendTouched(ids)[len(ids):]
+	b.s.changes = c
 	rebased := b.mw.commit()
 	rebased = b.gw.commit() || rebased
 	if rebased || b.mw.cloned || b.gw.cloned {
@@ -284,7 +292,6 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 		return m
 	}
 	g := b.p.groupOf[id]
-	pg := &b.p.groups[g]
 	wasDone := b.r().groupDone(g)
 	gr := b.mutGroup(g)
 	for i, st := range [2]State{from, to} {
@@ -292,7 +299,6 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 		switch st {
 		case Running:
 			gr.running -= d
-			b.stage(int(pg.stage)).running -= d
 		case Completed:
 			gr.completed -= d
 		case Skipped:
