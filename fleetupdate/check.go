@@ -94,7 +94,7 @@ func (r Run) check() error {
 	if err := r.checkWakesOwed(); err != nil {
 		return err
 	}
-	if inflight != s.inflight {
+	if inflight != int(s.inflight) {
 		return bad("state.members", "%d Running members, %d in flight", inflight, s.inflight)
 	}
 	consistent := p.v.selection == Consistent && p.v.upType != ControlPlaneOnly
@@ -191,6 +191,8 @@ func (r Run) checkAtRest() error {
 	// for groups that want a slot whether or not they could start anyone
 	// (checkStarved asks the question that matters).
 	ns := *next.s
+	nc := *ns.cold
+	ns.cold = &nc
 	ns.stages = slices.Clone(ns.stages)
 	for i, sr := range ns.stages {
 		c := *sr

@@ -417,7 +417,8 @@ func decodeRun(in runJSON) (Run, error) {
 				g.failed++
 			}
 			if m.waitCatalog {
-				g.catalogWait = append(g.catalogWait, id)
+				w := append(g.waiting(), id)
+				g.catalogWait = &w
 			}
 		}
 		groups[gi] = g

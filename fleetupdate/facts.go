@@ -84,11 +84,11 @@ func (b *stepper) catalogChanged(c Catalog) error {
 	}
 	if b.s.stage < len(b.p.stages) {
 		for _, g := range b.p.stages[b.s.stage].groups {
-			if len(b.group(g).catalogWait) == 0 {
+			if len(b.group(g).waiting()) == 0 {
 				continue
 			}
 			gr := b.mutGroup(g)
-			wait := gr.catalogWait
+			wait := gr.waiting()
 			gr.catalogWait = nil
 			for _, id := range wait {
 				if m := b.member(id); m.waitCatalog {

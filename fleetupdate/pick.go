@@ -204,7 +204,8 @@ func (b *stepper) waitForCatalog(g int32, id int32, code, msg string) {
 	m.waitCatalog = true
 	m.setText(memberText{note: m.tx().note, message: msg, errCode: code, errMsg: msg})
 	gr := b.mutGroup(g)
-	gr.catalogWait = append(slices.Clip(gr.catalogWait), id)
+	w := append(slices.Clip(gr.waiting()), id)
+	gr.catalogWait = &w
 }
 
 // requeue makes a member eligible again in its bucket. The index, if this

@@ -85,19 +85,18 @@ const (
 // state is everything that changes. Fields are replaced, never mutated,
 // unless owned by the step that is building them (see stepper).
 type state struct {
-	gen     uint64    // step counter; nodes created by step gen are its own to mutate
-	clock   time.Time // never goes backwards
-	phase   State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
-	failing bool      // Stopping because a member failed: ends Failed, not Stopped
-	started bool      // the first Start happened: Consistent images are pinned
-	*cold             // shared until a step changes it (stepper.cold)
+	gen      uint64    // step counter; nodes created by step gen are its own to mutate
+	clock    time.Time // never goes backwards
+	phase    State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
+	failing  bool      // Stopping because a member failed: ends Failed, not Stopped
+	started  bool      // the first Start happened: Consistent images are pinned
+	inflight int32     // members with an op in flight (Running)
+	*cold              // shared until a step changes it (stepper.cold)
 
-	stage    int         // active stage; len(stages) once all are done
-	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
-	groups   fvec[*groupRec]
-	members  fvec[*memberRec]
-	changes  *stepChange // what the steps since the vectors' lineages were made set, newest first
-	inflight int         // members with an op in flight (Running)
+	stage   int // active stage; len(stages) once all are done
+	groups  fvec[*groupRec]
+	members fvec[*memberRec]
+	changes *stepChange // what the steps since the vectors' lineages were made set, newest first
 }
 
 // stepChange lists the members and groups one step set (Run.Changed). The
@@ -105,10 +104,10 @@ type state struct {
 // whose vectors are in the same lineages as an earlier version's holds, in
 // its list after that version's, every slot set since.
 type stepChange struct {
-	members []int32
-	groups  []int32
-	prev    *stepChange
-	buf     [4]int32 // holds members and groups when they fit (most steps)
+	prev *stepChange
+	ids  []int32  // the members set, then the groups
+	nm   int32    // how many of ids are members
+	buf  [3]int32 // holds ids when they fit (most steps)
 }
 
 // running is the number of stage i's members in flight. Only the active
@@ -116,7 +115,7 @@ type stepChange struct {
 // group is not), so the run cannot have moved past it.
 func (s *state) running(i int) int {
 	if i == s.stage {
-		return s.inflight
+		return int(s.inflight)
 	}
 	return 0
 }
@@ -134,8 +133,9 @@ type cold struct {
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
 	unresolved map[int32]string    // Consistent: member id → why a pool has no target
 
-	gates pvec[*gateRec] // one per plan gate; new in schema version 2
-	wakes []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
+	stages []*stageRec    // one per plan stage; a step copies the pointers and the stages it changes
+	gates  pvec[*gateRec] // one per plan gate; new in schema version 2
+	wakes  []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 }
 
 type stageRec struct {
@@ -192,8 +192,16 @@ type groupRec struct {
 	failed      int32
 	userSkipped bool
 	buckets     pvec[*bucketRec] // the group's distinct windows, in the order the run met them
-	catalogWait []int32          // ids waiting for CatalogChanged (lazily pruned)
+	catalogWait *[]int32         // ids waiting for CatalogChanged (lazily pruned); never changed, replaced
 	idx         *groupIndex      // derived pick state, owned by one record at a time (index.go)
+}
+
+// waiting returns the ids waiting for CatalogChanged (some may have left).
+func (g *groupRec) waiting() []int32 {
+	if g.catalogWait == nil {
+		return nil
+	}
+	return *g.catalogWait
 }
 
 // unfinished counts members not Completed, Skipped or Failed.
@@ -218,7 +226,7 @@ type memberRec struct {
 	gen         uint64
 	data        *Member
 	pinned      *pinnedInputs // inputs of the first attempt; retries reuse them
-	text        *memberText    // nil while every text is empty (most of the time)
+	text        *memberText   // nil while every text is empty (most of the time)
 	start, end  time.Time
 	state       State // NotStarted, Running, Pending, Completed, Skipped, Failed
 	bucket      int32
@@ -602,7 +610,7 @@ func (r Run) InFlight() []UpgradeMember {
 	if r.s == nil {
 		return nil
 	}
-	out := make([]UpgradeMember, 0, r.s.inflight)
+	out := make([]UpgradeMember, 0, int(r.s.inflight))
 	for _, id := range r.inflightIDs() {
 		out = append(out, r.s.members.get(int(id)).command(r.p))
 	}
@@ -620,7 +628,7 @@ func (r Run) Outstanding() []Command {
 		return nil
 	}
 	gates := r.pendingGates()
-	out := make([]Command, 0, r.s.inflight+len(gates)+len(r.s.wakes))
+	out := make([]Command, 0, int(r.s.inflight)+len(gates)+len(r.s.wakes))
 	for _, u := range r.InFlight() {
 		out = append(out, u)
 	}

@@ -326,8 +326,8 @@ func (s *state) changedSince(t *state) (members, groups []int32) {
 		if c == nil {
 			return nil, nil // s is not an earlier version of t
 		}
-		members = append(members, c.members...)
-		groups = append(groups, c.groups...)
+		members = append(members, c.ids[:c.nm]...)
+		groups = append(groups, c.ids[c.nm:]...)
 	}
 	slices.Sort(members)
 	slices.Sort(groups)

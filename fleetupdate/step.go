@@ -164,14 +164,12 @@ func (b *stepper) commit() {
 		b.gw.commit()
 		return
 	}
-	c := &stepChange{prev: b.s.changes}
-	ids := c.buf[:0]
-	if b.mw.touched()+b.gw.touched() > len(c.buf) {
-		ids = make([]int32, 0, b.mw.touched()+b.gw.touched())
+	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
+	c.ids = c.buf[:0]
+	if n := b.mw.touched() + b.gw.touched(); n > len(c.buf) {
+		c.ids = make([]int32, 0, n)
 	}
-	ids = b.mw.appendTouched(ids)
-	c.members = ids[:len(ids):len(ids)]
-	c.groups = b.gw.appendTouched(ids)[len(ids):]
+	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
 	b.s.changes = c
 	rebased := b.mw.commit()
 	rebased = b.gw.commit() || rebased
@@ -230,7 +228,7 @@ func (b *stepper) mutBucket(g, bi int32) *bucketRec {
 
 func (b *stepper) stage(i int) *stageRec {
 	if !b.stagesOwned {
-		b.s.stages = slices.Clone(b.s.stages)
+		b.cold().stages = slices.Clone(b.s.stages)
 		b.stagesOwned = true
 	}
 	st := b.s.stages[i]
