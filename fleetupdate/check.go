@@ -518,13 +518,13 @@ func (r Run) checkGroup(g int32) (int, error) {
 		if err := r.checkMember(mf, id, m, int(sr.phase), images); err != nil {
 			return 0, err
 		}
-		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
-			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
+		if gr.userSkipped && (m.state() == NotStarted || m.state() == Pending) {
+			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state(), pg.name)
 		}
 		if m.bucket < 0 || int(m.bucket) >= gr.buckets.n || gr.buckets.get(int(m.bucket)).key != keys.of(windowFor(m.data, p.v.upType)) {
 			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
 		}
-		switch m.state {
+		switch m.state() {
 		case Running:
 			n[0]++
 		case Completed:
@@ -557,41 +557,36 @@ func (r Run) checkGroup(g int32) (int, error) {
 func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, images parsedImages) error {
 	s := r.s
 	name := m.data.Name
-	switch m.state {
-	case NotStarted, Pending, Running, Completed, Skipped, Failed:
-	default:
-		return corruptf(f+".state", "%q is not a member state", m.state)
-	}
 	switch {
-	case m.waitCatalog && m.state != Pending:
-		return corruptf(f+".waitCatalog", "%q is %s; only a Pending member waits for the catalog", name, m.state)
+	case m.waitCatalog && m.state() != Pending:
+		return corruptf(f+".waitCatalog", "%q is %s; only a Pending member waits for the catalog", name, m.state())
 	case (m.attempt > 0) != (m.pinned != nil):
 		return corruptf(f+".pinned", "%q: a member has pinned inputs exactly when it has been attempted (attempt %d)", name, m.attempt)
-	case (m.state == Running || m.state == Completed) && m.attempt == 0:
-		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state)
-	case m.state == Failed && m.tx().errCode == "" || m.tx().errCode != "" && m.state != Failed && m.state != Pending:
-		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
-	case m.state == NotStarted && (!m.end.IsZero() || m.tx().message != ""):
+	case (m.state() == Running || m.state() == Completed) && m.attempt == 0:
+		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state())
+	case m.state() == Failed && m.tx().errCode == "" || m.tx().errCode != "" && m.state() != Failed && m.state() != Pending:
+		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state())
+	case m.state() == NotStarted && (!m.end.IsZero() || m.tx().message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
 	case m.attempt > 0 && m.start.Before(s.start):
 		return corruptf(f+".startTime", "%q: %s is before the run started (%s); only a started run upgrades", name, m.start, s.start)
-	case m.state == Running && (m.start.IsZero() || !m.end.IsZero()):
+	case m.state() == Running && (m.start.IsZero() || !m.end.IsZero()):
 		return corruptf(f+".state", "%q is Running: it has a startTime and no endTime", name)
-	case m.state == Pending && !m.end.IsZero():
+	case m.state() == Pending && !m.end.IsZero():
 		return corruptf(f+".endTime", "%q is Pending: it has not ended", name)
-	case (m.state == Completed || m.state == Skipped || m.state == Failed) && (m.start.IsZero() || m.end.IsZero()):
-		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state)
-	case m.state == Skipped && m.tx().message == "":
+	case (m.state() == Completed || m.state() == Skipped || m.state() == Failed) && (m.start.IsZero() || m.end.IsZero()):
+		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state())
+	case m.state() == Skipped && m.tx().message == "":
 		return corruptf(f+".message", "%q is Skipped: its message says why", name)
-	case m.state == Completed && m.tx().message != m.tx().note:
+	case m.state() == Completed && m.tx().message != m.tx().note:
 		return corruptf(f+".message", "%q is Completed: its message is its note", name)
-	case m.removed && (m.state == NotStarted || m.state == Pending):
-		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)
-	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):
-		return corruptf(f+".state", "%q is %s (attempt %d) in a stage that has not started", name, m.state, m.attempt)
-	case stagePhase == stageDone && m.state != Completed && m.state != Skipped && m.state != Failed:
-		return corruptf(f+".state", "%q is %s in a stage that is done", name, m.state)
-	case m.state == Running && stagePhase != stageGroups:
+	case m.removed && (m.state() == NotStarted || m.state() == Pending):
+		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state())
+	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state() != NotStarted && m.state() != Skipped || m.attempt > 0):
+		return corruptf(f+".state", "%q is %s (attempt %d) in a stage that has not started", name, m.state(), m.attempt)
+	case stagePhase == stageDone && m.state() != Completed && m.state() != Skipped && m.state() != Failed:
+		return corruptf(f+".state", "%q is %s in a stage that is done", name, m.state())
+	case m.state() == Running && stagePhase != stageGroups:
 		return corruptf(f+".state", "%q is Running outside its stage's groups phase", name)
 	}
 	if err := checkTimes(f, s.clock, m.start, m.end); err != nil {

@@ -85,18 +85,18 @@ type windowJSON struct {
 }
 
 type memberJSON struct {
-	Name        string       `json:"name"`
-	State       State        `json:"state"`
-	Data        *Member      `json:"data,omitempty"` // only when changed since New
-	WaitCatalog bool         `json:"waitCatalog,omitempty"`
-	Removed     bool         `json:"removed,omitempty"`
-	Attempt     int32        `json:"attempt,omitempty"`
-	Pinned      *pinnedInputs  `json:"pinned,omitempty"` // inputs of the first attempt
-	Note        string       `json:"note,omitempty"`
-	Message     string       `json:"message,omitempty"`
-	StartTime   time.Time    `json:"startTime,omitzero"`
-	EndTime     time.Time    `json:"endTime,omitzero"`
-	Error       *ErrorDetail `json:"error,omitempty"`
+	Name        string        `json:"name"`
+	State       State         `json:"state"`
+	Data        *Member       `json:"data,omitempty"` // only when changed since New
+	WaitCatalog bool          `json:"waitCatalog,omitempty"`
+	Removed     bool          `json:"removed,omitempty"`
+	Attempt     int32         `json:"attempt,omitempty"`
+	Pinned      *pinnedInputs `json:"pinned,omitempty"` // inputs of the first attempt
+	Note        string        `json:"note,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	StartTime   time.Time     `json:"startTime,omitzero"`
+	EndTime     time.Time     `json:"endTime,omitzero"`
+	Error       *ErrorDetail  `json:"error,omitempty"`
 }
 
 // pinnedInputs are a member's upgrade inputs of its first attempt, which
@@ -166,7 +166,7 @@ func (r Run) persisted() runJSON {
 
 // memberJSON is the persisted form of member i, whose record is m.
 func (r Run) memberJSON(i int, m *memberRec) memberJSON {
-	mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
+	mj := memberJSON{Name: m.data.Name, State: m.state(), WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
 		Note: m.tx().note, Message: m.tx().message, StartTime: m.start, EndTime: m.end}
 	if m.data != &r.p.members[i] {
 		mj.Data = m.data
@@ -341,7 +341,11 @@ func decodeRun(in runJSON) (Run, error) {
 			d := cloneMember(*mj.Data)
 			data = &d
 		}
-		m := &memberRec{data: data, state: mj.State, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
+		ms, ok := memberStateOf(mj.State)
+		if !ok {
+			return Run{}, corruptf(f+".state", "%q is not a member state", mj.State)
+		}
+		m := &memberRec{data: data, ms: ms, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
 			start: mj.StartTime, end: mj.EndTime}
 		t := memberText{note: mj.Note, message: mj.Message}
 		if mj.Error != nil {
@@ -405,7 +409,7 @@ func decodeRun(in runJSON) (Run, error) {
 				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
 			}
 			m.bucket = bi
-			switch m.state {
+			switch m.state() {
 			case Running:
 				g.running++
 				s.inflight++
@@ -466,7 +470,7 @@ func decodeRun(in runJSON) (Run, error) {
 
 // eligible: the member waits in its bucket's queue for its turn.
 func (m *memberRec) eligible() bool {
-	return !m.waitCatalog && (m.state == NotStarted || m.state == Pending)
+	return !m.waitCatalog && (m.state() == NotStarted || m.state() == Pending)
 }
 
 // fromV1 reads schema version 1, the first release's dump of its memory

@@ -36,7 +36,7 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 	// queues the member behind the right window.
 	w := windowFor(&nm, b.p.v.upType)
 	key := scheduleKey(w)
-	waiting := m.state == NotStarted || m.state == Pending
+	waiting := m.state() == NotStarted || m.state() == Pending
 	requeue := waiting && m.waitCatalog
 	if b.group(g).buckets.get(int(m.bucket)).key != key {
 		nb := b.bucketOf(g, key, w)

@@ -144,6 +144,17 @@ func (w *fwriter[T]) set(i int, x T) {
 	}
 }
 
+// owned returns slot i's value if this step set it.
+func (w *fwriter[T]) owned(i int) (T, bool) {
+	if w.claimed {
+		if top := w.v.l.slots[i].Load(); top.ver == w.gen {
+			return top.val, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // touched returns how many slots the step set.
 func (w *fwriter[T]) touched() int { return w.nfew + len(w.more) }
 

@@ -167,7 +167,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		}
 		failed := 0
 		for _, id := range pg.members {
-			if s.members.get(int(id)).state == Failed {
+			if s.members.get(int(id)).state() == Failed {
 				failed++
 			}
 		}
@@ -198,7 +198,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		running := 0
 		for _, g := range p.stages[i].groups {
 			for _, id := range p.groups[g].members {
-				if s.members.get(int(id)).state == Running {
+				if s.members.get(int(id)).state() == Running {
 					running++
 				}
 			}

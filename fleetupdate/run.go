@@ -223,17 +223,37 @@ type bucketRec struct {
 }
 
 type memberRec struct {
-	gen         uint64
 	data        *Member
 	pinned      *pinnedInputs // inputs of the first attempt; retries reuse them
 	text        *memberText   // nil while every text is empty (most of the time)
 	start, end  time.Time
-	state       State // NotStarted, Running, Pending, Completed, Skipped, Failed
 	bucket      int32
 	attempt     int32 // the op in flight, or the last one, is opID(run, member, attempt)
-	waitCatalog bool  // Pending until CatalogChanged or MemberChanged
+	ms          memberState
+	waitCatalog bool // Pending until CatalogChanged or MemberChanged
 	removed     bool
 }
+
+// memberState is a member's state in a byte, which keeps its record within
+// 96 bytes.
+type memberState uint8
+
+// memberStates are the states a member can be in, by memberState.
+var memberStates = [...]State{NotStarted, Running, Pending, Completed, Skipped, Failed}
+
+// memberStateOf returns the memberState of st, if st is a member state.
+func memberStateOf(st State) (memberState, bool) {
+	for i, s := range memberStates {
+		if s == st {
+			return memberState(i), true
+		}
+	}
+	return 0, false
+}
+
+// state returns the member's state: NotStarted, Running, Pending,
+// Completed, Skipped or Failed.
+func (m *memberRec) state() State { return memberStates[m.ms] }
 
 // memberText is a member's texts, behind a pointer so that the record a
 // step copies stays small. It is never changed once made: setText makes a
@@ -458,7 +478,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	recs := make([]*memberRec, len(p.members))
 	all := make([]memberRec, len(p.members))
 	for i := range p.members {
-		all[i] = memberRec{data: &p.members[i], state: NotStarted}
+		all[i] = memberRec{data: &p.members[i]}
 		recs[i] = &all[i]
 	}
 	groups := make([]*groupRec, len(p.groups))
@@ -654,7 +674,7 @@ func (r Run) inflightIDs() []int32 {
 			continue
 		}
 		for _, id := range r.p.groups[g].members {
-			if r.s.members.get(int(id)).state == Running {
+			if r.s.members.get(int(id)).state() == Running {
 				ids = append(ids, id)
 			}
 		}

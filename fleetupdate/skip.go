@@ -53,7 +53,7 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 		if !ok {
 			return fmt.Errorf("%w: member %q is not in this run", ErrUnknownTarget, t.Name)
 		}
-		switch m := b.member(id); m.state {
+		switch m := b.member(id); m.state() {
 		case Running:
 			return fmt.Errorf("%w: member %q is being upgraded (operation %s); it cannot be skipped", ErrInvalidTransition, t.Name, m.op(b.p.name))
 		case Completed:
@@ -91,7 +91,7 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 
 // skipMember skips a member that has not started or has failed.
 func (b *stepper) skipMember(id int32, why string) {
-	switch b.member(id).state {
+	switch b.member(id).state() {
 	case NotStarted, Pending, Failed:
 		m := b.setState(id, Skipped)
 		m.waitCatalog = false

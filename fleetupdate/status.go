@@ -259,7 +259,7 @@ func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
 			continue
 		}
 		for _, id := range r.p.groups[g].members {
-			if m := r.s.members.get(int(id)); m.state == Failed {
+			if m := r.s.members.get(int(id)); m.state() == Failed {
 				return &ErrorDetail{Code: m.tx().errCode, Message: summary + failureSummary(m.data.Name, m.tx().errMsg)}
 			}
 		}
@@ -286,10 +286,10 @@ func (r Run) memberStatus(id int32) MemberStatus {
 		Name:              m.data.Name,
 		ClusterResourceID: m.data.ClusterResourceID,
 		OperationID:       m.op(r.p.name),
-		Status:            UpdateStatus{State: m.state, StartTime: m.start, CompletedTime: m.end},
+		Status:            UpdateStatus{State: m.state(), StartTime: m.start, CompletedTime: m.end},
 		Message:           m.tx().message,
 	}
-	switch m.state {
+	switch m.state() {
 	case Running:
 		if r.s.phase == Stopping {
 			ms.Status.State = Stopping

@@ -189,12 +189,10 @@ func (b *stepper) abort() {
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
 
 func (b *stepper) mutMember(id int32) *memberRec {
-	m := b.s.members.get(int(id))
-	if m.gen == b.gen {
+	if m, ok := b.mw.owned(int(id)); ok {
 		return m
 	}
-	c := *m
-	c.gen = b.gen
+	c := *b.s.members.get(int(id))
 	b.mw.set(int(id), &c)
 	return &c
 }
@@ -280,12 +278,11 @@ func (b *stepper) dropPastWakes() {
 	}
 }
 
-
 // setState moves a member to a new state, keeping the group and stage
 // counters in step. Every member state change goes through here.
 func (b *stepper) setState(id int32, to State) *memberRec {
 	m := b.mutMember(id)
-	from := m.state
+	from := m.state()
 	if from == to {
 		return m
 	}
@@ -305,7 +302,7 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 			gr.failed -= d
 		}
 	}
-	m.state = to
+	m.ms, _ = memberStateOf(to)
 	b.regroup(g, wasDone)
 	if to == Running {
 		b.s.inflight++
@@ -347,7 +344,7 @@ func (b *stepper) retryFailed() {
 			continue
 		}
 		for _, id := range b.p.groups[g].members {
-			if b.member(id).state != Failed {
+			if b.member(id).state() != Failed {
 				continue
 			}
 			if why, ok := b.abandoned(g, id); ok {
@@ -428,7 +425,7 @@ func (b *stepper) opMember(op OpID) (int32, bool) {
 		return 0, false
 	}
 	m := b.member(id)
-	if m.state != Running || s[i+1:] != strconv.Itoa(int(m.attempt)) {
+	if m.state() != Running || s[i+1:] != strconv.Itoa(int(m.attempt)) {
 		return 0, false
 	}
 	return id, true
