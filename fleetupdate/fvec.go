@@ -21,8 +21,8 @@ import (
 // O(slots), as the pick index does (index.go).
 //
 // A lineage is rebased into a fresh one once it holds more entries than
-// about twice its slots, so the history an old version keeps alive stays
-// O(slots), and that copy costs O(1) per write amortised.
+// twice its slots (and a few thousand), so the history an old version keeps
+// alive stays O(slots), and that copy costs O(1) per write amortised.
 type fvec[T comparable] struct {
 	l   *lineage[T]
 	ver uint64
@@ -184,7 +184,7 @@ func (w *fwriter[T]) commit() (rebased bool) {
 		return false
 	}
 	v := *w.v
-	if v.l.writes > 2*len(v.l.slots)+64 {
+	if v.l.writes > 2*len(v.l.slots)+4096 {
 		// Older versions keep the old lineage; its head stays busy.
 		*w.v = newFvec(v.values(), v.ver)
 		return true
