@@ -183,7 +183,10 @@ func (r Run) checkAtRest() error {
 	if err := r.checkStarved(); err != nil {
 		return err
 	}
-	next, cmds, err := Step(r, Tick{At: s.clock})
+	// A step that is never committed: r stays its vectors' newest version.
+	var b stepper
+	next, cmds, err := step(r, Tick{At: s.clock}, &b)
+	defer b.abort()
 	if err != nil {
 		return corruptf("state", "a Tick at the run's clock is refused: %v", err)
 	}

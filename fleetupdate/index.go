@@ -169,6 +169,13 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 			bk.base = append(bk.base, id)
 		}
 	}
+	queued := 0
+	for bi := range ix.bks {
+		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
+			queued++
+		}
+	}
+	ix.m.e = make([]ixEntry, 0, queued) // the heap holds each of them
 	for bi := range ix.bks {
 		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
 			b.place(ix, int32(bi))

@@ -33,6 +33,18 @@ var MaxEventTime = time.Date(9900, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // An event stamped before the run's clock is applied at the run's clock.
 func Step(r Run, e Event) (Run, []Command, error) {
+	var b stepper
+	next, cmds, err := step(r, e, &b)
+	if err == nil {
+		b.commit()
+	}
+	return next, cmds, err
+}
+
+// step is Step up to its commit: it builds the next run in b, whose member
+// and group vectors stay claimed (b.commit or b.abort ends that). On error
+// it has aborted already.
+func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 	if r.p == nil || r.s == nil {
 		return r, nil, fmt.Errorf("%w: the run was not made by New", ErrInvalidTransition)
 	}
@@ -62,7 +74,6 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		}
 		gate = k
 	}
-	var b stepper
 	b.init(r)
 	if t := e.when(); t.After(b.s.clock) {
 		b.s.clock = t.UTC()
@@ -99,7 +110,6 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		b.abort()
 		return r, nil, err
 	}
-	b.commit()
 	if _, ok := e.(Tick); ok {
 		// Only a tick does a wake-up's work (advance looks at every group);
 		// until one comes, the wake-up stays owed (NextWake, Outstanding).
