@@ -268,7 +268,8 @@ func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
 }
 
 // Member returns one member's status as Status shows it, without building
-// the whole tree: O(log members). ok is false for a name not in the run.
+// the whole tree: O(1) for the newest version of a run (an older one walks
+// the member's later values). ok is false for a name not in the run.
 func (r Run) Member(name string) (MemberStatus, bool) {
 	if r.p == nil || r.s == nil {
 		return MemberStatus{}, false
@@ -337,8 +338,9 @@ func (s *state) changedSince(t *state) (members, groups []int32) {
 // Changed returns the names of the members whose MemberStatus may differ
 // between prev and r, sorted: a host learns what a step did without diffing
 // Status. prev should be an earlier version of r (the run given to Step);
-// versions share structure, so the cost is O(changes × log members). For
-// runs that share nothing, every member is named.
+// versions note what each step set, so the cost is O(changes × log
+// changes). Otherwise every member is compared, O(members); for runs that
+// share nothing (a decoded copy), every member is named.
 func (r Run) Changed(prev Run) []string {
 	if r.p == nil || r.s == nil {
 		return nil
