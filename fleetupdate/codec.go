@@ -323,6 +323,9 @@ func decodeRun(in runJSON) (Run, error) {
 	}
 
 	upType := p.v.upType
+	s.members = newFvec[memberRec](len(p.members), s.gen)
+	s.groups = newFvec[groupRec](len(p.groups), s.gen)
+	s.changes = nil
 	recs := make([]*memberRec, len(p.members))
 	for i, mj := range js.Members {
 		f := "state.members[" + strconv.Itoa(i) + "]"
@@ -345,7 +348,8 @@ func decodeRun(in runJSON) (Run, error) {
 		if !ok {
 			return Run{}, corruptf(f+".state", "%q is not a member state", mj.State)
 		}
-		m := &memberRec{data: data, ms: ms, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
+		m := s.members.get(i)
+		*m = memberRec{data: data, ms: ms, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
 			start: mj.StartTime, end: mj.EndTime}
 		t := memberText{note: mj.Note, message: mj.Message}
 		if mj.Error != nil {
@@ -376,14 +380,14 @@ func decodeRun(in runJSON) (Run, error) {
 	}
 	s.gates = newPvec(gates)
 
-	groups := make([]*groupRec, len(p.groups))
 	keys := windowKeys{}
 	for gi, gj := range js.Groups {
 		f := fmt.Sprintf("state.groups[%d]", gi)
 		if gj.Name != p.groups[gi].name {
 			return Run{}, corruptf(f+".name", "%q; the strategy's group %d is %q", gj.Name, gi, p.groups[gi].name)
 		}
-		g := &groupRec{userSkipped: gj.Skipped, times: &times{start: gj.StartTime, end: gj.EndTime}}
+		g := s.groups.get(gi)
+		*g = groupRec{userSkipped: gj.Skipped, times: &times{start: gj.StartTime, end: gj.EndTime}}
 		byKey := make(map[string]int32, len(gj.Windows))
 		bks := make([]*bucketRec, 0, len(gj.Windows))
 		for wi, wj := range gj.Windows {
@@ -425,11 +429,7 @@ func decodeRun(in runJSON) (Run, error) {
 				g.catalogWait = &w
 			}
 		}
-		groups[gi] = g
 	}
-	s.members = newFvec(recs, s.gen)
-	s.groups = newFvec(groups, s.gen)
-	s.changes = nil
 	run := Run{p: p, s: s}
 	for g := range p.groups {
 		if st := int(p.groups[g].stage); run.groupsStarted(st) && !run.groupDone(int32(g)) {

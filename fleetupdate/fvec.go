@@ -38,52 +38,65 @@ type lineage[T comparable] struct {
 	writes int // entries added since the lineage was made; only the claimant touches it
 }
 
-// fentry is one value of a slot. ver and prev never change once the entry
-// is published; val may, by the step that made it, before that step
-// returns (no version that can see the entry exists yet).
+// fentry is one value of a slot, held in the entry itself (a step that
+// changes a record allocates once). ver and prev never change once the
+// entry is published; val may, by the step that made it, before that step
+// returns (no version that can see the entry exists yet), and by whoever
+// made the vector, before anyone else can see it.
 type fentry[T comparable] struct {
 	ver  uint64
-	val  T
 	prev *fentry[T]
+	val  T
 }
 
-// newFvec makes version ver of a vector holding vals, in a lineage of its
-// own.
-func newFvec[T comparable](vals []T, ver uint64) fvec[T] {
-	l := &lineage[T]{slots: make([]atomic.Pointer[fentry[T]], len(vals))}
-	es := make([]fentry[T], len(vals))
-	for i := range vals {
-		es[i] = fentry[T]{ver: ver, val: vals[i]}
+// newFvec makes version ver of a vector of n zero values, in a lineage of
+// its own, for the caller to fill through get before sharing it.
+func newFvec[T comparable](n int, ver uint64) fvec[T] {
+	l := &lineage[T]{slots: make([]atomic.Pointer[fentry[T]], n)}
+	es := make([]fentry[T], n)
+	for i := range es {
+		es[i].ver = ver
 		l.slots[i].Store(&es[i])
 	}
 	l.head.Store(ver)
 	return fvec[T]{l: l, ver: ver}
 }
 
+// fvecOf makes version ver of a vector holding copies of vals.
+func fvecOf[T comparable](vals []T, ver uint64) fvec[T] {
+	v := newFvec[T](len(vals), ver)
+	for i := range vals {
+		*v.get(i) = vals[i]
+	}
+	return v
+}
+
 func (v fvec[T]) len() int { return len(v.l.slots) }
 
-func (v fvec[T]) get(i int) T {
+// get returns slot i's value. It must not be changed, except by a step
+// that has it from its fwriter (set, owned).
+func (v fvec[T]) get(i int) *T {
 	e := v.l.slots[i].Load()
 	for e.ver > v.ver {
 		e = e.prev
 	}
-	return e.val
+	return &e.val
 }
 
 // each calls f on every slot in order.
-func (v fvec[T]) each(f func(i int, x T)) {
+func (v fvec[T]) each(f func(i int, x *T)) {
 	for i := range v.l.slots {
 		f(i, v.get(i))
 	}
 }
 
-// values returns every slot's value, in order.
-func (v fvec[T]) values() []T {
-	out := make([]T, len(v.l.slots))
-	for i := range out {
-		out[i] = v.get(i)
+// clone returns a copy of v in a lineage of its own.
+func (v fvec[T]) clone() fvec[T] {
+	c := newFvec[T](v.len(), v.ver)
+	for i := range v.len() {
+		*c.get(i) = *v.get(i)
 	}
-	return out
+	return c
 }
 
 // diff calls f, in order, with the index of every slot whose value
@@ -92,14 +105,14 @@ func (v fvec[T]) values() []T {
 func (v fvec[T]) diff(w fvec[T], ids []int32, f func(i int)) {
 	if ids == nil {
 		for i := range w.len() {
-			if v.get(i) != w.get(i) {
+			if *v.get(i) != *w.get(i) {
 				f(i)
 			}
 		}
 		return
 	}
 	for _, i := range ids {
-		if v.get(int(i)) != w.get(int(i)) {
+		if *v.get(int(i)) != *w.get(int(i)) {
 			f(int(i))
 		}
 	}
@@ -123,8 +136,9 @@ func (w *fwriter[T]) init(v *fvec[T], gen uint64) {
 	*w = fwriter[T]{v: v, base: *v, gen: gen}
 }
 
-// set makes slot i hold x in the version being built.
-func (w *fwriter[T]) set(i int, x T) {
+// set makes slot i hold x in the version being built, and returns the
+// value held, for the step to change further.
+func (w *fwriter[T]) set(i int, x T) *T {
 	if !w.claimed {
 		w.claim()
 	}
@@ -132,9 +146,10 @@ func (w *fwriter[T]) set(i int, x T) {
 	top := l.slots[i].Load()
 	if top.ver == w.v.ver {
 		top.val = x
-		return
+		return &top.val
 	}
-	l.slots[i].Store(&fentry[T]{ver: w.v.ver, val: x, prev: top})
+	e := &fentry[T]{ver: w.v.ver, prev: top, val: x}
+	l.slots[i].Store(e)
 	l.writes++
 	if w.nfew < len(w.few) {
 		w.few[w.nfew] = int32(i)
@@ -142,17 +157,17 @@ func (w *fwriter[T]) set(i int, x T) {
 	} else {
 		w.more = append(w.more, int32(i))
 	}
+	return &e.val
 }
 
-// owned returns slot i's value if this step set it.
-func (w *fwriter[T]) owned(i int) (T, bool) {
+// owned returns slot i's value if this step set it, for it to change.
+func (w *fwriter[T]) owned(i int) (*T, bool) {
 	if w.claimed {
 		if top := w.v.l.slots[i].Load(); top.ver == w.gen {
-			return top.val, true
+			return &top.val, true
 		}
 	}
-	var zero T
-	return zero, false
+	return nil, false
 }
 
 // touched returns how many slots the step set.
@@ -172,7 +187,7 @@ func (w *fwriter[T]) claim() {
 		return
 	}
 	w.cloned = true
-	c := newFvec(w.base.values(), w.base.ver)
+	c := w.base.clone()
 	c.l.head.Store(busy)
 	*w.v = fvec[T]{l: c.l, ver: w.gen}
 }
@@ -186,7 +201,7 @@ func (w *fwriter[T]) commit() (rebased bool) {
 	v := *w.v
 	if v.l.writes > 2*len(v.l.slots)+4096 {
 		// Older versions keep the old lineage; its head stays busy.
-		*w.v = newFvec(v.values(), v.ver)
+		*w.v = v.clone()
 		return true
 	}
 	v.l.head.Store(v.ver)

@@ -94,8 +94,8 @@ type state struct {
 	*cold              // shared until a step changes it (stepper.cold)
 
 	stage   int // active stage; len(stages) once all are done
-	groups  fvec[*groupRec]
-	members fvec[*memberRec]
+	groups  fvec[groupRec]
+	members fvec[memberRec]
 	changes *stepChange // what the steps since the vectors' lineages were made set, newest first
 }
 
@@ -474,15 +474,9 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 
 func initialState(p *plan, cat *compiledCatalog) *state {
 	s := &state{phase: NotStarted, cold: &cold{catalog: cat}}
-	// Records are allocated together (a step copies one before changing it).
-	recs := make([]*memberRec, len(p.members))
-	all := make([]memberRec, len(p.members))
-	for i := range p.members {
-		all[i] = memberRec{data: &p.members[i]}
-		recs[i] = &all[i]
-	}
-	groups := make([]*groupRec, len(p.groups))
-	groupRecs := make([]groupRec, len(p.groups))
+	// Records are made in place, in the vectors' entries (allocated together).
+	s.members = newFvec[memberRec](len(p.members), s.gen)
+	s.groups = newFvec[groupRec](len(p.groups), s.gen)
 	type bucketOf struct {
 		key  string
 		comp *window.Compiled
@@ -492,8 +486,9 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	// them; members are visited in id order, which is memory order.
 	bks := make([][]*bucketRec, len(p.groups))
 	byKey := make([]map[string]int32, len(p.groups))
-	for id := range all {
-		m, g := &all[id], p.groupOf[id]
+	for id := range p.members {
+		m, g := s.members.get(id), p.groupOf[id]
+		m.data = &p.members[id]
 		w := windowFor(m.data, p.v.upType)
 		k, ok := known[w]
 		if !ok {
@@ -512,12 +507,10 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		m.bucket = bi
 	}
 	for gi := range p.groups {
-		groupRecs[gi].times = &noTimes
-		groupRecs[gi].buckets = newPvec(bks[gi])
-		groups[gi] = &groupRecs[gi]
+		gr := s.groups.get(gi)
+		gr.times = &noTimes
+		gr.buckets = newPvec(bks[gi])
 	}
-	s.members = newFvec(recs, s.gen)
-	s.groups = newFvec(groups, s.gen)
 	gates := make([]*gateRec, len(p.gates))
 	gateRecs := make([]gateRec, len(p.gates))
 	for k := range gates {

@@ -152,8 +152,8 @@ type stepper struct {
 
 	stagesOwned, wakesOwned, coldOwned bool
 
-	mw fwriter[*memberRec]
-	gw fwriter[*groupRec]
+	mw fwriter[memberRec]
+	gw fwriter[groupRec]
 }
 
 func (b *stepper) init(r Run) {
@@ -202,9 +202,7 @@ func (b *stepper) mutMember(id int32) *memberRec {
 	if m, ok := b.mw.owned(int(id)); ok {
 		return m
 	}
-	c := *b.s.members.get(int(id))
-	b.mw.set(int(id), &c)
-	return &c
+	return b.mw.set(int(id), *b.s.members.get(int(id)))
 }
 
 func (b *stepper) group(g int32) *groupRec { return b.s.groups.get(int(g)) }
@@ -214,10 +212,9 @@ func (b *stepper) mutGroup(g int32) *groupRec {
 	if gr.gen == b.gen {
 		return gr
 	}
-	c := *gr
+	c := b.gw.set(int(g), *gr)
 	c.gen = b.gen
-	b.gw.set(int(g), &c)
-	return &c
+	return c
 }
 
 // mutBucket returns bucket bi of group g for changing; only that bucket is
