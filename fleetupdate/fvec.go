@@ -199,7 +199,7 @@ func (w *fwriter[T]) commit() (rebased bool) {
 		return false
 	}
 	v := *w.v
-	if v.l.writes > 2*len(v.l.slots)+4096 {
+	if v.l.writes > 4*len(v.l.slots)+4096 {
 		// Older versions keep the old lineage; its head stays busy.
 		*w.v = v.clone()
 		return true

@@ -170,9 +170,7 @@ func (b *stepper) init(r Run) {
 // notes them for Changed.
 func (b *stepper) commit() {
 	if b.mw.touched() == 0 && b.gw.touched() == 0 {
-		b.mw.commit()
-		b.gw.commit()
-		return
+		return // nothing claimed
 	}
 	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
 	c.ids = c.buf[:0]
@@ -182,7 +180,17 @@ func (b *stepper) commit() {
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
 	b.s.changes = c
 	rebased := b.mw.commit()
-	rebased = b.gw.commit() || rebased
+	groups := b.s.groups
+	if b.gw.commit() {
+		rebased = true
+		// The rebased records are copies: hand each pick index its group's
+		// new record, as a step does (index.go), or the next pick rebuilds it.
+		for g := range groups.len() {
+			if old := groups.get(g); old.idx != nil {
+				old.idx.owner.CompareAndSwap(old, b.s.groups.get(g))
+			}
+		}
+	}
 	if rebased || b.mw.cloned || b.gw.cloned {
 		// A new lineage starts a new list, so neither outgrows O(members).
 		b.s.changes = nil
