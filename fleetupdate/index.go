@@ -163,10 +163,28 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 			ix.none = int32(bi)
 		}
 	}
-	for _, id := range b.p.groups[g].members {
+	// Every queue is cut from one array (a group may hold a window per
+	// member): count, then fill in member order, so each queue is sorted.
+	members := b.p.groups[g].members
+	of := make([]int32, len(members)) // member's bucket, or -1
+	at := make([]int32, n+1)
+	for i, id := range members {
+		of[i] = -1
 		if m := b.member(id); m.eligible() {
-			bk := &ix.bks[m.bucket]
-			bk.base = append(bk.base, id)
+			of[i] = m.bucket
+			at[m.bucket+1]++
+		}
+	}
+	for bi := range n {
+		at[bi+1] += at[bi]
+	}
+	all := make([]int32, at[n])
+	for bi := range n {
+		ix.bks[bi].base = all[at[bi]:at[bi]:at[bi+1]]
+	}
+	for i, id := range members {
+		if bi := of[i]; bi >= 0 {
+			ix.bks[bi].base = append(ix.bks[bi].base, id)
 		}
 	}
 	queued := 0
