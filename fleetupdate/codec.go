@@ -405,7 +405,7 @@ func decodeRun(in runJSON) (Run, error) {
 			byKey[k] = int32(wi)
 			bks = append(bks, &bucketRec{key: k, sched: wj.Window, comp: comp, reached: wj.Reached, opening: wj.Opening})
 		}
-		g.buckets = newPvec(bks)
+		g.buckets = newBvec(bks, s.gen)
 		for _, id := range p.groups[gi].members {
 			m := recs[id]
 			bi, ok := byKey[keys.of(windowFor(m.data, upType))]

@@ -66,7 +66,7 @@ func (b *stepper) bucketOf(g int32, key string, w *window.Schedule) int32 {
 	ix := b.ownIndex(g)
 	gr := b.mutGroup(g)
 	rec := &bucketRec{gen: b.gen, key: key, sched: w, comp: compileWindow(w)}
-	gr.buckets = gr.buckets.push(b.gen, rec)
+	b.buckets(g, gr).push(rec)
 	if ix != nil {
 		ix.addBucket(rec)
 	}

@@ -52,7 +52,12 @@ type fentry[T comparable] struct {
 // newFvec makes version ver of a vector of n zero values, in a lineage of
 // its own, for the caller to fill through get before sharing it.
 func newFvec[T comparable](n int, ver uint64) fvec[T] {
-	l := &lineage[T]{slots: make([]atomic.Pointer[fentry[T]], n)}
+	return newFvecCap[T](n, n, ver)
+}
+
+// newFvecCap is newFvec with room to grow to capacity slots (bvec).
+func newFvecCap[T comparable](n, capacity int, ver uint64) fvec[T] {
+	l := &lineage[T]{slots: make([]atomic.Pointer[fentry[T]], capacity)}
 	es := make([]fentry[T], n)
 	for i := range es {
 		es[i].ver = ver
@@ -71,6 +76,7 @@ func fvecOf[T comparable](vals []T, ver uint64) fvec[T] {
 	return v
 }
 
+// len is the vector's length; a bvec's is its n, which may be less.
 func (v fvec[T]) len() int { return len(v.l.slots) }
 
 // get returns slot i's value. It must not be changed, except by a step
@@ -90,10 +96,11 @@ func (v fvec[T]) each(f func(i int, x *T)) {
 	}
 }
 
-// clone returns a copy of v in a lineage of its own.
-func (v fvec[T]) clone() fvec[T] {
-	c := newFvec[T](v.len(), v.ver)
-	for i := range v.len() {
+// clone returns a copy of v's first n slots in a lineage of its own with
+// room for capacity.
+func (v fvec[T]) clone(n, capacity int) fvec[T] {
+	c := newFvecCap[T](n, capacity, v.ver)
+	for i := range n {
 		*c.get(i) = *v.get(i)
 	}
 	return c
@@ -123,7 +130,9 @@ func (v fvec[T]) diff(w fvec[T], ids []int32, f func(i int)) {
 // changes; abort takes them back, leaving the vector as it was given.
 type fwriter[T comparable] struct {
 	v       *fvec[T] // the field being built
+	np      *int     // its length, for a vector that grows (bvec); else nil
 	base    fvec[T]  // the version the step was given
+	baseN   int      // and its length
 	gen     uint64   // the step's
 	claimed bool     // *v is a version of our own, in base's lineage or a copy
 	cloned  bool     // … in a copy
@@ -133,7 +142,20 @@ type fwriter[T comparable] struct {
 }
 
 func (w *fwriter[T]) init(v *fvec[T], gen uint64) {
-	*w = fwriter[T]{v: v, base: *v, gen: gen}
+	*w = fwriter[T]{v: v, base: *v, baseN: v.len(), gen: gen}
+}
+
+// initGrowing is init for a vector that grows, whose length is *n.
+func (w *fwriter[T]) initGrowing(v *fvec[T], n *int, gen uint64) {
+	*w = fwriter[T]{v: v, np: n, base: *v, baseN: *n, gen: gen}
+}
+
+// n is the length of the version being built.
+func (w *fwriter[T]) n() int {
+	if w.np != nil {
+		return *w.np
+	}
+	return w.baseN
 }
 
 // set makes slot i hold x in the version being built, and returns the
@@ -144,7 +166,7 @@ func (w *fwriter[T]) set(i int, x T) *T {
 	}
 	l := w.v.l
 	top := l.slots[i].Load()
-	if top.ver == w.v.ver {
+	if top != nil && top.ver == w.v.ver {
 		top.val = x
 		return &top.val
 	}
@@ -158,6 +180,32 @@ func (w *fwriter[T]) set(i int, x T) *T {
 		w.more = append(w.more, int32(i))
 	}
 	return &e.val
+}
+
+// push appends x to a vector that grows.
+func (w *fwriter[T]) push(x T) {
+	if !w.claimed {
+		w.claim()
+	}
+	n := *w.np
+	if n == len(w.v.l.slots) {
+		w.grow()
+	}
+	w.set(n, x)
+	*w.np = n + 1
+}
+
+// grow moves the version being built to a lineage with twice the room. The
+// values keep their addresses only for pointer types: bvec's are.
+func (w *fwriter[T]) grow() {
+	n := *w.np
+	c := w.v.clone(n, 2*n+8)
+	c.l.head.Store(busy)
+	if !w.cloned {
+		w.release()
+	}
+	w.cloned = true
+	*w.v = fvec[T]{l: c.l, ver: w.gen}
 }
 
 // owned returns slot i's value if this step set it, for it to change.
@@ -187,7 +235,7 @@ func (w *fwriter[T]) claim() {
 		return
 	}
 	w.cloned = true
-	c := w.base.clone()
+	c := w.base.clone(w.baseN, len(w.base.l.slots))
 	c.l.head.Store(busy)
 	*w.v = fvec[T]{l: c.l, ver: w.gen}
 }
@@ -201,7 +249,7 @@ func (w *fwriter[T]) commit() (rebased bool) {
 	v := *w.v
 	if v.l.writes > 4*len(v.l.slots)+4096 {
 		// Older versions keep the old lineage; its head stays busy.
-		*w.v = v.clone()
+		*w.v = v.clone(w.n(), len(v.l.slots))
 		return true
 	}
 	v.l.head.Store(v.ver)
@@ -214,16 +262,50 @@ func (w *fwriter[T]) abort() {
 	if !w.claimed {
 		return
 	}
-	*w.v = w.base
-	if w.cloned {
-		return
+	if !w.cloned {
+		w.release()
 	}
+	*w.v = w.base
+	if w.np != nil {
+		*w.np = w.baseN
+	}
+}
+
+// release takes the step's entries out of base's lineage and makes base
+// its newest version again.
+func (w *fwriter[T]) release() {
 	l := w.base.l
 	for _, i := range w.appendTouched(nil) {
-		if top := l.slots[i].Load(); top.ver == w.gen {
+		if top := l.slots[i].Load(); top != nil && top.ver == w.gen {
 			l.slots[i].Store(top.prev)
 			l.writes--
 		}
 	}
 	l.head.Store(w.base.ver)
+}
+
+// bvec is a group's window buckets: an fvec of record pointers that grows
+// (a member that changes its window may bring a new one). Records keep
+// their addresses across lineages, so a bucket a step changed stays its
+// own (bucketRec.gen) and versions compare by pointer.
+type bvec struct {
+	v fvec[*bucketRec]
+	n int
+}
+
+func newBvec(recs []*bucketRec, ver uint64) bvec {
+	v := newFvecCap[*bucketRec](len(recs), len(recs)+len(recs)/8+4, ver)
+	for i, r := range recs {
+		*v.get(i) = r
+	}
+	return bvec{v: v, n: len(recs)}
+}
+
+func (b bvec) get(i int) *bucketRec { return *b.v.get(i) }
+
+// each calls f on every bucket in order.
+func (b bvec) each(f func(i int, x *bucketRec)) {
+	for i := range b.n {
+		f(i, b.get(i))
+	}
 }

@@ -105,7 +105,7 @@ type state struct {
 // its list after that version's, every slot set since.
 type stepChange struct {
 	prev *stepChange
-	ids  []int32  // the members set, then the groups
+	ids  []int32  // the members set, then the groups, then (-g-1, bucket) pairs
 	nm   int32    // how many of ids are members
 	buf  [3]int32 // holds ids when they fit (most steps)
 }
@@ -191,7 +191,7 @@ type groupRec struct {
 	skipped     int32
 	failed      int32
 	userSkipped bool
-	buckets     pvec[*bucketRec] // the group's distinct windows, in the order the run met them
+	buckets     bvec // the group's distinct windows, in the order the run met them
 	catalogWait *[]int32         // ids waiting for CatalogChanged (lazily pruned); never changed, replaced
 	idx         *groupIndex      // derived pick state, owned by one record at a time (index.go)
 }
@@ -509,7 +509,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	for gi := range p.groups {
 		gr := s.groups.get(gi)
 		gr.times = &noTimes
-		gr.buckets = newPvec(bks[gi])
+		gr.buckets = newBvec(bks[gi], s.gen)
 	}
 	gates := make([]*gateRec, len(p.gates))
 	gateRecs := make([]gateRec, len(p.gates))

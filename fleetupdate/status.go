@@ -317,22 +317,30 @@ func (r Run) memberStatus(id int32) MemberStatus {
 // changedSince returns the members and groups set between s and a later
 // version t, sorted and unique, or nil, nil when that is not known (the
 // vectors moved to other lineages): compare them all.
-func (s *state) changedSince(t *state) (members, groups []int32) {
+func (s *state) changedSince(t *state) (members []int32, buckets map[int32][]int32, ok bool) {
 	if s.members.l != t.members.l || s.groups.l != t.groups.l {
-		return nil, nil
+		return nil, nil, false
 	}
-	members, groups = []int32{}, []int32{}
-	c := t.changes
-	for ; c != s.changes; c = c.prev {
+	members = []int32{}
+	for c := t.changes; c != s.changes; c = c.prev {
 		if c == nil {
-			return nil, nil // s is not an earlier version of t
+			return nil, nil, false // s is not an earlier version of t
 		}
 		members = append(members, c.ids[:c.nm]...)
-		groups = append(groups, c.ids[c.nm:]...)
+		rest := c.ids[c.nm:]
+		for len(rest) > 0 && rest[0] >= 0 {
+			rest = rest[1:] // groups: only their buckets show in members' status
+		}
+		for ; len(rest) >= 2; rest = rest[2:] {
+			g := -rest[0] - 1
+			if buckets == nil {
+				buckets = map[int32][]int32{}
+			}
+			buckets[g] = append(buckets[g], rest[1])
+		}
 	}
 	slices.Sort(members)
-	slices.Sort(groups)
-	return slices.Compact(members), slices.Compact(groups)
+	return slices.Compact(members), buckets, true
 }
 
 // Changed returns the names of the members whose MemberStatus may differ
@@ -349,33 +357,49 @@ func (r Run) Changed(prev Run) []string {
 	if prev.p != r.p || prev.s == nil {
 		r.s.members.each(func(i int, _ *memberRec) { changed[int32(i)] = true })
 	} else {
-		members, groups := prev.s.changedSince(r.s)
+		members, buckets, known := prev.s.changedSince(r.s)
+		if !known {
+			members = nil // compare them all
+		}
 		prev.s.members.diff(r.s.members, members, func(i int) { changed[int32(i)] = true })
 		// A NotStarted member shows Pending while its bucket is reached.
-		prev.s.groups.diff(r.s.groups, groups, func(g int) {
-			was, now := prev.s.groups.get(g), r.s.groups.get(g)
+		if !known {
+			buckets = map[int32][]int32{}
+			for g := range r.p.groups {
+				if prev.s.groups.get(g).buckets != r.s.groups.get(g).buckets {
+					buckets[int32(g)] = nil // all
+				}
+			}
+		}
+		for g, set := range buckets { // the order does not matter: changed is a set
+			was, now := prev.s.groups.get(int(g)), r.s.groups.get(int(g))
+			if set == nil {
+				for bi := range now.buckets.n {
+					set = append(set, int32(bi))
+				}
+			}
 			var moved map[int32]bool // buckets whose reached flag or opening changed
-			was.buckets.diff(now.buckets, func(bi int) {
-				bk := now.buckets.get(bi)
-				if bi < was.buckets.n {
-					if old := was.buckets.get(bi); old.reached == bk.reached && old.opening.Equal(bk.opening) {
-						return
+			for _, bi := range set {
+				bk := now.buckets.get(int(bi))
+				if int(bi) < was.buckets.n {
+					if old := was.buckets.get(int(bi)); old.reached == bk.reached && old.opening.Equal(bk.opening) {
+						continue
 					}
 				}
 				if moved == nil {
 					moved = map[int32]bool{}
 				}
-				moved[int32(bi)] = true
-			})
+				moved[bi] = true
+			}
 			if moved == nil {
-				return
+				continue
 			}
 			for _, id := range r.p.groups[g].members {
 				if moved[r.s.members.get(int(id)).bucket] {
 					changed[id] = true
 				}
 			}
-		})
+		}
 		// Members in flight show Stopping while the run is.
 		if (prev.s.phase == Stopping) != (r.s.phase == Stopping) {
 			for _, id := range r.inflightIDs() {

@@ -154,6 +154,7 @@ type stepper struct {
 
 	mw fwriter[memberRec]
 	gw fwriter[groupRec]
+	bw []bucketWriter // one per group whose buckets the step changes
 }
 
 func (b *stepper) init(r Run) {
@@ -170,14 +171,25 @@ func (b *stepper) init(r Run) {
 // notes them for Changed.
 func (b *stepper) commit() {
 	if b.mw.touched() == 0 && b.gw.touched() == 0 {
-		return // nothing claimed
+		return // nothing claimed (a step that changes a bucket changes its group)
 	}
 	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
+	n := b.mw.touched() + b.gw.touched()
+	for i := range b.bw {
+		n += 2 * b.bw[i].w.touched()
+	}
 	c.ids = c.buf[:0]
-	if n := b.mw.touched() + b.gw.touched(); n > len(c.buf) {
+	if n > len(c.buf) {
 		c.ids = make([]int32, 0, n)
 	}
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
+	for i := range b.bw {
+		bw := &b.bw[i]
+		for _, bi := range bw.w.appendTouched(nil) {
+			c.ids = append(c.ids, -bw.g-1, bi)
+		}
+		bw.w.commit() // records keep their addresses: nothing else moves
+	}
 	b.s.changes = c
 	rebased := b.mw.commit()
 	groups := b.s.groups
@@ -202,6 +214,9 @@ func (b *stepper) commit() {
 func (b *stepper) abort() {
 	b.mw.abort()
 	b.gw.abort()
+	for i := range b.bw {
+		b.bw[i].w.abort()
+	}
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
@@ -235,8 +250,28 @@ func (b *stepper) mutBucket(g, bi int32) *bucketRec {
 	}
 	c := *bk
 	c.gen = b.gen
-	gr.buckets = gr.buckets.set(b.gen, int(bi), &c)
+	b.buckets(g, gr).set(int(bi), &c)
 	return &c
+}
+
+// bucketWriter makes the next version of group g's buckets.
+type bucketWriter struct {
+	g int32
+	w fwriter[*bucketRec]
+}
+
+// buckets returns the writer of group g's buckets; gr is the group's
+// record, this step's own.
+func (b *stepper) buckets(g int32, gr *groupRec) *fwriter[*bucketRec] {
+	for i := range b.bw {
+		if b.bw[i].g == g {
+			return &b.bw[i].w
+		}
+	}
+	b.bw = append(b.bw, bucketWriter{g: g})
+	w := &b.bw[len(b.bw)-1].w
+	w.initGrowing(&gr.buckets.v, &gr.buckets.n, b.gen)
+	return w
 }
 
 func (b *stepper) stage(i int) *stageRec {
