@@ -114,7 +114,9 @@ func genDecideRun(t *rapid.T) Run {
 }
 
 // decideRef is plan.decide as it was before it was made cheaper: the
-// oracle TestDecideMatchesReference holds the new one to. Do not edit.
+// oracle TestDecideMatchesReference holds the new one to. Do not edit
+// (but for reading the offered Kubernetes versions where the catalog keeps
+// them now).
 func decideRef(p *plan, cat *compiledCatalog, selection nodeimage.Selection, unresolved map[int32]string, id int32, d *Member) verdict {
 	up := p.v.upType
 	cmd := UpgradeMember{Member: d.Name, Type: up}
@@ -125,7 +127,7 @@ func decideRef(p *plan, cat *compiledCatalog, selection nodeimage.Selection, unr
 	if up != NodeImageOnly {
 		cur, _ := kversion.Parse(d.KubernetesVersion)
 		target := p.v.target
-		resolved, rerr := kversion.Resolve(target, cat.k8s[d.Region])
+		resolved, rerr := kversion.Resolve(target, cat.regions[d.Region].k8s)
 		if rerr == nil {
 			target = resolved
 		}
