@@ -96,7 +96,6 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 				notes = append(notes, "agent pool "+strconv.Quote(np.Name)+" has no node image version")
 				continue
 			}
-			pool := nodeimage.Pool{Member: d.Name, Name: np.Name, Region: d.Region, Image: cur}
 			latest := region.latest[cur.Family]
 			var target nodeimage.Image
 			switch p.v.selection {
@@ -113,14 +112,18 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 			case Custom:
 				target, _ = p.v.custom.Lookup(cur.Family)
 			}
+			if target == latest.img && !target.IsZero() && cur.Version.Compare(target.Version) < 0 {
+				// The usual case, without nodeimage.Decide's catalog search:
+				// a pool behind its region's newest image (which the region
+				// offers, of course) moves to it.
+				images = append(images, PoolImage{Pool: np.Name, NodeImageVersion: latest.text})
+				continue
+			}
+			pool := nodeimage.Pool{Member: d.Name, Name: np.Name, Region: d.Region, Image: cur}
 			dec := nodeimage.Decide(cat.images, pool, target)
 			switch dec.Action {
 			case nodeimage.Upgrade:
-				text := latest.text // the target is usually the region's newest
-				if dec.Target != latest.img {
-					text = dec.Target.String()
-				}
-				images = append(images, PoolImage{Pool: np.Name, NodeImageVersion: text})
+				images = append(images, PoolImage{Pool: np.Name, NodeImageVersion: dec.Target.String()})
 			case nodeimage.NotInRegion:
 				return verdict{kind: vWait, code: CodeNodeImageVersionNotAvailable, note: dec.Message}
 			default:
@@ -128,7 +131,8 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 			}
 		}
 		if len(images) > 0 {
-			cmd.NodeImages = slices.Clone(images)
+			cmd.NodeImages = make([]PoolImage, len(images))
+			copy(cmd.NodeImages, images)
 		}
 	}
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -301,14 +302,30 @@ type Decision struct {
 // availability in the pool's region.
 func Decide(c Catalog, p Pool, target Image) Decision {
 	if target.IsZero() || target.Family != p.Image.Family {
-		return Decision{Action: NoTarget, Message: fmt.Sprintf("no target node image version for family %q of agent pool %q", p.Image.Family, p.Name)}
+		return Decision{Action: NoTarget, Message: sentence("no target node image version for family ", p.Image.Family, " of agent pool ", p.Name)}
 	}
 	if p.Image.Version.Compare(target.Version) >= 0 {
 		// Wording from Fleet's update run status (howto-monitor-update-runs.md).
-		return Decision{Action: AlreadyAtTarget, Target: target, Message: fmt.Sprintf("current node image version %q of agent pool %q is already at or ahead of target upgrade version %q", p.Image, p.Name, target)}
+		return Decision{Action: AlreadyAtTarget, Target: target, Message: sentence("current node image version ", p.Image.String(), " of agent pool ", p.Name, " is already at or ahead of target upgrade version ", target.String())}
 	}
 	if !c.Offers(p.Region, target) {
-		return Decision{Action: NotInRegion, Target: target, Message: fmt.Sprintf("target upgrade node image version %q for agent pool %q is not available in region %q", target, p.Name, p.Region)}
+		return Decision{Action: NotInRegion, Target: target, Message: sentence("target upgrade node image version ", target.String(), " for agent pool ", p.Name, " is not available in region ", p.Region)}
 	}
 	return Decision{Action: Upgrade, Target: target}
+}
+
+// sentence joins text and quoted values alternately (text, value, text, …),
+// quoting as fmt's %q does (strconv.Quote), with one allocation: Decide
+// explains every pool it leaves alone.
+func sentence(parts ...string) string {
+	var buf [256]byte
+	b := buf[:0]
+	for i, s := range parts {
+		if i%2 == 0 {
+			b = append(b, s...)
+		} else {
+			b = strconv.AppendQuote(b, s)
+		}
+	}
+	return string(b)
 }
