@@ -64,14 +64,20 @@ func Parse(s string) (Version, error) {
 // String renders "1.30" or "1.30.5".
 func (v Version) String() string {
 	var buf [3 * 21]byte // three ints and two dots, signs included
-	b := strconv.AppendInt(buf[:0], int64(v.Major), 10)
+	return string(v.Append(buf[:0]))
+}
+
+// Append appends what String returns to b: a message that names versions
+// is built in one allocation.
+func (v Version) Append(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(v.Major), 10)
 	b = append(b, '.')
 	b = strconv.AppendInt(b, int64(v.Minor), 10)
 	if v.HasPatch {
 		b = append(b, '.')
 		b = strconv.AppendInt(b, int64(v.Patch), 10)
 	}
-	return string(b)
+	return b
 }
 
 // Compare orders by major, minor, then patch. A version without a patch

@@ -89,6 +89,9 @@ func TestStringMatchesFormat(t *testing.T) {
 		if got := x.String(); got != want {
 			t.Fatalf("%#v: got %q, want %q", x, got, want)
 		}
+		if got := string(x.Append([]byte("v"))); got != "v"+want {
+			t.Fatalf("%#v: Append gave %q, want %q", x, got, "v"+want)
+		}
 	})
 }
 
