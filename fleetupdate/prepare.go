@@ -28,8 +28,9 @@ func (b *stepper) prepare(id int32, m *memberRec) verdict {
 func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unresolved map[int32]string, id int32, d *Member) verdict {
 	up := p.v.upType
 	cmd := UpgradeMember{Member: d.Name, Type: up}
-	var notes []string // pools left alone
-	cpNote := ""       // why the control plane needs nothing
+	var noteBuf [4]string
+	notes := noteBuf[:0] // pools left alone
+	cpNote := ""         // why the control plane needs nothing
 	needK8s := false
 	region := cat.regions[d.Region] // the zero region offers nothing
 
@@ -72,10 +73,14 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 			needK8s = true
 			cmd.KubernetesVersion = region.k8sText[ri]
 		} else if up == ControlPlaneOnly {
-			return verdict{kind: vSkip, note: "control plane Kubernetes version " + cur.String() + " is already at or ahead of target " + target.String()}
+			return verdict{kind: vSkip, note: atOrAhead("control plane Kubernetes version ", cur, target)}
 		} else {
-			cpNote = "Kubernetes version " + cur.String() + " is already at or ahead of target " + target.String()
-			cmd.KubernetesVersion = target.String()
+			cpNote = atOrAhead("Kubernetes version ", cur, target)
+			if ri >= 0 {
+				cmd.KubernetesVersion = region.k8sText[ri]
+			} else {
+				cmd.KubernetesVersion = target.String()
+			}
 		}
 	}
 
@@ -138,10 +143,12 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 
 	if !needK8s && len(cmd.NodeImages) == 0 {
 		why := "nothing to upgrade"
-		if cpNote != "" {
-			notes = append([]string{cpNote}, notes...)
-		}
-		if len(notes) > 0 {
+		switch {
+		case cpNote != "" && len(notes) > 0:
+			why = "already at target: " + cpNote + "; " + strings.Join(notes, "; ")
+		case cpNote != "":
+			why = "already at target: " + cpNote
+		case len(notes) > 0:
 			why = "already at target: " + strings.Join(notes, "; ")
 		}
 		return verdict{kind: vSkip, note: why}
@@ -154,3 +161,12 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 }
 
 func comparePoolNames(a, b NodePool) int { return strings.Compare(a.Name, b.Name) }
+
+// atOrAhead says, in one allocation, that cur needs nothing to reach target.
+func atOrAhead(what string, cur, target kversion.Version) string {
+	var buf [128]byte
+	b := append(buf[:0], what...)
+	b = cur.Append(b)
+	b = append(b, " is already at or ahead of target "...)
+	return string(target.Append(b))
+}
