@@ -94,7 +94,7 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 			slices.SortFunc(pools, comparePoolNames)
 		}
 		var upgrades [4]PoolImage // most members have few pools: one allocation below
-		images := upgrades[:0]
+		upgraded := upgrades[:0]
 		for _, np := range pools {
 			cur, err := nodeimage.Parse(np.NodeImageVersion)
 			if err != nil {
@@ -121,23 +121,23 @@ func (p *plan) decide(cat *compiledCatalog, selection nodeimage.Selection, unres
 				// The usual case, without nodeimage.Decide's catalog search:
 				// a pool behind its region's newest image (which the region
 				// offers, of course) moves to it.
-				images = append(images, PoolImage{Pool: np.Name, NodeImageVersion: latest.text})
+				upgraded = append(upgraded, PoolImage{Pool: np.Name, NodeImageVersion: latest.text})
 				continue
 			}
 			pool := nodeimage.Pool{Member: d.Name, Name: np.Name, Region: d.Region, Image: cur}
 			dec := nodeimage.Decide(cat.images, pool, target)
 			switch dec.Action {
 			case nodeimage.Upgrade:
-				images = append(images, PoolImage{Pool: np.Name, NodeImageVersion: dec.Target.String()})
+				upgraded = append(upgraded, PoolImage{Pool: np.Name, NodeImageVersion: dec.Target.String()})
 			case nodeimage.NotInRegion:
 				return verdict{kind: vWait, code: CodeNodeImageVersionNotAvailable, note: dec.Message}
 			default:
 				notes = append(notes, dec.Message)
 			}
 		}
-		if len(images) > 0 {
-			cmd.NodeImages = make([]PoolImage, len(images))
-			copy(cmd.NodeImages, images)
+		if len(upgraded) > 0 {
+			cmd.NodeImages = make([]PoolImage, len(upgraded))
+			copy(cmd.NodeImages, upgraded)
 		}
 	}
 
