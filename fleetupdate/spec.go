@@ -660,24 +660,41 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 
 // compiledCatalog is a Catalog parsed once.
 type compiledCatalog struct {
-	src    Catalog
-	images nodeimage.Catalog
-	k8s    map[string][]kversion.Version // region → offered versions
+	src     Catalog
+	images  nodeimage.Catalog
+	regions map[string]catalogRegion
+}
+
+// catalogRegion is what decide reads of one region, worked out once per
+// catalog so that a member's start parses and formats no catalog version.
+type catalogRegion struct {
+	k8s     []kversion.Version     // offered versions, in the catalog's order
+	k8sText []string               // their String, for UpgradeMember
+	latest  map[string]latestImage // family → its newest offered image
+}
+
+// latestImage is nodeimage.ResolveLatest's answer and its String.
+type latestImage struct {
+	img  nodeimage.Image
+	text string
 }
 
 func compileCatalog(c Catalog) (compiledCatalog, error) {
 	imgs := make(map[string][]string, len(c.Regions))
-	k8s := make(map[string][]kversion.Version, len(c.Regions))
+	regions := make(map[string]catalogRegion, len(c.Regions))
 	var errs []string
 	for r, rc := range c.Regions {
 		imgs[r] = rc.NodeImageVersions
+		var cr catalogRegion
 		for _, k := range rc.KubernetesVersions {
 			v, err := kversion.Parse(k)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("catalog region %q: kubernetesVersions %q: want 1.30.5", r, k))
 			}
-			k8s[r] = append(k8s[r], v)
+			cr.k8s = append(cr.k8s, v)
+			cr.k8sText = append(cr.k8sText, v.String())
 		}
+		regions[r] = cr
 	}
 	if len(errs) > 0 {
 		slices.Sort(errs)
@@ -687,5 +704,18 @@ func compileCatalog(c Catalog) (compiledCatalog, error) {
 	if err != nil {
 		return compiledCatalog{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	return compiledCatalog{src: cloneCatalog(c), images: ic, k8s: k8s}, nil
+	for r, cr := range regions {
+		for _, img := range ic.Images(r) {
+			if _, ok := cr.latest[img.Family]; ok {
+				continue
+			}
+			if cr.latest == nil {
+				cr.latest = map[string]latestImage{}
+			}
+			l, _ := nodeimage.ResolveLatest(ic, r, img.Family)
+			cr.latest[img.Family] = latestImage{l, l.String()}
+		}
+		regions[r] = cr
+	}
+	return compiledCatalog{src: cloneCatalog(c), images: ic, regions: regions}, nil
 }
