@@ -71,16 +71,16 @@ type groupIndex struct {
 // ixBucket is a bucket's queue and its window's interval.
 type ixBucket struct {
 	win      *window.Compiled // nil: no window, or one that never opens
+	base     []int32          // members waiting when the index was built, sorted
+	extra    []int32          // members queued again since (retries, catalog, moved in), sorted
+	s, e     int64            // the window's current or next interval, Unix seconds; valid while the clock is before e
+	asked    int64            // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
+	cursor   int32            // base[:cursor] have left
+	xhead    int32            // extra[:xhead] have left
 	windowed bool
-	base     []int32 // members waiting when the index was built, sorted
-	extra    []int32 // members queued again since (retries, catalog, moved in), sorted
-	cursor   int32   // base[:cursor] have left
-	xhead    int32   // extra[:xhead] have left
-	s, e     int64   // the window's current or next interval, Unix seconds; valid while the clock is before e
-	ok       bool    // the window opens again (s and e are meaningful)
-	known    bool    // s, e and ok have been computed
-	reached  bool    // the bucket record's reached flag
-	asked    int64   // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
+	ok       bool // the window opens again (s and e are meaningful)
+	known    bool // s, e and ok have been computed
+	reached  bool // the bucket record's reached flag
 }
 
 // key is the bucket's opening in the planner's order.
@@ -193,7 +193,9 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 			queued++
 		}
 	}
-	ix.m.e = make([]ixEntry, 0, queued) // the heap holds each of them
+	// Each heap may come to hold each of them (u and r: at most once).
+	heaps := make([]ixEntry, 3*queued)
+	ix.m.e, ix.u.e, ix.r.e = heaps[:0:queued], heaps[queued:queued:2*queued], heaps[2*queued:2*queued]
 	for bi := range ix.bks {
 		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
 			b.place(ix, int32(bi))

@@ -154,7 +154,8 @@ type stepper struct {
 
 	mw fwriter[memberRec]
 	gw fwriter[groupRec]
-	bw []bucketWriter // one per group whose buckets the step changes
+	bw0 bucketWriter   // the first group whose buckets the step changes (g < 0: none)
+	bw  []bucketWriter // the others
 }
 
 func (b *stepper) init(r Run) {
@@ -165,6 +166,7 @@ func (b *stepper) init(r Run) {
 	b.now = b.s.clock.Unix()
 	b.mw.init(&b.s.members, b.gen)
 	b.gw.init(&b.s.groups, b.gen)
+	b.bw0.g = -1
 }
 
 // commit ends the step's changes to the member and group vectors, and
@@ -175,21 +177,18 @@ func (b *stepper) commit() {
 	}
 	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
 	n := b.mw.touched() + b.gw.touched()
-	for i := range b.bw {
-		n += 2 * b.bw[i].w.touched()
-	}
+	b.bucketWriters(func(bw *bucketWriter) { n += 2 * bw.w.touched() })
 	c.ids = c.buf[:0]
 	if n > len(c.buf) {
 		c.ids = make([]int32, 0, n)
 	}
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
-	for i := range b.bw {
-		bw := &b.bw[i]
+	b.bucketWriters(func(bw *bucketWriter) {
 		for _, bi := range bw.w.appendTouched(nil) {
 			c.ids = append(c.ids, -bw.g-1, bi)
 		}
 		bw.w.commit() // records keep their addresses: nothing else moves
-	}
+	})
 	b.s.changes = c
 	rebased := b.mw.commit()
 	groups := b.s.groups
@@ -214,9 +213,7 @@ func (b *stepper) commit() {
 func (b *stepper) abort() {
 	b.mw.abort()
 	b.gw.abort()
-	for i := range b.bw {
-		b.bw[i].w.abort()
-	}
+	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
@@ -263,15 +260,33 @@ type bucketWriter struct {
 // buckets returns the writer of group g's buckets; gr is the group's
 // record, this step's own.
 func (b *stepper) buckets(g int32, gr *groupRec) *fwriter[*bucketRec] {
+	if b.bw0.g == g {
+		return &b.bw0.w
+	}
 	for i := range b.bw {
 		if b.bw[i].g == g {
 			return &b.bw[i].w
 		}
 	}
-	b.bw = append(b.bw, bucketWriter{g: g})
-	w := &b.bw[len(b.bw)-1].w
-	w.initGrowing(&gr.buckets.v, &gr.buckets.n, b.gen)
-	return w
+	bw := &b.bw0
+	if bw.g >= 0 {
+		b.bw = append(b.bw, bucketWriter{})
+		bw = &b.bw[len(b.bw)-1]
+	}
+	bw.g = g
+	bw.w.initGrowing(&gr.buckets.v, &gr.buckets.n, b.gen)
+	return &bw.w
+}
+
+// bucketWriters calls f on each bucket writer the step made.
+func (b *stepper) bucketWriters(f func(bw *bucketWriter)) {
+	if b.bw0.g < 0 {
+		return
+	}
+	f(&b.bw0)
+	for i := range b.bw {
+		f(&b.bw[i])
+	}
 }
 
 func (b *stepper) stage(i int) *stageRec {
