@@ -152,8 +152,8 @@ type stepper struct {
 
 	stagesOwned, wakesOwned, coldOwned bool
 
-	mw fwriter[memberRec]
-	gw fwriter[groupRec]
+	mw  fwriter[memberRec]
+	gw  fwriter[groupRec]
 	bw0 bucketWriter   // the first group whose buckets the step changes (g < 0: none)
 	bw  []bucketWriter // the others
 }
