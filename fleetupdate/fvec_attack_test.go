@@ -53,9 +53,17 @@ func keepVersion(t fataler, r Run) version {
 	return version{run: r, bytes: string(b), status: string(st)}
 }
 
+// keepBytes is keepVersion without the status, for long runs.
+func keepBytes(t fataler, r Run) version {
+	return version{run: r, bytes: mustJSONT(t, r)}
+}
+
 func (v version) check(t fataler, what string) {
 	if b := mustJSONT(t, v.run); b != v.bytes {
 		t.Fatalf("%s: an old version encodes differently now:\nthen %s\nnow  %s", what, v.bytes, b)
+	}
+	if v.status == "" {
+		return
 	}
 	if st := mustJSONT(t, v.run.Status()); st != v.status {
 		t.Fatalf("%s: an old version's status differs now:\nthen %s\nnow  %s", what, v.status, st)
@@ -182,7 +190,7 @@ func TestBranchingRunsMatchDecodedRuns(t *testing.T) {
 		versions := []version{keepVersion(t, r)}
 		var ops []OpID
 		now := t0
-		for step := range rapid.IntRange(1, 60).Draw(t, "steps") {
+		for step := range rapid.IntRange(1, 40).Draw(t, "steps") {
 			bi := len(versions) - 1
 			if rapid.IntRange(0, 2).Draw(t, "older") == 0 {
 				bi = rapid.IntRange(0, len(versions)-1).Draw(t, "base")
@@ -250,7 +258,7 @@ func TestConcurrentStepsOfSharedVersions(t *testing.T) {
 		versions := []version{keepVersion(t, r)}
 		var events []Event
 		now := t0
-		for len(events) < 30 {
+		for len(events) < 12 {
 			now = now.Add(time.Duration(rapid.IntRange(0, 6*60).Draw(t, "minutes")) * time.Minute)
 			e := genAnyEvent(t, sc, r, nil, now)
 			next, _, err := Step(r, e)
@@ -296,7 +304,7 @@ func TestConcurrentStepsOfSharedVersions(t *testing.T) {
 			return next, true
 		}
 		var wg sync.WaitGroup
-		for g := range 4 {
+		for g := range 3 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -312,28 +320,24 @@ func TestConcurrentStepsOfSharedVersions(t *testing.T) {
 				}
 			}()
 		}
-		for g := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := range versions {
-					i := (k + g*len(versions)/2) % len(versions)
-					v := versions[i]
-					b, err := json.Marshal(v.run)
-					if err != nil || string(b) != v.bytes {
-						fail("version %d encodes differently while stepped: %s", i, b)
-					}
-					if st, err := json.Marshal(v.run.Status()); err != nil || string(st) != v.status {
-						fail("version %d's status differs while stepped", i)
-					}
-					if i > 0 {
-						if missed, _, changed := changedMisses(versions[i-1].run, v.run); len(missed) > 0 {
-							fail("version %d: Changed = %v misses %v", i, changed, missed)
-						}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, v := range versions {
+				b, err := json.Marshal(v.run)
+				if err != nil || string(b) != v.bytes {
+					fail("version %d encodes differently while stepped: %s", i, b)
+				}
+				if st, err := json.Marshal(v.run.Status()); err != nil || string(st) != v.status {
+					fail("version %d's status differs while stepped", i)
+				}
+				if i > 0 {
+					if missed, _, changed := changedMisses(versions[i-1].run, v.run); len(missed) > 0 {
+						fail("version %d: Changed = %v misses %v", i, changed, missed)
 					}
 				}
-			}()
-		}
+			}
+		}()
 		wg.Wait()
 		if len(errs) > 0 {
 			t.Fatalf("%d failures, first: %s", len(errs), errs[0])
@@ -411,7 +415,11 @@ func TestRebasedRunsReadAndChangeAsBefore(t *testing.T) {
 				t.Fatalf("event %d (%#v): Changed from an earlier version = %v misses %v", len(events), e, changed, missed)
 			}
 		}
-		versions = append(versions, keepVersion(t, r))
+		if len(events)%16 == 0 {
+			versions = append(versions, keepVersion(t, r))
+		} else {
+			versions = append(versions, keepBytes(t, r))
+		}
 	}
 	for i, v := range versions {
 		v.check(t, fmt.Sprintf("version %d at the end", i))
@@ -421,6 +429,11 @@ func TestRebasedRunsReadAndChangeAsBefore(t *testing.T) {
 		next, _, err := Step(replay, e)
 		if err != nil {
 			t.Fatalf("replay of event %d (%#v): %v", i, e, err)
+		}
+		rebase := replay.s.members.l != next.s.members.l || replay.s.groups.l != next.s.groups.l
+		if i%16 != 0 && !rebase {
+			replay = next
+			continue
 		}
 		if b := mustJSONT(t, next); b != versions[i+1].bytes {
 			t.Fatalf("replay of event %d (%#v) differs:\n%s\n%s", i, e, b, versions[i+1].bytes)
