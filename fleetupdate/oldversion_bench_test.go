@@ -8,7 +8,8 @@ import (
 // BenchmarkOldVersionStatus reads a run's status at its newest version and
 // at one some thousands of steps older in the same lineages: a fat-node
 // vector reads an old version's slot by walking the slot's newer entries
-// (fvec.get), and Status reads each group once per member and per group.
+// (fvec.get), so Status must read a group's record once, not once for
+// each of its members.
 func BenchmarkOldVersionStatus(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		spec, ms := benchFleet(n, 1, 10, false)
