@@ -242,7 +242,7 @@ func (r Run) groupStatus(g int32, withMembers bool) GroupStatus {
 	if withMembers {
 		gs.Members = make([]MemberStatus, 0, len(pg.members))
 		for _, id := range pg.members {
-			gs.Members = append(gs.Members, r.memberStatus(id))
+			gs.Members = append(gs.Members, r.memberStatus(id, gr))
 		}
 	}
 	if gs.Status.State == Failed {
@@ -278,10 +278,13 @@ func (r Run) Member(name string) (MemberStatus, bool) {
 	if !ok {
 		return MemberStatus{}, false
 	}
-	return r.memberStatus(id), true
+	return r.memberStatus(id, r.s.groups.get(int(r.p.groupOf[id]))), true
 }
 
-func (r Run) memberStatus(id int32) MemberStatus {
+// memberStatus is member id's status; gr is its group's record, which a
+// caller reading a whole group reads once (an old version reads a slot of
+// the vector in O(its newer entries), fvec.get).
+func (r Run) memberStatus(id int32, gr *groupRec) MemberStatus {
 	m := r.s.members.get(int(id))
 	ms := MemberStatus{
 		Name:              m.data.Name,
@@ -302,7 +305,7 @@ func (r Run) memberStatus(id int32) MemberStatus {
 			ms.Status.Error = &ErrorDetail{Code: t.errCode, Message: t.errMsg}
 		}
 	case NotStarted:
-		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets.get(int(m.bucket)); bk.reached {
+		if bk := gr.buckets.get(int(m.bucket)); bk.reached {
 			ms.Status.State = Pending
 			if bk.opening.IsZero() {
 				ms.Message = "maintenance window is not open and does not open again"
