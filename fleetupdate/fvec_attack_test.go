@@ -368,8 +368,8 @@ func TestRebasedRunsReadAndChangeAsBefore(t *testing.T) {
 	now := t0
 	versions := []version{keepVersion(t, r)}
 	var events []Event
-	lineages := map[*lineage[*memberRec]]bool{r.s.members.l: true}
-	glineages := map[*lineage[*groupRec]]bool{r.s.groups.l: true}
+	lineages := map[*lineage[memberRec]]bool{r.s.members.l: true}
+	glineages := map[*lineage[groupRec]]bool{r.s.groups.l: true}
 	for len(lineages) < 2 || len(glineages) < 2 {
 		if len(events) > 60000 {
 			t.Fatalf("no rebase after %d events (%d member lineages, %d group lineages)", len(events), len(lineages), len(glineages))
