@@ -593,7 +593,9 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	for k := 1; k < len(order); k++ {
 		repeated[order[k]] = members[order[k]].Name == members[order[k-1]].Name
 	}
-	for i, m := range members {
+	seen := &validVersions{k8s: map[string]struct{}{}, images: map[string]struct{}{}}
+	for i := range members {
+		m := &members[i]
 		where := func() string { return "members[" + strconv.Itoa(i) + "]" }
 		if !validName(m.Name) {
 			errs = append(errs, checkName(where()+".name", m.Name))
@@ -601,18 +603,55 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 		if repeated[i] {
 			bad("%s.name %q: member names must be unique", where(), m.Name)
 		}
-		errs = append(errs, validateMemberAt(where, m, up)...)
+		errs = append(errs, validateMemberAt(where, m, up, seen)...)
 	}
 	return errs
 }
 
-// validateMember checks one member's data; MemberChanged uses it too.
-func validateMember(where string, m Member, up UpgradeType) problems {
-	return validateMemberAt(func() string { return where }, m, up)
+// validVersions remembers version strings already found valid: a fleet's
+// members share a handful, and parsing every member's again dominated New.
+type validVersions struct{ k8s, images map[string]struct{} }
+
+// k8sOK says whether v parses as a Kubernetes version; seen may be nil.
+func (seen *validVersions) k8sOK(v string) bool {
+	if seen != nil {
+		if _, ok := seen.k8s[v]; ok {
+			return true
+		}
+	}
+	if _, err := kversion.Parse(v); err != nil {
+		return false
+	}
+	if seen != nil {
+		seen.k8s[v] = struct{}{}
+	}
+	return true
 }
 
-// validateMemberAt is validateMember naming the member only on error.
-func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
+// imageErr is nodeimage.Parse's error for v, if any; seen may be nil.
+func (seen *validVersions) imageErr(v string) error {
+	if seen != nil {
+		if _, ok := seen.images[v]; ok {
+			return nil
+		}
+	}
+	if _, err := nodeimage.Parse(v); err != nil {
+		return err
+	}
+	if seen != nil {
+		seen.images[v] = struct{}{}
+	}
+	return nil
+}
+
+// validateMember checks one member's data; MemberChanged uses it too.
+func validateMember(where string, m Member, up UpgradeType) problems {
+	return validateMemberAt(func() string { return where }, &m, up, nil)
+}
+
+// validateMemberAt is validateMember naming the member only on error;
+// seen (may be nil) spares parsing versions already found valid.
+func validateMemberAt(w func() string, m *Member, up UpgradeType, seen *validVersions) problems {
 	var errs problems
 	bad := errs.add
 	if m.Group != "" && !validName(m.Group) {
@@ -624,10 +663,8 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 	if m.KubernetesVersion == "" && up != NodeImageOnly {
 		bad("%s (%s).kubernetesVersion: required for a %s upgrade", w(), m.Name, up)
 	}
-	if m.KubernetesVersion != "" {
-		if _, err := kversion.Parse(m.KubernetesVersion); err != nil {
-			bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
-		}
+	if m.KubernetesVersion != "" && !seen.k8sOK(m.KubernetesVersion) {
+		bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
 	}
 	for j, p := range m.NodePools {
 		pw := func() string { return fmt.Sprintf("%s (%s).nodePools[%d]", w(), m.Name, j) }
@@ -635,14 +672,12 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 			bad("%s.name %q: required and unique within the member", pw(), p.Name)
 		}
 		if p.NodeImageVersion != "" {
-			if _, err := nodeimage.Parse(p.NodeImageVersion); err != nil {
+			if err := seen.imageErr(p.NodeImageVersion); err != nil {
 				bad("%s.nodeImageVersion: %v", pw(), err)
 			}
 		}
-		if p.KubernetesVersion != "" {
-			if _, err := kversion.Parse(p.KubernetesVersion); err != nil {
-				bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
-			}
+		if p.KubernetesVersion != "" && !seen.k8sOK(p.KubernetesVersion) {
+			bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
 		}
 	}
 	for _, win := range []struct {
