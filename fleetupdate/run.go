@@ -292,7 +292,11 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	var errs problems
 	p.members = make([]Member, 0, len(members))
 	p.groupOf = make([]int32, 0, len(members))
-	windows := newWindowCopies()
+	pools := 0
+	for i := range members {
+		pools += len(members[i].NodePools)
+	}
+	windows := newWindowCopies(pools)
 	for _, i := range order {
 		m := &members[i]
 		var hits []int32
@@ -317,12 +321,25 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 				m.Name, p.groups[hits[0]].name, where[hits[0]], p.groups[hits[1]].name, where[hits[1]])
 			continue
 		}
-		g := hits[0]
 		id := int32(len(p.members))
-		p.members = append(p.members, cloneMemberShared(*m, windows))
+		p.members = append(p.members, *m)
+		cloneMemberShared(&p.members[id], windows)
 		p.byName[m.Name] = id
-		p.groups[g].members = append(p.groups[g].members, id)
-		p.groupOf = append(p.groupOf, g)
+		p.groupOf = append(p.groupOf, hits[0])
+	}
+	// Each group's member ids (ascending) in one allocation.
+	sizes := make([]int, len(p.groups))
+	for _, g := range p.groupOf {
+		sizes[g]++
+	}
+	ids := make([]int32, len(p.groupOf))
+	for g, n := range sizes {
+		if n > 0 {
+			p.groups[g].members, ids = ids[:0:n], ids[n:]
+		}
+	}
+	for id, g := range p.groupOf {
+		p.groups[g].members = append(p.groups[g].members, int32(id))
 	}
 	// Azure concepts doc, "Maximum concurrency": percentages round down, minimum 1;
 	// a group's limit is capped by its size and by the stage's.
@@ -378,26 +395,34 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		key  string
 		comp *window.Compiled
 	}
-	known := map[*window.Schedule]bucketOf{} // members share window copies (cloneMemberShared)
+	// Each distinct window key gets a number; members share window copies
+	// (cloneMemberShared), so a member's costs a lookup by pointer.
+	var kinds []bucketOf
+	kindOf := map[*window.Schedule]int32{}
+	kindByKey := map[string]int32{}
 	// A group's buckets are in the order its members (ascending ids) meet
 	// them; members are visited in id order, which is memory order.
 	bks := make([][]*bucketRec, len(p.groups))
-	byKey := make([]map[string]int32, len(p.groups))
+	type groupKind struct{ group, kind int32 }
+	bucketAt := map[groupKind]int32{}
 	for id := range all {
 		m, g := &all[id], p.groupOf[id]
 		w := windowFor(m.data, p.v.upType)
-		k, ok := known[w]
+		kind, ok := kindOf[w]
 		if !ok {
-			k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
-			known[w] = k
+			key := scheduleKey(w)
+			if kind, ok = kindByKey[key]; !ok {
+				kind = int32(len(kinds))
+				kinds = append(kinds, bucketOf{key: key, comp: compileWindow(w)})
+				kindByKey[key] = kind
+			}
+			kindOf[w] = kind
 		}
-		if byKey[g] == nil {
-			byKey[g] = map[string]int32{}
-		}
-		bi, ok := byKey[g][k.key]
+		bi, ok := bucketAt[groupKind{g, kind}]
 		if !ok {
 			bi = int32(len(bks[g]))
-			byKey[g][k.key] = bi
+			bucketAt[groupKind{g, kind}] = bi
+			k := kinds[kind]
 			bks[g] = append(bks[g], &bucketRec{key: k.key, sched: w, comp: k.comp})
 		}
 		m.bucket = bi
