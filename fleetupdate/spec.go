@@ -593,7 +593,7 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	for k := 1; k < len(order); k++ {
 		repeated[order[k]] = members[order[k]].Name == members[order[k-1]].Name
 	}
-	seen := &validVersions{k8s: map[string]struct{}{}, images: map[string]struct{}{}}
+	seen := &validVersions{k8s: map[string]struct{}{}, images: map[string]struct{}{}, windows: map[*window.Schedule]struct{}{}}
 	for i := range members {
 		m := &members[i]
 		where := func() string { return "members[" + strconv.Itoa(i) + "]" }
@@ -608,14 +608,24 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	return errs
 }
 
-// validVersions remembers version strings already found valid: a fleet's
-// members share a handful, and parsing every member's again dominated New.
-type validVersions struct{ k8s, images map[string]struct{} }
+// validVersions remembers versions and windows already found valid: a
+// fleet's members share a handful, and checking every member's again
+// dominated New. The last valid version of each kind is checked first (the
+// same string is usually the same pointer, so comparing it is cheap).
+type validVersions struct {
+	lastK8s, lastImage string
+	k8s, images        map[string]struct{}
+	windows            map[*window.Schedule]struct{} // a window is not changed during New
+}
 
 // k8sOK says whether v parses as a Kubernetes version; seen may be nil.
 func (seen *validVersions) k8sOK(v string) bool {
 	if seen != nil {
+		if v == seen.lastK8s && v != "" {
+			return true
+		}
 		if _, ok := seen.k8s[v]; ok {
+			seen.lastK8s = v
 			return true
 		}
 	}
@@ -623,7 +633,7 @@ func (seen *validVersions) k8sOK(v string) bool {
 		return false
 	}
 	if seen != nil {
-		seen.k8s[v] = struct{}{}
+		seen.k8s[v], seen.lastK8s = struct{}{}, v
 	}
 	return true
 }
@@ -631,7 +641,11 @@ func (seen *validVersions) k8sOK(v string) bool {
 // imageErr is nodeimage.Parse's error for v, if any; seen may be nil.
 func (seen *validVersions) imageErr(v string) error {
 	if seen != nil {
+		if v == seen.lastImage && v != "" {
+			return nil
+		}
 		if _, ok := seen.images[v]; ok {
+			seen.lastImage = v
 			return nil
 		}
 	}
@@ -639,7 +653,23 @@ func (seen *validVersions) imageErr(v string) error {
 		return err
 	}
 	if seen != nil {
-		seen.images[v] = struct{}{}
+		seen.images[v], seen.lastImage = struct{}{}, v
+	}
+	return nil
+}
+
+// windowErr is s.Validate(), remembered for s when nil; seen may be nil.
+func (seen *validVersions) windowErr(s *window.Schedule) error {
+	if seen != nil {
+		if _, ok := seen.windows[s]; ok {
+			return nil
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if seen != nil {
+		seen.windows[s] = struct{}{}
 	}
 	return nil
 }
@@ -685,7 +715,7 @@ func validateMemberAt(w func() string, m *Member, up UpgradeType, seen *validVer
 		s     *window.Schedule
 	}{{"autoUpgradeWindow", m.AutoUpgradeWindow}, {"nodeOSUpgradeWindow", m.NodeOSUpgradeWindow}} {
 		if win.s != nil {
-			if err := win.s.Validate(); err != nil {
+			if err := seen.windowErr(win.s); err != nil {
 				bad("%s (%s).%s: %v", w(), m.Name, win.field, err)
 			}
 		}
