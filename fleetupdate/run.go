@@ -402,9 +402,14 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	kindByKey := map[string]int32{}
 	// A group's buckets are in the order its members (ascending ids) meet
 	// them; members are visited in id order, which is memory order.
-	bks := make([][]*bucketRec, len(p.groups))
 	type groupKind struct{ group, kind int32 }
+	type newBucket struct {
+		groupKind
+		sched *window.Schedule
+	}
 	bucketAt := map[groupKind]int32{}
+	var found []newBucket // every group's buckets, as met
+	sizes := make([]int32, len(p.groups))
 	for id := range all {
 		m, g := &all[id], p.groupOf[id]
 		w := windowFor(m.data, p.v.upType)
@@ -420,15 +425,32 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		}
 		bi, ok := bucketAt[groupKind{g, kind}]
 		if !ok {
-			bi = int32(len(bks[g]))
+			bi = sizes[g]
+			sizes[g]++
 			bucketAt[groupKind{g, kind}] = bi
-			k := kinds[kind]
-			bks[g] = append(bks[g], &bucketRec{key: k.key, sched: w, comp: k.comp})
+			found = append(found, newBucket{groupKind{g, kind}, w})
 		}
 		m.bucket = bi
 	}
+	// The buckets in one allocation, laid out group by group; next[g] is
+	// where group g's next bucket goes.
+	next := make([]int32, len(p.groups))
+	for g := 1; g < len(next); g++ {
+		next[g] = next[g-1] + sizes[g-1]
+	}
+	bucketRecs := make([]bucketRec, len(found))
+	bks := make([]*bucketRec, len(found))
+	for _, f := range found {
+		k := kinds[f.kind]
+		b := &bucketRecs[next[f.group]]
+		*b = bucketRec{key: k.key, sched: f.sched, comp: k.comp}
+		bks[next[f.group]] = b
+		next[f.group]++
+	}
+	// next[g] is now where group g's buckets end.
 	for gi := range p.groups {
-		groupRecs[gi].buckets = newPvec(bks[gi])
+		end := next[gi]
+		groupRecs[gi].buckets = newPvec(bks[end-sizes[gi] : end])
 		groups[gi] = &groupRecs[gi]
 	}
 	s.members = newPvec(recs)
