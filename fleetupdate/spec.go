@@ -453,9 +453,9 @@ func validateSpec(spec Spec) (validated, problems) {
 		var gfs []failures
 		var gss []*labelselector.Selector
 		for j, g := range st.Groups {
-			gw := fmt.Sprintf("%s.groups[%d]", where, j)
-			if err := checkName(gw+".name", g.Name); err != nil {
-				errs = append(errs, err)
+			gw := where + ".groups[" + strconv.Itoa(j) + "]"
+			if !validName(g.Name) {
+				errs = append(errs, checkName(gw+".name", g.Name))
 			}
 			if prev, ok := groupSeen[g.Name]; ok {
 				bad("%s.name %q: group already named in %s", gw, g.Name, prev)
