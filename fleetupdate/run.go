@@ -262,10 +262,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	byName := map[string]int32{}      // groups that match Member.Group
 	var bySelector []int32            // groups with a selector of their own, and implicit groups
 	var own []*labelselector.Selector // per group: its selector; for an implicit group, its stage's
-	var where []string                // per group, for errors
+	var where [][2]int                // per group, for errors: its stage and index there (-1: implicit)
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
-		add := func(name string, sel *labelselector.Selector, w string) {
+		add := func(name string, sel *labelselector.Selector, w [2]int) {
 			g := int32(len(p.groups))
 			ps.groups = append(ps.groups, g)
 			p.groups = append(p.groups, planGroup{name: name, stage: int32(si)})
@@ -278,10 +278,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 			}
 		}
 		for gi, g := range st.Groups {
-			add(g.Name, v.groupSel[si][gi], fmt.Sprintf("strategy.stages[%d].groups[%d]", si, gi))
+			add(g.Name, v.groupSel[si][gi], [2]int{si, gi})
 		}
 		if len(st.Groups) == 0 {
-			add(st.Name, v.stageSel[si], fmt.Sprintf("strategy.stages[%d], its implicit group", si))
+			add(st.Name, v.stageSel[si], [2]int{si, -1})
 		}
 		p.stages = append(p.stages, ps)
 	}
@@ -318,7 +318,7 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 		if len(hits) > 1 {
 			slices.Sort(hits)
 			errs.add("member %q is selected into group %q (%s) and group %q (%s); a member may be in one group of a run",
-				m.Name, p.groups[hits[0]].name, where[hits[0]], p.groups[hits[1]].name, where[hits[1]])
+				m.Name, p.groups[hits[0]].name, groupPath(where[hits[0]]), p.groups[hits[1]].name, groupPath(where[hits[1]]))
 			continue
 		}
 		id := int32(len(p.members))
@@ -378,6 +378,15 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 		}
 	}
 	return p, errs
+}
+
+// groupPath names a group in the spec by its stage and index there (-1:
+// the stage's implicit group).
+func groupPath(at [2]int) string {
+	if at[1] < 0 {
+		return fmt.Sprintf("strategy.stages[%d], its implicit group", at[0])
+	}
+	return fmt.Sprintf("strategy.stages[%d].groups[%d]", at[0], at[1])
 }
 
 func initialState(p *plan, cat *compiledCatalog) *state {
