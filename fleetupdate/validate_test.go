@@ -239,3 +239,27 @@ func TestGateConfigurationIsChecked(t *testing.T) {
 		assert.ErrorContains(t, err, "strategy.stages[0]."+want)
 	}
 }
+
+// New checks each distinct version and window once: a value found invalid
+// is still reported for every member that has it, also after a valid one.
+func TestNewReportsASharedInvalidValueForEveryMember(t *testing.T) {
+	bad := &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: "25:00", DurationHours: 4}
+	ms := members("", "a", "b", "c", "d")
+	for i := range ms {
+		if i == 0 {
+			continue // a: all valid, seen first
+		}
+		ms[i].KubernetesVersion = "1.x"
+		ms[i].NodePools = append(ms[i].NodePools, NodePool{Name: "user", NodeImageVersion: "AKSUbuntu-2204gen2containerd-bad", KubernetesVersion: "nope"})
+		ms[i].AutoUpgradeWindow = bad
+	}
+	_, err := New("run-1", Spec{ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
+	require.Error(t, err)
+	for _, at := range []string{"members[1] (b)", "members[2] (c)", "members[3] (d)"} {
+		assert.ErrorContains(t, err, at+`.kubernetesVersion "1.x"`)
+		assert.ErrorContains(t, err, at+".nodePools[1].nodeImageVersion")
+		assert.ErrorContains(t, err, at+`.nodePools[1].kubernetesVersion "nope"`)
+		assert.ErrorContains(t, err, at+".autoUpgradeWindow")
+	}
+	assert.NotContains(t, err.Error(), "members[0]")
+}
