@@ -593,7 +593,7 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	for k := 1; k < len(order); k++ {
 		repeated[order[k]] = members[order[k]].Name == members[order[k-1]].Name
 	}
-	seen := &validVersions{k8s: map[string]struct{}{}, images: map[string]struct{}{}, windows: map[*window.Schedule]struct{}{}}
+	var seen validVersions
 	for i := range members {
 		m := &members[i]
 		where := func() string { return "members[" + strconv.Itoa(i) + "]" }
@@ -603,84 +603,70 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 		if repeated[i] {
 			bad("%s.name %q: member names must be unique", where(), m.Name)
 		}
-		errs = append(errs, validateMemberAt(where, m, up, seen)...)
+		errs = append(errs, validateMemberAt(where, m, up, &seen)...)
 	}
 	return errs
 }
 
 // validVersions remembers versions and windows already found valid: a
 // fleet's members share a handful, and checking every member's again
-// dominated New. The last valid version of each kind is checked first (the
-// same string is usually the same pointer, so comparing it is cheap).
+// dominated New. Its zero value is ready.
 type validVersions struct {
-	lastK8s, lastImage string
-	k8s, images        map[string]struct{}
-	windows            map[*window.Schedule]struct{} // a window is not changed during New
+	k8s, images validSet
+	windows     map[*window.Schedule]struct{} // a window is not changed during New
 }
 
-// k8sOK says whether v parses as a Kubernetes version; seen may be nil.
-func (seen *validVersions) k8sOK(v string) bool {
-	if seen != nil {
-		if v == seen.lastK8s && v != "" {
-			return true
-		}
-		if _, ok := seen.k8s[v]; ok {
-			seen.lastK8s = v
-			return true
-		}
-	}
-	if _, err := kversion.Parse(v); err != nil {
-		return false
-	}
-	if seen != nil {
-		seen.k8s[v], seen.lastK8s = struct{}{}, v
-	}
-	return true
+// validSet remembers strings a parser accepted. The last is compared first:
+// the same string is usually the same pointer, which is cheap to compare.
+type validSet struct {
+	last string
+	set  map[string]struct{}
 }
 
-// imageErr is nodeimage.Parse's error for v, if any; seen may be nil.
-func (seen *validVersions) imageErr(v string) error {
-	if seen != nil {
-		if v == seen.lastImage && v != "" {
-			return nil
-		}
-		if _, ok := seen.images[v]; ok {
-			seen.lastImage = v
-			return nil
-		}
+// check is parse(v), remembered when nil.
+func (c *validSet) check(v string, parse func(string) error) error {
+	if v == c.last && v != "" {
+		return nil
 	}
-	if _, err := nodeimage.Parse(v); err != nil {
+	if _, ok := c.set[v]; ok {
+		c.last = v
+		return nil
+	}
+	if err := parse(v); err != nil {
 		return err
 	}
-	if seen != nil {
-		seen.images[v], seen.lastImage = struct{}{}, v
+	if c.set == nil {
+		c.set = map[string]struct{}{}
 	}
+	c.set[v], c.last = struct{}{}, v
 	return nil
 }
 
-// windowErr is s.Validate(), remembered for s when nil; seen may be nil.
+func parseK8s(v string) error   { _, err := kversion.Parse(v); return err }
+func parseImage(v string) error { _, err := nodeimage.Parse(v); return err }
+
+// windowErr is s.Validate(), remembered for s when nil.
 func (seen *validVersions) windowErr(s *window.Schedule) error {
-	if seen != nil {
-		if _, ok := seen.windows[s]; ok {
-			return nil
-		}
+	if _, ok := seen.windows[s]; ok {
+		return nil
 	}
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if seen != nil {
-		seen.windows[s] = struct{}{}
+	if seen.windows == nil {
+		seen.windows = map[*window.Schedule]struct{}{}
 	}
+	seen.windows[s] = struct{}{}
 	return nil
 }
 
 // validateMember checks one member's data; MemberChanged uses it too.
 func validateMember(where string, m Member, up UpgradeType) problems {
-	return validateMemberAt(func() string { return where }, &m, up, nil)
+	return validateMemberAt(func() string { return where }, &m, up, &validVersions{})
 }
 
 // validateMemberAt is validateMember naming the member only on error;
-// seen (may be nil) spares parsing versions already found valid.
+// seen spares checking again what it has found valid.
 func validateMemberAt(w func() string, m *Member, up UpgradeType, seen *validVersions) problems {
 	var errs problems
 	bad := errs.add
@@ -693,7 +679,7 @@ func validateMemberAt(w func() string, m *Member, up UpgradeType, seen *validVer
 	if m.KubernetesVersion == "" && up != NodeImageOnly {
 		bad("%s (%s).kubernetesVersion: required for a %s upgrade", w(), m.Name, up)
 	}
-	if m.KubernetesVersion != "" && !seen.k8sOK(m.KubernetesVersion) {
+	if m.KubernetesVersion != "" && seen.k8s.check(m.KubernetesVersion, parseK8s) != nil {
 		bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
 	}
 	for j, p := range m.NodePools {
@@ -702,11 +688,11 @@ func validateMemberAt(w func() string, m *Member, up UpgradeType, seen *validVer
 			bad("%s.name %q: required and unique within the member", pw(), p.Name)
 		}
 		if p.NodeImageVersion != "" {
-			if err := seen.imageErr(p.NodeImageVersion); err != nil {
+			if err := seen.images.check(p.NodeImageVersion, parseImage); err != nil {
 				bad("%s.nodeImageVersion: %v", pw(), err)
 			}
 		}
-		if p.KubernetesVersion != "" && !seen.k8sOK(p.KubernetesVersion) {
+		if p.KubernetesVersion != "" && seen.k8s.check(p.KubernetesVersion, parseK8s) != nil {
 			bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
 		}
 	}
