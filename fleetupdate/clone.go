@@ -33,12 +33,14 @@ func newWindowCopies(pools int) *windowCopies {
 }
 
 // cloneMemberShared makes *m a deep copy of itself; windows with equal JSON
-// share one copy through shared (which may be nil). The run never changes
-// a window, and a member's node pools are never appended to in place.
+// share one copy through shared (which may be nil), and node pools come
+// from its allocation, capped so that an append copies. The run never
+// changes a window.
 func cloneMemberShared(m *Member, shared *windowCopies) {
 	if n := len(m.NodePools); shared != nil && n > 0 && n <= len(shared.pools) {
-		m.NodePools = shared.pools[:copy(shared.pools[:n], m.NodePools):n]
-		shared.pools = shared.pools[n:]
+		pools := shared.pools[:n:n]
+		copy(pools, m.NodePools)
+		m.NodePools, shared.pools = pools, shared.pools[n:]
 	} else {
 		m.NodePools = slices.Clone(m.NodePools)
 	}
