@@ -217,10 +217,16 @@ func BenchmarkNew(b *testing.B) {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
 			spec, ms := benchFleet(n, 10, 50, false)
 			b.ReportAllocs()
+			cpu0, cpuOK := cpuTime()
+			b.ResetTimer()
 			for b.Loop() {
 				if _, err := New("bench", spec, ms, catalog()); err != nil {
 					b.Fatal(err)
 				}
+			}
+			// CPU time (GC included) does not count waiting for a busy machine.
+			if cpu1, ok := cpuTime(); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

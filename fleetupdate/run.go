@@ -371,10 +371,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	byName := map[string]int32{}      // groups that match Member.Group
 	var bySelector []int32            // groups with a selector of their own, and implicit groups
 	var own []*labelselector.Selector // per group: its selector; for an implicit group, its stage's
-	var where []string                // per group, for errors
+	var where [][2]int                // per group, for errors: its stage and index there (-1: implicit)
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
-		add := func(name string, sel *labelselector.Selector, w string) {
+		add := func(name string, sel *labelselector.Selector, w [2]int) {
 			g := int32(len(p.groups))
 			ps.groups = append(ps.groups, g)
 			p.groups = append(p.groups, planGroup{name: name, stage: int32(si)})
@@ -387,10 +387,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 			}
 		}
 		for gi, g := range st.Groups {
-			add(g.Name, v.groupSel[si][gi], fmt.Sprintf("strategy.stages[%d].groups[%d]", si, gi))
+			add(g.Name, v.groupSel[si][gi], [2]int{si, gi})
 		}
 		if len(st.Groups) == 0 {
-			add(st.Name, v.stageSel[si], fmt.Sprintf("strategy.stages[%d], its implicit group", si))
+			add(st.Name, v.stageSel[si], [2]int{si, -1})
 		}
 		p.stages = append(p.stages, ps)
 	}
@@ -401,7 +401,11 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	var errs problems
 	p.members = make([]Member, 0, len(members))
 	p.groupOf = make([]int32, 0, len(members))
-	windows := newWindowCopies()
+	pools := 0
+	for i := range members {
+		pools += len(members[i].NodePools)
+	}
+	windows := newWindowCopies(pools)
 	for _, i := range order {
 		m := &members[i]
 		var hits []int32
@@ -423,15 +427,28 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 		if len(hits) > 1 {
 			slices.Sort(hits)
 			errs.add("member %q is selected into group %q (%s) and group %q (%s); a member may be in one group of a run",
-				m.Name, p.groups[hits[0]].name, where[hits[0]], p.groups[hits[1]].name, where[hits[1]])
+				m.Name, p.groups[hits[0]].name, groupPath(where[hits[0]]), p.groups[hits[1]].name, groupPath(where[hits[1]]))
 			continue
 		}
-		g := hits[0]
 		id := int32(len(p.members))
-		p.members = append(p.members, cloneMemberShared(*m, windows))
+		p.members = append(p.members, *m)
+		cloneMemberShared(&p.members[id], windows)
 		p.byName[m.Name] = id
-		p.groups[g].members = append(p.groups[g].members, id)
-		p.groupOf = append(p.groupOf, g)
+		p.groupOf = append(p.groupOf, hits[0])
+	}
+	// Each group's member ids (ascending) in one allocation.
+	sizes := make([]int, len(p.groups))
+	for _, g := range p.groupOf {
+		sizes[g]++
+	}
+	ids := make([]int32, len(p.groupOf))
+	for g, n := range sizes {
+		if n > 0 {
+			p.groups[g].members, ids = ids[:0:n], ids[n:]
+		}
+	}
+	for id, g := range p.groupOf {
+		p.groups[g].members = append(p.groups[g].members, int32(id))
 	}
 	// Azure concepts doc, "Maximum concurrency": percentages round down, minimum 1;
 	// a group's limit is capped by its size and by the stage's.
@@ -472,6 +489,15 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	return p, errs
 }
 
+// groupPath names a group in the spec by its stage and index there (-1:
+// the stage's implicit group).
+func groupPath(at [2]int) string {
+	if at[1] < 0 {
+		return fmt.Sprintf("strategy.stages[%d], its implicit group", at[0])
+	}
+	return fmt.Sprintf("strategy.stages[%d].groups[%d]", at[0], at[1])
+}
+
 func initialState(p *plan, cat *compiledCatalog) *state {
 	s := &state{phase: NotStarted, cold: &cold{catalog: cat}}
 	// Records are made in place, in the vectors' entries (allocated together).
@@ -481,35 +507,65 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		key  string
 		comp *window.Compiled
 	}
-	known := map[*window.Schedule]bucketOf{} // members share window copies (cloneMemberShared)
+	// Each distinct window key gets a number; members share window copies
+	// (cloneMemberShared), so a member's costs a lookup by pointer.
+	var kinds []bucketOf
+	kindOf := map[*window.Schedule]int32{}
+	kindByKey := map[string]int32{}
 	// A group's buckets are in the order its members (ascending ids) meet
 	// them; members are visited in id order, which is memory order.
-	bks := make([][]*bucketRec, len(p.groups))
-	byKey := make([]map[string]int32, len(p.groups))
+	type groupKind struct{ group, kind int32 }
+	type newBucket struct {
+		groupKind
+		sched *window.Schedule
+	}
+	bucketAt := map[groupKind]int32{}
+	var found []newBucket // every group's buckets, as met
+	sizes := make([]int32, len(p.groups))
 	for id := range p.members {
 		m, g := s.members.get(id), p.groupOf[id]
 		m.data = &p.members[id]
 		w := windowFor(m.data, p.v.upType)
-		k, ok := known[w]
+		kind, ok := kindOf[w]
 		if !ok {
-			k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
-			known[w] = k
+			key := scheduleKey(w)
+			if kind, ok = kindByKey[key]; !ok {
+				kind = int32(len(kinds))
+				kinds = append(kinds, bucketOf{key: key, comp: compileWindow(w)})
+				kindByKey[key] = kind
+			}
+			kindOf[w] = kind
 		}
-		if byKey[g] == nil {
-			byKey[g] = map[string]int32{}
-		}
-		bi, ok := byKey[g][k.key]
+		bi, ok := bucketAt[groupKind{g, kind}]
 		if !ok {
-			bi = int32(len(bks[g]))
-			byKey[g][k.key] = bi
-			bks[g] = append(bks[g], &bucketRec{key: k.key, sched: w, comp: k.comp})
+			bi = sizes[g]
+			sizes[g]++
+			bucketAt[groupKind{g, kind}] = bi
+			found = append(found, newBucket{groupKind{g, kind}, w})
 		}
 		m.bucket = bi
 	}
+	// The buckets in one allocation, laid out group by group; next[g] is
+	// where group g's next bucket goes.
+	next := make([]int32, len(p.groups))
+	for g := 1; g < len(next); g++ {
+		next[g] = next[g-1] + sizes[g-1]
+	}
+	bucketRecs := make([]bucketRec, len(found))
+	bks := make([]*bucketRec, len(found))
+	for _, f := range found {
+		k := kinds[f.kind]
+		b := &bucketRecs[next[f.group]]
+		*b = bucketRec{key: k.key, sched: f.sched, comp: k.comp}
+		bks[next[f.group]] = b
+		next[f.group]++
+	}
+	// next[g] is now where group g's buckets end.
 	for gi := range p.groups {
+		end := next[gi]
 		gr := s.groups.get(gi)
 		gr.times = &noTimes
-		gr.buckets = newBvec(bks[gi], s.gen)
+		gr.buckets = newBvec(bks[end-sizes[gi]:end], s.gen)
 	}
 	gates := make([]*gateRec, len(p.gates))
 	gateRecs := make([]gateRec, len(p.gates))
