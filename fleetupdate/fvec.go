@@ -69,15 +69,6 @@ func newFvecCap[T comparable](n, capacity int, ver uint64) fvec[T] {
 	return fvec[T]{l: l, ver: ver}
 }
 
-// fvecOf makes version ver of a vector holding copies of vals.
-func fvecOf[T comparable](vals []T, ver uint64) fvec[T] {
-	v := newFvec[T](len(vals), ver)
-	for i := range vals {
-		*v.get(i) = vals[i]
-	}
-	return v
-}
-
 // len is the vector's length; a bvec's is its n, which may be less.
 func (v fvec[T]) len() int { return len(v.l.slots) }
 
