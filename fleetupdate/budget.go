@@ -61,8 +61,9 @@ func (b *stepper) memberFailed(id int32) {
 	}
 	if b.s.errCode == "" {
 		m := b.member(id)
-		b.s.errCode = m.errCode
-		b.s.errMsg = scope + failureSummary(m.data.Name, m.errMsg)
+		c := b.cold()
+		c.errCode = m.tx().errCode
+		c.errMsg = scope + failureSummary(m.data.Name, m.tx().errMsg)
 	}
 	b.s.failing = true
 	if b.s.phase == Running || b.s.phase == Stopping {

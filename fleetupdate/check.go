@@ -25,7 +25,7 @@ func (r Run) check() error {
 	}
 	p, s := r.p, r.s
 	bad := corruptf
-	if len(s.stages) != len(p.stages) || s.groups.n != len(p.groups) || s.members.n != len(p.members) || s.gates.n != len(p.gates) {
+	if len(s.stages) != len(p.stages) || s.groups.len() != len(p.groups) || s.members.len() != len(p.members) || s.gates.n != len(p.gates) {
 		return bad("state", "sizes do not match the plan")
 	}
 
@@ -52,11 +52,11 @@ func (r Run) check() error {
 	if (s.errCode != "") != (s.phase == Failed || s.phase == Stopping && s.failing) || (s.errCode != "") != s.failing {
 		return bad("state.error", "present exactly when the run is Failed or Stopping after a failure (phase %s)", s.phase)
 	}
-	if s.phase == Stopping && len(s.inflight) == 0 {
+	if s.phase == Stopping && s.inflight == 0 {
 		return bad("state.phase", "Stopping with nothing in flight")
 	}
-	if len(s.inflight) > 0 && s.phase != Running && s.phase != Stopping {
-		return bad("state.phase", "%s with %d upgrades in flight", s.phase, len(s.inflight))
+	if s.inflight > 0 && s.phase != Running && s.phase != Stopping {
+		return bad("state.phase", "%s with %d upgrades in flight", s.phase, s.inflight)
 	}
 	if !s.end.IsZero() != (s.phase == Completed || s.phase == Skipped || s.phase == Failed) {
 		return bad("state.endTime", "set exactly when the run is Completed, Skipped or Failed (it is %s)", s.phase)
@@ -94,8 +94,8 @@ func (r Run) check() error {
 	if err := r.checkWakesOwed(); err != nil {
 		return err
 	}
-	if inflight != len(s.inflight) {
-		return bad("state.members", "%d Running members, %d in flight", inflight, len(s.inflight))
+	if inflight != int(s.inflight) {
+		return bad("state.members", "%d Running members, %d in flight", inflight, s.inflight)
 	}
 	consistent := p.v.selection == Consistent && p.v.upType != ControlPlaneOnly
 	if !consistent && (len(s.selection) > 0 || len(s.unresolved) > 0) {
@@ -183,7 +183,10 @@ func (r Run) checkAtRest() error {
 	if err := r.checkStarved(); err != nil {
 		return err
 	}
-	next, cmds, err := Step(r, Tick{At: s.clock})
+	// A step that is never committed: r stays its vectors' newest version.
+	var b stepper
+	next, cmds, err := step(r, Tick{At: s.clock}, &b)
+	defer b.abort()
 	if err != nil {
 		return corruptf("state", "a Tick at the run's clock is refused: %v", err)
 	}
@@ -191,6 +194,8 @@ func (r Run) checkAtRest() error {
 	// for groups that want a slot whether or not they could start anyone
 	// (checkStarved asks the question that matters).
 	ns := *next.s
+	nc := *ns.cold
+	ns.cold = &nc
 	ns.stages = slices.Clone(ns.stages)
 	for i, sr := range ns.stages {
 		c := *sr
@@ -226,7 +231,7 @@ func (r Run) checkAtRest() error {
 func (r Run) checkStarved() error {
 	p, s := r.p, r.s
 	i := s.stage
-	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.stages[i].running < p.stages[i].limit {
+	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.running(i) < p.stages[i].limit {
 		return nil
 	}
 	for _, g := range p.stages[i].groups {
@@ -331,7 +336,7 @@ func (r Run) checkStage(i int) error {
 	ps, sr := &p.stages[i], s.stages[i]
 	f := fmt.Sprintf("state.stages[%d]", i)
 	switch {
-	case sr.phase < 0 || sr.phase >= len(stagePhaseNames):
+	case sr.phase < 0 || int(sr.phase) >= len(stagePhaseNames):
 		return corruptf(f+".phase", "%d is not a stage phase", sr.phase)
 	case i < s.stage && sr.phase != stageDone:
 		return corruptf(f+".phase", "%s before the active stage", stagePhaseNames[sr.phase])
@@ -380,8 +385,8 @@ func (r Run) checkStage(i int) error {
 			}
 		}
 	}
-	if running != sr.running || open != sr.openGroups {
-		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", sr.running, sr.openGroups, running, open)
+	if running != s.running(i) || open != int(sr.openGroups) {
+		return corruptf(f, "counters (running %d, open groups %d) do not match the members (%d, %d)", s.running(i), sr.openGroups, running, open)
 	}
 	return nil
 }
@@ -513,16 +518,16 @@ func (r Run) checkGroup(g int32) (int, error) {
 	for _, id := range pg.members {
 		m := s.members.get(int(id))
 		mf := "state.members[" + strconv.Itoa(int(id)) + "]"
-		if err := r.checkMember(mf, id, m, sr.phase, images); err != nil {
+		if err := r.checkMember(mf, id, m, int(sr.phase), images); err != nil {
 			return 0, err
 		}
-		if gr.userSkipped && (m.state == NotStarted || m.state == Pending) {
-			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state, pg.name)
+		if gr.userSkipped && (m.state() == NotStarted || m.state() == Pending) {
+			return 0, corruptf(mf+".state", "%s in skipped group %q", m.state(), pg.name)
 		}
 		if m.bucket < 0 || int(m.bucket) >= gr.buckets.n || gr.buckets.get(int(m.bucket)).key != keys.of(windowFor(m.data, p.v.upType)) {
 			return 0, corruptf(mf, "%q is queued behind a window that is not its own", m.data.Name)
 		}
-		switch m.state {
+		switch m.state() {
 		case Running:
 			n[0]++
 		case Completed:
@@ -553,45 +558,38 @@ func (r Run) checkGroup(g int32) (int, error) {
 }
 
 func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, images parsedImages) error {
-	p, s := r.p, r.s
+	s := r.s
 	name := m.data.Name
-	switch m.state {
-	case NotStarted, Pending, Running, Completed, Skipped, Failed:
-	default:
-		return corruptf(f+".state", "%q is not a member state", m.state)
-	}
 	switch {
-	case m.waitCatalog && m.state != Pending:
-		return corruptf(f+".waitCatalog", "%q is %s; only a Pending member waits for the catalog", name, m.state)
+	case m.waitCatalog && m.state() != Pending:
+		return corruptf(f+".waitCatalog", "%q is %s; only a Pending member waits for the catalog", name, m.state())
 	case (m.attempt > 0) != (m.pinned != nil):
 		return corruptf(f+".pinned", "%q: a member has pinned inputs exactly when it has been attempted (attempt %d)", name, m.attempt)
-	case m.attempt > 0 && m.op != opID(p.name, name, int(m.attempt)) || m.attempt == 0 && m.op != "":
-		return corruptf(f+".attempt", "%q: operation %q is not attempt %d", name, m.op, m.attempt)
-	case (m.state == Running || m.state == Completed) && m.attempt == 0:
-		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state)
-	case m.state == Failed && m.errCode == "" || m.errCode != "" && m.state != Failed && m.state != Pending:
-		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state)
-	case m.state == NotStarted && (!m.end.IsZero() || m.message != ""):
+	case (m.state() == Running || m.state() == Completed) && m.attempt == 0:
+		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state())
+	case m.state() == Failed && m.tx().errCode == "" || m.tx().errCode != "" && m.state() != Failed && m.state() != Pending:
+		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state())
+	case m.state() == NotStarted && (!m.end.IsZero() || m.tx().message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
 	case m.attempt > 0 && m.start.Before(s.start):
 		return corruptf(f+".startTime", "%q: %s is before the run started (%s); only a started run upgrades", name, m.start, s.start)
-	case m.state == Running && (m.start.IsZero() || !m.end.IsZero()):
+	case m.state() == Running && (m.start.IsZero() || !m.end.IsZero()):
 		return corruptf(f+".state", "%q is Running: it has a startTime and no endTime", name)
-	case m.state == Pending && !m.end.IsZero():
+	case m.state() == Pending && !m.end.IsZero():
 		return corruptf(f+".endTime", "%q is Pending: it has not ended", name)
-	case (m.state == Completed || m.state == Skipped || m.state == Failed) && (m.start.IsZero() || m.end.IsZero()):
-		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state)
-	case m.state == Skipped && m.message == "":
+	case (m.state() == Completed || m.state() == Skipped || m.state() == Failed) && (m.start.IsZero() || m.end.IsZero()):
+		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state())
+	case m.state() == Skipped && m.tx().message == "":
 		return corruptf(f+".message", "%q is Skipped: its message says why", name)
-	case m.state == Completed && m.message != m.note:
+	case m.state() == Completed && m.tx().message != m.tx().note:
 		return corruptf(f+".message", "%q is Completed: its message is its note", name)
-	case m.removed && (m.state == NotStarted || m.state == Pending):
-		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state)
-	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state != NotStarted && m.state != Skipped || m.attempt > 0):
-		return corruptf(f+".state", "%q is %s (attempt %d) in a stage that has not started", name, m.state, m.attempt)
-	case stagePhase == stageDone && m.state != Completed && m.state != Skipped && m.state != Failed:
-		return corruptf(f+".state", "%q is %s in a stage that is done", name, m.state)
-	case m.state == Running && stagePhase != stageGroups:
+	case m.removed && (m.state() == NotStarted || m.state() == Pending):
+		return corruptf(f+".removed", "%q left the fleet but is still %s", name, m.state())
+	case (stagePhase == stageNotStarted || stagePhase == stageBefore) && (m.state() != NotStarted && m.state() != Skipped || m.attempt > 0):
+		return corruptf(f+".state", "%q is %s (attempt %d) in a stage that has not started", name, m.state(), m.attempt)
+	case stagePhase == stageDone && m.state() != Completed && m.state() != Skipped && m.state() != Failed:
+		return corruptf(f+".state", "%q is %s in a stage that is done", name, m.state())
+	case m.state() == Running && stagePhase != stageGroups:
 		return corruptf(f+".state", "%q is Running outside its stage's groups phase", name)
 	}
 	if err := checkTimes(f, s.clock, m.start, m.end); err != nil {
@@ -610,9 +608,6 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 // to a newer image of its own family.
 func (r Run) checkPinned(f string, id int32, m *memberRec, images parsedImages) error {
 	p, c, up, member := r.p, m.pinned, r.p.v.upType, m.data.Name
-	if c.Member != member || c.Type != up || c.Op != "" {
-		return corruptf(f, "inputs of member %q must name it and the run's upgrade type %s", member, up)
-	}
 	if up == NodeImageOnly {
 		if c.KubernetesVersion != "" {
 			return corruptf(f+".kubernetesVersion", "a NodeImageOnly upgrade has none")

@@ -12,28 +12,41 @@ import (
 // that changes its members, spec or catalog afterwards changes nothing.
 
 // cloneMember deep-copies a member.
-func cloneMember(m Member) Member { return cloneMemberShared(m, nil) }
+func cloneMember(m Member) Member {
+	cloneMemberShared(&m, nil)
+	return m
+}
 
 // windowCopies holds the run's one copy of each window New was given: by
 // JSON, and by the caller's pointer (members usually share a window value,
-// and encoding each member's would dominate New).
+// and encoding each member's would dominate New). It also holds the rest
+// of one allocation for New's node pools, so a member's do not need their own.
 type windowCopies struct {
 	byJSON map[string]*window.Schedule
 	byPtr  map[*window.Schedule]*window.Schedule
+	pools  []NodePool
 }
 
-func newWindowCopies() *windowCopies {
-	return &windowCopies{byJSON: map[string]*window.Schedule{}, byPtr: map[*window.Schedule]*window.Schedule{}}
+// newWindowCopies is for copying members with pools node pools in all.
+func newWindowCopies(pools int) *windowCopies {
+	return &windowCopies{byJSON: map[string]*window.Schedule{}, byPtr: map[*window.Schedule]*window.Schedule{}, pools: make([]NodePool, pools)}
 }
 
-// cloneMemberShared deep-copies a member; windows with equal JSON share one
-// copy through shared (which may be nil). The run never changes a window.
-func cloneMemberShared(m Member, shared *windowCopies) Member {
-	m.NodePools = slices.Clone(m.NodePools)
+// cloneMemberShared makes *m a deep copy of itself; windows with equal JSON
+// share one copy through shared (which may be nil), and node pools come
+// from its allocation, capped so that an append copies. The run never
+// changes a window.
+func cloneMemberShared(m *Member, shared *windowCopies) {
+	if n := len(m.NodePools); shared != nil && n > 0 && n <= len(shared.pools) {
+		pools := shared.pools[:n:n]
+		copy(pools, m.NodePools)
+		m.NodePools, shared.pools = pools, shared.pools[n:]
+	} else {
+		m.NodePools = slices.Clone(m.NodePools)
+	}
 	m.Labels = maps.Clone(m.Labels)
 	m.AutoUpgradeWindow = cloneSchedule(m.AutoUpgradeWindow, shared)
 	m.NodeOSUpgradeWindow = cloneSchedule(m.NodeOSUpgradeWindow, shared)
-	return m
 }
 
 // cloneSchedule deep-copies a window through its JSON, which is its

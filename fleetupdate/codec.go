@@ -85,21 +85,23 @@ type windowJSON struct {
 }
 
 type memberJSON struct {
-	Name        string       `json:"name"`
-	State       State        `json:"state"`
-	Data        *Member      `json:"data,omitempty"` // only when changed since New
-	WaitCatalog bool         `json:"waitCatalog,omitempty"`
-	Removed     bool         `json:"removed,omitempty"`
-	Attempt     int32        `json:"attempt,omitempty"`
-	Pinned      *pinnedJSON  `json:"pinned,omitempty"` // inputs of the first attempt
-	Note        string       `json:"note,omitempty"`
-	Message     string       `json:"message,omitempty"`
-	StartTime   time.Time    `json:"startTime,omitzero"`
-	EndTime     time.Time    `json:"endTime,omitzero"`
-	Error       *ErrorDetail `json:"error,omitempty"`
+	Name        string        `json:"name"`
+	State       State         `json:"state"`
+	Data        *Member       `json:"data,omitempty"` // only when changed since New
+	WaitCatalog bool          `json:"waitCatalog,omitempty"`
+	Removed     bool          `json:"removed,omitempty"`
+	Attempt     int32         `json:"attempt,omitempty"`
+	Pinned      *pinnedInputs `json:"pinned,omitempty"` // inputs of the first attempt
+	Note        string        `json:"note,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	StartTime   time.Time     `json:"startTime,omitzero"`
+	EndTime     time.Time     `json:"endTime,omitzero"`
+	Error       *ErrorDetail  `json:"error,omitempty"`
 }
 
-type pinnedJSON struct {
+// pinnedInputs are a member's upgrade inputs of its first attempt, which
+// its retries reuse: the run holds them as persisted.
+type pinnedInputs struct {
 	KubernetesVersion string      `json:"kubernetesVersion,omitempty"`
 	NodeImages        []PoolImage `json:"nodeImages,omitempty"`
 }
@@ -164,16 +166,16 @@ func (r Run) persisted() runJSON {
 
 // memberJSON is the persisted form of member i, whose record is m.
 func (r Run) memberJSON(i int, m *memberRec) memberJSON {
-	mj := memberJSON{Name: m.data.Name, State: m.state, WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
-		Note: m.note, Message: m.message, StartTime: m.start, EndTime: m.end}
+	mj := memberJSON{Name: m.data.Name, State: m.state(), WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
+		Note: m.tx().note, Message: m.tx().message, StartTime: m.start, EndTime: m.end}
 	if m.data != &r.p.members[i] {
 		mj.Data = m.data
 	}
 	if m.pinned != nil {
-		mj.Pinned = &pinnedJSON{m.pinned.KubernetesVersion, m.pinned.NodeImages}
+		mj.Pinned = m.pinned
 	}
-	if m.errCode != "" {
-		mj.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+	if t := m.tx(); t.errCode != "" {
+		mj.Error = &ErrorDetail{Code: t.errCode, Message: t.errMsg}
 	}
 	return mj
 }
@@ -317,10 +319,13 @@ func decodeRun(in runJSON) (Run, error) {
 		if ph != stageDone && s.stage == len(p.stages) {
 			s.stage = i // the active stage is the first not done
 		}
-		*s.stages[i] = stageRec{phase: ph, starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}
+		*s.stages[i] = stageRec{phase: int8(ph), starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, times: &times{start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}}
 	}
 
 	upType := p.v.upType
+	s.members = newFvec[memberRec](len(p.members), s.gen)
+	s.groups = newFvec[groupRec](len(p.groups), s.gen)
+	s.changes = nil
 	recs := make([]*memberRec, len(p.members))
 	for i, mj := range js.Members {
 		f := "state.members[" + strconv.Itoa(i) + "]"
@@ -339,22 +344,26 @@ func decodeRun(in runJSON) (Run, error) {
 			d := cloneMember(*mj.Data)
 			data = &d
 		}
-		m := &memberRec{data: data, state: mj.State, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
-			note: mj.Note, message: mj.Message, start: mj.StartTime, end: mj.EndTime}
+		ms, ok := memberStateOf(mj.State)
+		if !ok {
+			return Run{}, corruptf(f+".state", "%q is not a member state", mj.State)
+		}
+		m := s.members.get(i)
+		*m = memberRec{data: data, ms: ms, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
+			start: mj.StartTime, end: mj.EndTime}
+		t := memberText{note: mj.Note, message: mj.Message}
 		if mj.Error != nil {
 			if mj.Error.Code == "" {
 				return Run{}, corruptf(f+".error.code", "required")
 			}
-			m.errCode, m.errMsg = mj.Error.Code, mj.Error.Message
+			t.errCode, t.errMsg = mj.Error.Code, mj.Error.Message
 		}
+		m.setText(t)
 		if mj.Attempt < 0 {
 			return Run{}, corruptf(f+".attempt", "%d is negative", mj.Attempt)
 		}
-		if mj.Attempt > 0 {
-			m.op = opID(p.name, orig.Name, int(mj.Attempt))
-		}
 		if mj.Pinned != nil {
-			m.pinned = &UpgradeMember{Member: orig.Name, Type: upType, KubernetesVersion: mj.Pinned.KubernetesVersion, NodeImages: mj.Pinned.NodeImages}
+			m.pinned = mj.Pinned
 		}
 		recs[i] = m
 	}
@@ -371,14 +380,14 @@ func decodeRun(in runJSON) (Run, error) {
 	}
 	s.gates = newPvec(gates)
 
-	groups := make([]*groupRec, len(p.groups))
 	keys := windowKeys{}
 	for gi, gj := range js.Groups {
 		f := fmt.Sprintf("state.groups[%d]", gi)
 		if gj.Name != p.groups[gi].name {
 			return Run{}, corruptf(f+".name", "%q; the strategy's group %d is %q", gj.Name, gi, p.groups[gi].name)
 		}
-		g := &groupRec{userSkipped: gj.Skipped, start: gj.StartTime, end: gj.EndTime}
+		g := s.groups.get(gi)
+		*g = groupRec{userSkipped: gj.Skipped, times: &times{start: gj.StartTime, end: gj.EndTime}}
 		byKey := make(map[string]int32, len(gj.Windows))
 		bks := make([]*bucketRec, 0, len(gj.Windows))
 		for wi, wj := range gj.Windows {
@@ -396,7 +405,7 @@ func decodeRun(in runJSON) (Run, error) {
 			byKey[k] = int32(wi)
 			bks = append(bks, &bucketRec{key: k, sched: wj.Window, comp: comp, reached: wj.Reached, opening: wj.Opening})
 		}
-		g.buckets = newPvec(bks)
+		g.buckets = newBvec(bks, s.gen)
 		for _, id := range p.groups[gi].members {
 			m := recs[id]
 			bi, ok := byKey[keys.of(windowFor(m.data, upType))]
@@ -404,11 +413,10 @@ func decodeRun(in runJSON) (Run, error) {
 				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
 			}
 			m.bucket = bi
-			switch m.state {
+			switch m.state() {
 			case Running:
 				g.running++
-				s.stages[p.groups[gi].stage].running++
-				s.inflight = append(s.inflight, id)
+				s.inflight++
 			case Completed:
 				g.completed++
 			case Skipped:
@@ -417,14 +425,11 @@ func decodeRun(in runJSON) (Run, error) {
 				g.failed++
 			}
 			if m.waitCatalog {
-				g.catalogWait = append(g.catalogWait, id)
+				w := append(g.waiting(), id)
+				g.catalogWait = &w
 			}
 		}
-		groups[gi] = g
 	}
-	slices.Sort(s.inflight)
-	s.members = newPvec(recs)
-	s.groups = newPvec(groups)
 	run := Run{p: p, s: s}
 	for g := range p.groups {
 		if st := int(p.groups[g].stage); run.groupsStarted(st) && !run.groupDone(int32(g)) {
@@ -465,7 +470,7 @@ func decodeRun(in runJSON) (Run, error) {
 
 // eligible: the member waits in its bucket's queue for its turn.
 func (m *memberRec) eligible() bool {
-	return !m.waitCatalog && (m.state == NotStarted || m.state == Pending)
+	return !m.waitCatalog && (m.state() == NotStarted || m.state() == Pending)
 }
 
 // fromV1 reads schema version 1, the first release's dump of its memory
@@ -584,7 +589,7 @@ func fromV1(b []byte) (runJSON, error) {
 			if mj.Pinned.Member != name || mj.Pinned.Op != "" {
 				return runJSON{}, corruptf(f+".pinned", "names member %q, not %q (schema version 1)", mj.Pinned.Member, name)
 			}
-			m.Pinned = &pinnedJSON{mj.Pinned.KubernetesVersion, mj.Pinned.NodeImages}
+			m.Pinned = &pinnedInputs{mj.Pinned.KubernetesVersion, mj.Pinned.NodeImages}
 		}
 		if mj.ErrCode != "" {
 			m.Error = &ErrorDetail{Code: mj.ErrCode, Message: mj.ErrMsg}

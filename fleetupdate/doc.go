@@ -8,10 +8,14 @@
 //	status := run.Status()                                    // Azure's UpdateRunStatus
 //
 // Step reads no clock, does no I/O and never changes the Run it is given;
-// versions share structure, so a step costs O(log members) plus the work the
-// event causes, however large the fleet: it copies the records it changes
-// and the paths to them in 8-way tries (about 2 KB allocated per event that
-// finishes one member and starts the next). A pick inside a group costs
+// versions share structure, so a step costs O(1) plus the work the event
+// causes, however large the fleet: it copies the records it changes and
+// adds one entry to each changed member's and group's history (about 1 KB
+// allocated per event that finishes one member and starts the next,
+// command included). Every version stays readable; the newest version of a
+// run is the one its next step extends in place. Stepping any other (a run
+// stepped already, or two steps of one run at once) first copies its member
+// and group vectors, O(members), once. A pick inside a group costs
 // O(log distinct maintenance windows in the group) plus the buckets it marks
 // or clears, and each window's next opening is recomputed once per
 // occurrence that reaches the front of the group's order (so with a window

@@ -36,7 +36,7 @@ func (b *stepper) memberChanged(nm Member, removed bool) error {
 	// queues the member behind the right window.
 	w := windowFor(&nm, b.p.v.upType)
 	key := scheduleKey(w)
-	waiting := m.state == NotStarted || m.state == Pending
+	waiting := m.state() == NotStarted || m.state() == Pending
 	requeue := waiting && m.waitCatalog
 	if b.group(g).buckets.get(int(m.bucket)).key != key {
 		nb := b.bucketOf(g, key, w)
@@ -66,7 +66,7 @@ func (b *stepper) bucketOf(g int32, key string, w *window.Schedule) int32 {
 	ix := b.ownIndex(g)
 	gr := b.mutGroup(g)
 	rec := &bucketRec{gen: b.gen, key: key, sched: w, comp: compileWindow(w)}
-	gr.buckets = gr.buckets.push(b.gen, rec)
+	b.buckets(g, gr).push(rec)
 	if ix != nil {
 		ix.addBucket(rec)
 	}
@@ -78,17 +78,17 @@ func (b *stepper) catalogChanged(c Catalog) error {
 	if err != nil {
 		return err
 	}
-	b.s.catalog = &cc
+	b.cold().catalog = &cc
 	if !b.s.started {
 		b.s.resolveConsistent(b.p)
 	}
 	if b.s.stage < len(b.p.stages) {
 		for _, g := range b.p.stages[b.s.stage].groups {
-			if len(b.group(g).catalogWait) == 0 {
+			if len(b.group(g).waiting()) == 0 {
 				continue
 			}
 			gr := b.mutGroup(g)
-			wait := gr.catalogWait
+			wait := gr.waiting()
 			gr.catalogWait = nil
 			for _, id := range wait {
 				if m := b.member(id); m.waitCatalog {

@@ -525,7 +525,7 @@ func (p *fastParser) memberState(m *memberJSON) bool {
 			m.Attempt, ok = p.int32()
 			return ok && seen.first(5)
 		case "pinned":
-			m.Pinned = new(pinnedJSON)
+			m.Pinned = new(pinnedInputs)
 			return seen.first(6) && p.pinned(m.Pinned)
 		case "note":
 			m.Note, ok = p.str()
@@ -559,7 +559,7 @@ func (p *fastParser) memberState(m *memberJSON) bool {
 	})
 }
 
-func (p *fastParser) pinned(pj *pinnedJSON) bool {
+func (p *fastParser) pinned(pj *pinnedInputs) bool {
 	var seen fields
 	return p.object(func(key []byte) bool {
 		switch string(key) {

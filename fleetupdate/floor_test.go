@@ -488,7 +488,7 @@ func BenchmarkFloor(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("shape=%s/members=%d/impl=run", shape.name, n), func(b *testing.B) {
 				setup(b)
-				benchDrive(b, func() scheduler { return &runSched{r} })
+				benchDrive(b, freshRun(b, spec, ms))
 			})
 		}
 	}

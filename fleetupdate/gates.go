@@ -140,7 +140,7 @@ func (b *stepper) mutGate(k int32) *gateRec {
 	}
 	c := *g
 	c.gen = b.gen
-	b.s.gates = b.s.gates.set(b.gen, int(k), &c)
+	b.cold().gates = b.s.gates.set(b.gen, int(k), &c)
 	return &c
 }
 

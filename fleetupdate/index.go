@@ -71,16 +71,16 @@ type groupIndex struct {
 // ixBucket is a bucket's queue and its window's interval.
 type ixBucket struct {
 	win      *window.Compiled // nil: no window, or one that never opens
+	base     []int32          // members waiting when the index was built, sorted
+	extra    []int32          // members queued again since (retries, catalog, moved in), sorted
+	s, e     int64            // the window's current or next interval, Unix seconds; valid while the clock is before e
+	asked    int64            // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
+	cursor   int32            // base[:cursor] have left
+	xhead    int32            // extra[:xhead] have left
 	windowed bool
-	base     []int32 // members waiting when the index was built, sorted
-	extra    []int32 // members queued again since (retries, catalog, moved in), sorted
-	cursor   int32   // base[:cursor] have left
-	xhead    int32   // extra[:xhead] have left
-	s, e     int64   // the window's current or next interval, Unix seconds; valid while the clock is before e
-	ok       bool    // the window opens again (s and e are meaningful)
-	known    bool    // s, e and ok have been computed
-	reached  bool    // the bucket record's reached flag
-	asked    int64   // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
+	ok       bool // the window opens again (s and e are meaningful)
+	known    bool // s, e and ok have been computed
+	reached  bool // the bucket record's reached flag
 }
 
 // key is the bucket's opening in the planner's order.
@@ -163,12 +163,39 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 			ix.none = int32(bi)
 		}
 	}
-	for _, id := range b.p.groups[g].members {
+	// Every queue is cut from one array (a group may hold a window per
+	// member): count, then fill in member order, so each queue is sorted.
+	members := b.p.groups[g].members
+	of := make([]int32, len(members)) // member's bucket, or -1
+	at := make([]int32, n+1)
+	for i, id := range members {
+		of[i] = -1
 		if m := b.member(id); m.eligible() {
-			bk := &ix.bks[m.bucket]
-			bk.base = append(bk.base, id)
+			of[i] = m.bucket
+			at[m.bucket+1]++
 		}
 	}
+	for bi := range n {
+		at[bi+1] += at[bi]
+	}
+	all := make([]int32, at[n])
+	for bi := range n {
+		ix.bks[bi].base = all[at[bi]:at[bi]:at[bi+1]]
+	}
+	for i, id := range members {
+		if bi := of[i]; bi >= 0 {
+			ix.bks[bi].base = append(ix.bks[bi].base, id)
+		}
+	}
+	queued := 0
+	for bi := range ix.bks {
+		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
+			queued++
+		}
+	}
+	// Each heap may come to hold each of them (u and r: at most once).
+	heaps := make([]ixEntry, 3*queued)
+	ix.m.e, ix.u.e, ix.r.e = heaps[:0:queued], heaps[queued:queued:2*queued], heaps[2*queued:2*queued]
 	for bi := range ix.bks {
 		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
 			b.place(ix, int32(bi))

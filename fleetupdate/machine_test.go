@@ -167,7 +167,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		}
 		failed := 0
 		for _, id := range pg.members {
-			if s.members.get(int(id)).state == Failed {
+			if s.members.get(int(id)).state() == Failed {
 				failed++
 			}
 		}
@@ -195,8 +195,16 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		if n > p.stages[i].maxFailures && s.phase == Running {
 			t.Fatalf("stage %s is over its budget (%d > %d) and the run is Running", ss.Name, n, p.stages[i].maxFailures)
 		}
-		if s.stages[i].running > p.stages[i].limit {
-			t.Fatalf("stage %s runs %d > limit %d", ss.Name, s.stages[i].running, p.stages[i].limit)
+		running := 0
+		for _, g := range p.stages[i].groups {
+			for _, id := range p.groups[g].members {
+				if s.members.get(int(id)).state() == Running {
+					running++
+				}
+			}
+		}
+		if running > p.stages[i].limit {
+			t.Fatalf("stage %s runs %d > limit %d", ss.Name, running, p.stages[i].limit)
 		}
 	}
 	for _, c := range cmds {
@@ -299,7 +307,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 	}
 	switch st.Status.State {
 	case Completed:
-		if !all(stageStates, Completed, Skipped) || len(s.inflight) > 0 {
+		if !all(stageStates, Completed, Skipped) || s.inflight > 0 {
 			t.Fatalf("run Completed with stages %v", stageStates)
 		}
 	case Skipped:
@@ -311,7 +319,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 			t.Fatalf("run Pending with current stage %v", stageStates[s.stage])
 		}
 	case Failed, Stopped:
-		if len(s.inflight) > 0 {
+		if s.inflight > 0 {
 			t.Fatalf("run %s with ops in flight", st.Status.State)
 		}
 	}

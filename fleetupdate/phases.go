@@ -51,10 +51,10 @@ func (b *stepper) regroup(g int32, wasDone bool) {
 	gr := b.mutGroup(g)
 	if isDone {
 		st.openGroups--
-		gr.end = b.s.clock
+		setTimes(&gr.times, func(t *times) { t.end = b.s.clock })
 	} else {
 		st.openGroups++
-		gr.end = time.Time{}
+		setTimes(&gr.times, func(t *times) { t.end = time.Time{} })
 	}
 }
 
@@ -88,8 +88,8 @@ func (b *stepper) advance(hint int32) {
 		if b.allStagesSkipped() {
 			b.s.phase = Skipped
 		}
-		b.s.end = b.s.clock
-		b.s.wakes = nil // a final run ignores ticks: it owes none
+		b.cold().end = b.s.clock
+		b.cold().wakes = nil // a final run ignores ticks: it owes none
 	}
 }
 
@@ -97,7 +97,7 @@ func (b *stepper) advance(hint int32) {
 func (b *stepper) stageNotStarted(i int) bool {
 	st := b.stage(i)
 	st.phase = stageBefore
-	st.start = b.s.clock
+	setTimes(&st.times, func(t *times) { t.start = b.s.clock })
 	b.reachGates(b.p.stages[i].before)
 	return true
 }
@@ -111,9 +111,10 @@ func (b *stepper) stageBefore(i int) bool {
 	st := b.stage(i)
 	st.phase = stageGroups
 	for _, g := range b.p.stages[i].groups {
-		b.mutGroup(g).start = b.s.clock
+		gr := b.mutGroup(g)
+		setTimes(&gr.times, func(t *times) { t.start = b.s.clock })
 		if b.r().groupDone(g) {
-			b.mutGroup(g).end = b.s.clock
+			setTimes(&gr.times, func(t *times) { t.end = b.s.clock })
 		} else {
 			st.openGroups++
 		}
@@ -135,7 +136,7 @@ func (b *stepper) stageGroups(i int, hint int32) bool {
 	st := b.stage(i)
 	st.phase = stageWaiting
 	if w := b.p.stages[i].wait; w > 0 && !st.waitSkipped {
-		st.waitEnd = b.s.clock.Add(w)
+		setTimes(&st.times, func(t *times) { t.waitEnd = b.s.clock.Add(w) })
 		b.wakeAt(st.waitEnd)
 	}
 	b.reachGates(b.p.stages[i].after)
@@ -155,7 +156,7 @@ func (b *stepper) stageWaiting(i int) bool {
 	}
 	st = b.stage(i)
 	st.phase = stageDone
-	st.end = b.s.clock
+	setTimes(&st.times, func(t *times) { t.end = b.s.clock })
 	return true
 }
 
@@ -220,7 +221,7 @@ func (b *stepper) fillGroup(stage int, g int32) {
 		if gr.userSkipped || gr.running >= int32(pg.limit) || gr.unfinished(len(pg.members))-gr.running <= 0 {
 			return
 		}
-		if b.s.stages[stage].running >= b.p.stages[stage].limit {
+		if b.s.running(stage) >= b.p.stages[stage].limit {
 			b.stage(stage).starved = true
 			return
 		}

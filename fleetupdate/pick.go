@@ -174,26 +174,21 @@ func (b *stepper) act(g int32, id int32) {
 	case vStart:
 		m := b.setState(id, Running)
 		m.attempt++
-		m.op = opID(b.p.name, m.data.Name, int(m.attempt))
 		if m.pinned == nil {
-			c := v.cmd
-			m.pinned = &c
+			m.pinned = &pinnedInputs{v.cmd.KubernetesVersion, v.cmd.NodeImages}
 		}
-		m.note = v.note
-		m.message = ""
-		m.errCode, m.errMsg = "", ""
+		m.setText(memberText{note: v.note})
 		m.waitCatalog = false
 		m.start = b.s.clock
 		m.end = time.Time{}
-		b.emit(m.command())
+		b.emit(m.command(b.p))
 	case vSkip:
 		m := b.setState(id, Skipped)
-		m.message = v.note
-		m.errCode, m.errMsg = "", "" // it may have waited for the catalog
+		m.setText(memberText{note: m.tx().note, message: v.note}) // no error: it may have waited for the catalog
 		m.start, m.end = b.s.clock, b.s.clock
 	case vFail:
 		m := b.setState(id, Failed)
-		m.errCode, m.errMsg = codeUpgradeNotAllowed, v.note
+		m.setText(memberText{note: m.tx().note, message: m.tx().message, errCode: codeUpgradeNotAllowed, errMsg: v.note})
 		m.start, m.end = b.s.clock, b.s.clock
 		b.memberFailed(id)
 	case vWait:
@@ -207,10 +202,10 @@ func (b *stepper) act(g int32, id int32) {
 func (b *stepper) waitForCatalog(g int32, id int32, code, msg string) {
 	m := b.setState(id, Pending)
 	m.waitCatalog = true
-	m.message = msg
-	m.errCode, m.errMsg = code, msg
+	m.setText(memberText{note: m.tx().note, message: msg, errCode: code, errMsg: msg})
 	gr := b.mutGroup(g)
-	gr.catalogWait = append(slices.Clip(gr.catalogWait), id)
+	w := append(slices.Clip(gr.waiting()), id)
+	gr.catalogWait = &w
 }
 
 // requeue makes a member eligible again in its bucket. The index, if this

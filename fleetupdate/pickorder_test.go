@@ -45,7 +45,7 @@ func TestPicksMatchPlannerOrderOracle(t *testing.T) {
 			}
 			var waiting []planner.Candidate
 			for _, m := range ms {
-				if st := r.s.members.get(int(r.p.byName[m.Name])).state; st == NotStarted || st == Pending {
+				if st := r.s.members.get(int(r.p.byName[m.Name])).state(); st == NotStarted || st == Pending {
 					data := r.s.members.get(int(r.p.byName[m.Name])).data
 					waiting = append(waiting, planner.Candidate{Name: m.Name, Window: data.AutoUpgradeWindow})
 				}
@@ -210,7 +210,7 @@ func TestPicksMatchPlannerOrderOracleOwnWindows(t *testing.T) {
 			case k == 0 && n > 0:
 				m := ms[rapid.IntRange(0, n-1).Draw(t, "skip")]
 				ev = Skip{At: now, Targets: []SkipTarget{{Type: TargetMember, Name: m.Name}}}
-				if st := r.s.members.get(int(r.p.byName[m.Name])).state; st == Running || st == Completed {
+				if st := r.s.members.get(int(r.p.byName[m.Name])).state(); st == Running || st == Completed {
 					ev = Tick{At: now}
 				}
 			case k == 1:

@@ -5,9 +5,11 @@ package fleetupdate
 // created during step gen may be updated in place by later sets of the same
 // step, because no earlier version can reach it.
 //
-// Nodes are small (8 slots) so that a step copies little: a path at 100,000
-// members is 6 nodes of 96 bytes, each one allocation (the node and its
-// slots together).
+// It holds a group's window buckets (which grow) and the run's gates; the
+// members and groups, which many steps change, are in fvecs. Nodes are
+// small (8 slots) so that a step copies little: a path over 100,000 slots is
+// 6 nodes of 96 bytes, each one allocation (the node and its slots
+// together).
 type pvec[T comparable] struct {
 	root  *pnode[T]
 	n     int

@@ -357,7 +357,7 @@ type retryNeed struct {
 	floors     map[string]nodeimage.Image // per family it has no pin for: its lowest pool image, which no pin may pass
 }
 
-func retryNeedOf(m Member, pinned *pinnedJSON, k8s string, latest bool) (retryNeed, error) {
+func retryNeedOf(m Member, pinned *pinnedInputs, k8s string, latest bool) (retryNeed, error) {
 	need := retryNeed{name: m.Name, k8s: k8s, pins: map[string]nodeimage.Image{}, floors: map[string]nodeimage.Image{}}
 	if pinned != nil && k8s != "" {
 		need.k8s = pinned.KubernetesVersion

@@ -85,39 +85,85 @@ const (
 // state is everything that changes. Fields are replaced, never mutated,
 // unless owned by the step that is building them (see stepper).
 type state struct {
-	gen     uint64    // step counter; nodes created by step gen are its own to mutate
-	clock   time.Time // never goes backwards
-	phase   State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
-	failing bool      // Stopping because a member failed: ends Failed, not Stopped
-	started bool      // the first Start happened: Consistent images are pinned
+	gen      uint64    // step counter; nodes created by step gen are its own to mutate
+	clock    time.Time // never goes backwards
+	phase    State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
+	failing  bool      // Stopping because a member failed: ends Failed, not Stopped
+	started  bool      // the first Start happened: Consistent images are pinned
+	inflight int32     // members with an op in flight (Running)
+	*cold              // shared until a step changes it (stepper.cold)
+
+	stage   int // active stage; len(stages) once all are done
+	groups  fvec[groupRec]
+	members fvec[memberRec]
+	changes *stepChange // what the steps since the vectors' lineages were made set, newest first
+}
+
+// stepChange lists the members and groups one step set (Run.Changed). The
+// list restarts whenever either vector moves to another lineage, so a run
+// whose vectors are in the same lineages as an earlier version's holds, in
+// its list after that version's, every slot set since.
+type stepChange struct {
+	prev *stepChange
+	ids  []int32  // the members set, then the groups, then (-g-1, bucket) pairs
+	nm   int32    // how many of ids are members
+	buf  [3]int32 // holds ids when they fit (most steps)
+}
+
+// running is the number of stage i's members in flight. Only the active
+// stage has any: a stage with a member in flight is not done (the member's
+// group is not), so the run cannot have moved past it.
+func (s *state) running(i int) int {
+	if i == s.stage {
+		return int(s.inflight)
+	}
+	return 0
+}
+
+// cold is the part of the state that few steps change, kept apart so that
+// a step copies it only when it does. Its fields are read through state;
+// a step writes them only through stepper.cold.
+type cold struct {
 	start   time.Time
 	end     time.Time
 	errCode string // the run's summary error, set while failing or Failed
 	errMsg  string
 
-	stage    int         // active stage; len(stages) once all are done
-	stages   []*stageRec // one per plan stage; a step copies the pointers and the stages it changes
-	groups   pvec[*groupRec]
-	members  pvec[*memberRec]
-	gates    pvec[*gateRec] // one per plan gate; new in schema version 2
-	inflight []int32        // ids of members with an op in flight, sorted
-	wakes    []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
-
 	catalog    *compiledCatalog
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
 	unresolved map[int32]string    // Consistent: member id → why a pool has no target
+
+	stages []*stageRec    // one per plan stage; a step copies the pointers and the stages it changes
+	gates  pvec[*gateRec] // one per plan gate; new in schema version 2
+	wakes  []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 }
 
 type stageRec struct {
 	gen         uint64
-	phase       int  // stageNotStarted … stageBefore
-	running     int  // members in flight across the stage's groups
-	openGroups  int  // groups not done (Run.groupDone); counted from stageGroups on, 0 before
-	starved     bool // a group wanted a slot the stage limit denied
-	skipped     bool // skipped by the user
+	*times            // start, end, waitEnd; written only through setTimes
+	openGroups  int32 // groups not done (Run.groupDone); counted from stageGroups on, 0 before
+	phase       int8  // stageNotStarted … stageBefore
+	starved     bool  // a group wanted a slot the stage limit denied
+	skipped     bool  // skipped by the user
 	waitSkipped bool
-	start, end  time.Time
-	waitEnd     time.Time
+}
+
+// times holds when a stage or group started and ended (and a stage's wait
+// ends), behind a pointer so that the records a step copies stay small.
+// A times is never changed once made: setTimes makes a new one.
+type times struct {
+	start, end time.Time
+	waitEnd    time.Time // stages only
+}
+
+// noTimes is the times of a record that has not started; never written.
+var noTimes times
+
+// setTimes gives a record (its *times field) a changed copy of its times.
+func setTimes(p **times, change func(t *times)) {
+	t := **p
+	change(&t)
+	*p = &t
 }
 
 // gateRec is one gate's state. New in schema version 2; persist every field
@@ -139,15 +185,23 @@ type gateRec struct {
 
 type groupRec struct {
 	gen         uint64
+	*times      // start, end; written only through setTimes
 	running     int32
 	completed   int32
 	skipped     int32
 	failed      int32
 	userSkipped bool
-	start, end  time.Time
-	buckets     pvec[*bucketRec] // the group's distinct windows, in the order the run met them
-	catalogWait []int32          // ids waiting for CatalogChanged (lazily pruned)
-	idx         *groupIndex      // derived pick state, owned by one record at a time (index.go)
+	buckets     bvec        // the group's distinct windows, in the order the run met them
+	catalogWait *[]int32    // ids waiting for CatalogChanged (lazily pruned); never changed, replaced
+	idx         *groupIndex // derived pick state, owned by one record at a time (index.go)
+}
+
+// waiting returns the ids waiting for CatalogChanged (some may have left).
+func (g *groupRec) waiting() []int32 {
+	if g.catalogWait == nil {
+		return nil
+	}
+	return *g.catalogWait
 }
 
 // unfinished counts members not Completed, Skipped or Failed.
@@ -169,20 +223,75 @@ type bucketRec struct {
 }
 
 type memberRec struct {
-	gen         uint64
 	data        *Member
-	bucket      int32
-	state       State // NotStarted, Running, Pending, Completed, Skipped, Failed
-	waitCatalog bool  // Pending until CatalogChanged or MemberChanged
-	removed     bool
-	attempt     int32
-	op          OpID           // the op in flight, or the last one
-	pinned      *UpgradeMember // inputs of the first attempt; retries reuse them
-	note        string         // message to show once completed (pools left alone)
-	message     string
+	pinned      *pinnedInputs // inputs of the first attempt; retries reuse them
+	text        *memberText   // nil while every text is empty (most of the time)
 	start, end  time.Time
-	errCode     string
-	errMsg      string
+	bucket      int32
+	attempt     int32 // the op in flight, or the last one, is opID(run, member, attempt)
+	ms          memberState
+	waitCatalog bool // Pending until CatalogChanged or MemberChanged
+	removed     bool
+}
+
+// memberState is a member's state in a byte, which keeps its record within
+// 96 bytes.
+type memberState uint8
+
+// memberStates are the states a member can be in, by memberState.
+var memberStates = [...]State{NotStarted, Running, Pending, Completed, Skipped, Failed}
+
+// memberStateOf returns the memberState of st, if st is a member state.
+func memberStateOf(st State) (memberState, bool) {
+	for i, s := range memberStates {
+		if s == st {
+			return memberState(i), true
+		}
+	}
+	return 0, false
+}
+
+// state returns the member's state: NotStarted, Running, Pending,
+// Completed, Skipped or Failed.
+func (m *memberRec) state() State { return memberStates[m.ms] }
+
+// memberText is a member's texts, behind a pointer so that the record a
+// step copies stays small. It is never changed once made: setText makes a
+// new one.
+type memberText struct {
+	note    string // message to show once completed (pools left alone)
+	message string
+	errCode string
+	errMsg  string
+}
+
+var noText memberText
+
+// tx returns the member's texts, for reading.
+func (m *memberRec) tx() *memberText {
+	if m.text == nil {
+		return &noText
+	}
+	return m.text
+}
+
+// setText replaces the member's texts.
+func (m *memberRec) setText(t memberText) {
+	if t == noText {
+		m.text = nil
+		return
+	}
+	c := new(memberText) // t itself would be moved to the heap on every call
+	*c = t
+	m.text = c
+}
+
+// op returns the member's op in flight, or its last one ("" if none).
+func (m *memberRec) op(run string) OpID {
+	if m.attempt == 0 {
+		return ""
+	}
+	return opID(run, m.data.Name, int(m.attempt))
 }
 
 // windowFor picks the member's window that gates this upgrade type (Fleet
@@ -262,10 +371,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	byName := map[string]int32{}      // groups that match Member.Group
 	var bySelector []int32            // groups with a selector of their own, and implicit groups
 	var own []*labelselector.Selector // per group: its selector; for an implicit group, its stage's
-	var where []string                // per group, for errors
+	var where [][2]int                // per group, for errors: its stage and index there (-1: implicit)
 	for si, st := range v.stages {
 		ps := planStage{name: st.Name, wait: time.Duration(st.AfterStageWaitInSeconds) * time.Second}
-		add := func(name string, sel *labelselector.Selector, w string) {
+		add := func(name string, sel *labelselector.Selector, w [2]int) {
 			g := int32(len(p.groups))
 			ps.groups = append(ps.groups, g)
 			p.groups = append(p.groups, planGroup{name: name, stage: int32(si)})
@@ -278,10 +387,10 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 			}
 		}
 		for gi, g := range st.Groups {
-			add(g.Name, v.groupSel[si][gi], fmt.Sprintf("strategy.stages[%d].groups[%d]", si, gi))
+			add(g.Name, v.groupSel[si][gi], [2]int{si, gi})
 		}
 		if len(st.Groups) == 0 {
-			add(st.Name, v.stageSel[si], fmt.Sprintf("strategy.stages[%d], its implicit group", si))
+			add(st.Name, v.stageSel[si], [2]int{si, -1})
 		}
 		p.stages = append(p.stages, ps)
 	}
@@ -292,7 +401,11 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	var errs problems
 	p.members = make([]Member, 0, len(members))
 	p.groupOf = make([]int32, 0, len(members))
-	windows := newWindowCopies()
+	pools := 0
+	for i := range members {
+		pools += len(members[i].NodePools)
+	}
+	windows := newWindowCopies(pools)
 	for _, i := range order {
 		m := &members[i]
 		var hits []int32
@@ -314,15 +427,28 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 		if len(hits) > 1 {
 			slices.Sort(hits)
 			errs.add("member %q is selected into group %q (%s) and group %q (%s); a member may be in one group of a run",
-				m.Name, p.groups[hits[0]].name, where[hits[0]], p.groups[hits[1]].name, where[hits[1]])
+				m.Name, p.groups[hits[0]].name, groupPath(where[hits[0]]), p.groups[hits[1]].name, groupPath(where[hits[1]]))
 			continue
 		}
-		g := hits[0]
 		id := int32(len(p.members))
-		p.members = append(p.members, cloneMemberShared(*m, windows))
+		p.members = append(p.members, *m)
+		cloneMemberShared(&p.members[id], windows)
 		p.byName[m.Name] = id
-		p.groups[g].members = append(p.groups[g].members, id)
-		p.groupOf = append(p.groupOf, g)
+		p.groupOf = append(p.groupOf, hits[0])
+	}
+	// Each group's member ids (ascending) in one allocation.
+	sizes := make([]int, len(p.groups))
+	for _, g := range p.groupOf {
+		sizes[g]++
+	}
+	ids := make([]int32, len(p.groupOf))
+	for g, n := range sizes {
+		if n > 0 {
+			p.groups[g].members, ids = ids[:0:n], ids[n:]
+		}
+	}
+	for id, g := range p.groupOf {
+		p.groups[g].members = append(p.groups[g].members, int32(id))
 	}
 	// Azure concepts doc, "Maximum concurrency": percentages round down, minimum 1;
 	// a group's limit is capped by its size and by the stage's.
@@ -363,51 +489,84 @@ func buildPlan(name string, spec Spec, v validated, members []Member, order []in
 	return p, errs
 }
 
-func initialState(p *plan, cat *compiledCatalog) *state {
-	s := &state{phase: NotStarted, catalog: cat}
-	// Records are allocated together (a step copies one before changing it).
-	recs := make([]*memberRec, len(p.members))
-	all := make([]memberRec, len(p.members))
-	for i := range p.members {
-		all[i] = memberRec{data: &p.members[i], state: NotStarted}
-		recs[i] = &all[i]
+// groupPath names a group in the spec by its stage and index there (-1:
+// the stage's implicit group).
+func groupPath(at [2]int) string {
+	if at[1] < 0 {
+		return fmt.Sprintf("strategy.stages[%d], its implicit group", at[0])
 	}
-	groups := make([]*groupRec, len(p.groups))
-	groupRecs := make([]groupRec, len(p.groups))
+	return fmt.Sprintf("strategy.stages[%d].groups[%d]", at[0], at[1])
+}
+
+func initialState(p *plan, cat *compiledCatalog) *state {
+	s := &state{phase: NotStarted, cold: &cold{catalog: cat}}
+	// Records are made in place, in the vectors' entries (allocated together).
+	s.members = newFvec[memberRec](len(p.members), s.gen)
+	s.groups = newFvec[groupRec](len(p.groups), s.gen)
 	type bucketOf struct {
 		key  string
 		comp *window.Compiled
 	}
-	known := map[*window.Schedule]bucketOf{} // members share window copies (cloneMemberShared)
+	// Each distinct window key gets a number; members share window copies
+	// (cloneMemberShared), so a member's costs a lookup by pointer.
+	var kinds []bucketOf
+	kindOf := map[*window.Schedule]int32{}
+	kindByKey := map[string]int32{}
 	// A group's buckets are in the order its members (ascending ids) meet
 	// them; members are visited in id order, which is memory order.
-	bks := make([][]*bucketRec, len(p.groups))
-	byKey := make([]map[string]int32, len(p.groups))
-	for id := range all {
-		m, g := &all[id], p.groupOf[id]
+	type groupKind struct{ group, kind int32 }
+	type newBucket struct {
+		groupKind
+		sched *window.Schedule
+	}
+	bucketAt := map[groupKind]int32{}
+	var found []newBucket // every group's buckets, as met
+	sizes := make([]int32, len(p.groups))
+	for id := range p.members {
+		m, g := s.members.get(id), p.groupOf[id]
+		m.data = &p.members[id]
 		w := windowFor(m.data, p.v.upType)
-		k, ok := known[w]
+		kind, ok := kindOf[w]
 		if !ok {
-			k = bucketOf{key: scheduleKey(w), comp: compileWindow(w)}
-			known[w] = k
+			key := scheduleKey(w)
+			if kind, ok = kindByKey[key]; !ok {
+				kind = int32(len(kinds))
+				kinds = append(kinds, bucketOf{key: key, comp: compileWindow(w)})
+				kindByKey[key] = kind
+			}
+			kindOf[w] = kind
 		}
-		if byKey[g] == nil {
-			byKey[g] = map[string]int32{}
-		}
-		bi, ok := byKey[g][k.key]
+		bi, ok := bucketAt[groupKind{g, kind}]
 		if !ok {
-			bi = int32(len(bks[g]))
-			byKey[g][k.key] = bi
-			bks[g] = append(bks[g], &bucketRec{key: k.key, sched: w, comp: k.comp})
+			bi = sizes[g]
+			sizes[g]++
+			bucketAt[groupKind{g, kind}] = bi
+			found = append(found, newBucket{groupKind{g, kind}, w})
 		}
 		m.bucket = bi
 	}
-	for gi := range p.groups {
-		groupRecs[gi].buckets = newPvec(bks[gi])
-		groups[gi] = &groupRecs[gi]
+	// The buckets in one allocation, laid out group by group; next[g] is
+	// where group g's next bucket goes.
+	next := make([]int32, len(p.groups))
+	for g := 1; g < len(next); g++ {
+		next[g] = next[g-1] + sizes[g-1]
 	}
-	s.members = newPvec(recs)
-	s.groups = newPvec(groups)
+	bucketRecs := make([]bucketRec, len(found))
+	bks := make([]*bucketRec, len(found))
+	for _, f := range found {
+		k := kinds[f.kind]
+		b := &bucketRecs[next[f.group]]
+		*b = bucketRec{key: k.key, sched: f.sched, comp: k.comp}
+		bks[next[f.group]] = b
+		next[f.group]++
+	}
+	// next[g] is now where group g's buckets end.
+	for gi := range p.groups {
+		end := next[gi]
+		gr := s.groups.get(gi)
+		gr.times = &noTimes
+		gr.buckets = newBvec(bks[end-sizes[gi]:end], s.gen)
+	}
 	gates := make([]*gateRec, len(p.gates))
 	gateRecs := make([]gateRec, len(p.gates))
 	for k := range gates {
@@ -421,7 +580,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 }
 
 // resolveConsistent computes the Consistent selection from the current
-// catalog and member data.
+// catalog and member data. s.cold must be s's own.
 func (s *state) resolveConsistent(p *plan) {
 	if p.v.selection != Consistent || p.v.upgradeType() == ControlPlaneOnly {
 		return
@@ -520,9 +679,9 @@ func (r Run) InFlight() []UpgradeMember {
 	if r.s == nil {
 		return nil
 	}
-	out := make([]UpgradeMember, 0, len(r.s.inflight))
-	for _, id := range r.s.inflight {
-		out = append(out, r.s.members.get(int(id)).command())
+	out := make([]UpgradeMember, 0, int(r.s.inflight))
+	for _, id := range r.inflightIDs() {
+		out = append(out, r.s.members.get(int(id)).command(r.p))
 	}
 	return out
 }
@@ -538,7 +697,7 @@ func (r Run) Outstanding() []Command {
 		return nil
 	}
 	gates := r.pendingGates()
-	out := make([]Command, 0, len(r.s.inflight)+len(gates)+len(r.s.wakes))
+	out := make([]Command, 0, int(r.s.inflight)+len(gates)+len(r.s.wakes))
 	for _, u := range r.InFlight() {
 		out = append(out, u)
 	}
@@ -551,13 +710,33 @@ func (r Run) Outstanding() []Command {
 	return out
 }
 
+// inflightIDs returns the ids of the members in flight, sorted: it looks at
+// the members of the groups with any (restarts and stops need them; a step
+// needs only their count).
+func (r Run) inflightIDs() []int32 {
+	var ids []int32
+	if r.s.inflight == 0 {
+		return nil
+	}
+	for g := range r.p.groups {
+		if r.s.groups.get(g).running == 0 {
+			continue
+		}
+		for _, id := range r.p.groups[g].members {
+			if r.s.members.get(int(id)).state() == Running {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // command is the UpgradeMember for the member's op: its pinned inputs, with
 // a slice of its own so callers cannot reach the run's state.
-func (m *memberRec) command() UpgradeMember {
-	c := *m.pinned
-	c.Op = m.op
-	c.NodeImages = slices.Clone(c.NodeImages)
-	return c
+func (m *memberRec) command(p *plan) UpgradeMember {
+	return UpgradeMember{Op: m.op(p.name), Member: m.data.Name, Type: p.v.upType,
+		KubernetesVersion: m.pinned.KubernetesVersion, NodeImages: slices.Clone(m.pinned.NodeImages)}
 }
 
 // newStages returns n stage records, allocated together.
@@ -565,6 +744,7 @@ func newStages(n int) []*stageRec {
 	recs := make([]stageRec, n)
 	out := make([]*stageRec, n)
 	for i := range recs {
+		recs[i].times = &noTimes
 		out[i] = &recs[i]
 	}
 	return out

@@ -53,9 +53,9 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 		if !ok {
 			return fmt.Errorf("%w: member %q is not in this run", ErrUnknownTarget, t.Name)
 		}
-		switch m := b.member(id); m.state {
+		switch m := b.member(id); m.state() {
 		case Running:
-			return fmt.Errorf("%w: member %q is being upgraded (operation %s); it cannot be skipped", ErrInvalidTransition, t.Name, m.op)
+			return fmt.Errorf("%w: member %q is being upgraded (operation %s); it cannot be skipped", ErrInvalidTransition, t.Name, m.op(b.p.name))
 		case Completed:
 			return fmt.Errorf("%w: member %q has already completed", ErrInvalidTransition, t.Name)
 		}
@@ -91,12 +91,11 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 
 // skipMember skips a member that has not started or has failed.
 func (b *stepper) skipMember(id int32, why string) {
-	switch b.member(id).state {
+	switch b.member(id).state() {
 	case NotStarted, Pending, Failed:
 		m := b.setState(id, Skipped)
 		m.waitCatalog = false
-		m.message = why
-		m.errCode, m.errMsg = "", ""
+		m.setText(memberText{note: m.tx().note, message: why})
 		if m.start.IsZero() {
 			m.start = b.s.clock
 		}

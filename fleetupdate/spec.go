@@ -453,9 +453,9 @@ func validateSpec(spec Spec) (validated, problems) {
 		var gfs []failures
 		var gss []*labelselector.Selector
 		for j, g := range st.Groups {
-			gw := fmt.Sprintf("%s.groups[%d]", where, j)
-			if err := checkName(gw+".name", g.Name); err != nil {
-				errs = append(errs, err)
+			gw := where + ".groups[" + strconv.Itoa(j) + "]"
+			if !validName(g.Name) {
+				errs = append(errs, checkName(gw+".name", g.Name))
 			}
 			if prev, ok := groupSeen[g.Name]; ok {
 				bad("%s.name %q: group already named in %s", gw, g.Name, prev)
@@ -593,7 +593,9 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 	for k := 1; k < len(order); k++ {
 		repeated[order[k]] = members[order[k]].Name == members[order[k-1]].Name
 	}
-	for i, m := range members {
+	var seen validVersions
+	for i := range members {
+		m := &members[i]
 		where := func() string { return "members[" + strconv.Itoa(i) + "]" }
 		if !validName(m.Name) {
 			errs = append(errs, checkName(where()+".name", m.Name))
@@ -601,18 +603,71 @@ func validateMembers(members []Member, up UpgradeType, order []int32) problems {
 		if repeated[i] {
 			bad("%s.name %q: member names must be unique", where(), m.Name)
 		}
-		errs = append(errs, validateMemberAt(where, m, up)...)
+		errs = append(errs, validateMemberAt(where, m, up, &seen)...)
 	}
 	return errs
 }
 
-// validateMember checks one member's data; MemberChanged uses it too.
-func validateMember(where string, m Member, up UpgradeType) problems {
-	return validateMemberAt(func() string { return where }, m, up)
+// validVersions remembers versions and windows already found valid: a
+// fleet's members share a handful, and checking every member's again
+// dominated New. Its zero value is ready.
+type validVersions struct {
+	k8s, images validSet
+	windows     map[*window.Schedule]struct{} // a window is not changed during New
 }
 
-// validateMemberAt is validateMember naming the member only on error.
-func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
+// validSet remembers strings a parser accepted. The last is compared first:
+// the same string is usually the same pointer, which is cheap to compare.
+type validSet struct {
+	last string
+	set  map[string]struct{}
+}
+
+// check is parse(v), remembered when nil.
+func (c *validSet) check(v string, parse func(string) error) error {
+	if v == c.last && v != "" {
+		return nil
+	}
+	if _, ok := c.set[v]; ok {
+		c.last = v
+		return nil
+	}
+	if err := parse(v); err != nil {
+		return err
+	}
+	if c.set == nil {
+		c.set = map[string]struct{}{}
+	}
+	c.set[v], c.last = struct{}{}, v
+	return nil
+}
+
+func parseK8s(v string) error   { _, err := kversion.Parse(v); return err }
+func parseImage(v string) error { _, err := nodeimage.Parse(v); return err }
+
+// windowErr is s.Validate(), remembered for s when nil.
+func (seen *validVersions) windowErr(s *window.Schedule) error {
+	if _, ok := seen.windows[s]; ok {
+		return nil
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if seen.windows == nil {
+		seen.windows = map[*window.Schedule]struct{}{}
+	}
+	seen.windows[s] = struct{}{}
+	return nil
+}
+
+// validateMember checks one member's data; MemberChanged uses it too.
+func validateMember(where string, m Member, up UpgradeType) problems {
+	return validateMemberAt(func() string { return where }, &m, up, &validVersions{})
+}
+
+// validateMemberAt is validateMember naming the member only on error;
+// seen spares checking again what it has found valid.
+func validateMemberAt(w func() string, m *Member, up UpgradeType, seen *validVersions) problems {
 	var errs problems
 	bad := errs.add
 	if m.Group != "" && !validName(m.Group) {
@@ -624,10 +679,8 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 	if m.KubernetesVersion == "" && up != NodeImageOnly {
 		bad("%s (%s).kubernetesVersion: required for a %s upgrade", w(), m.Name, up)
 	}
-	if m.KubernetesVersion != "" {
-		if _, err := kversion.Parse(m.KubernetesVersion); err != nil {
-			bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
-		}
+	if m.KubernetesVersion != "" && seen.k8s.check(m.KubernetesVersion, parseK8s) != nil {
+		bad("%s (%s).kubernetesVersion %q: want 1.30.5", w(), m.Name, m.KubernetesVersion)
 	}
 	for j, p := range m.NodePools {
 		pw := func() string { return fmt.Sprintf("%s (%s).nodePools[%d]", w(), m.Name, j) }
@@ -635,14 +688,12 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 			bad("%s.name %q: required and unique within the member", pw(), p.Name)
 		}
 		if p.NodeImageVersion != "" {
-			if _, err := nodeimage.Parse(p.NodeImageVersion); err != nil {
+			if err := seen.images.check(p.NodeImageVersion, parseImage); err != nil {
 				bad("%s.nodeImageVersion: %v", pw(), err)
 			}
 		}
-		if p.KubernetesVersion != "" {
-			if _, err := kversion.Parse(p.KubernetesVersion); err != nil {
-				bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
-			}
+		if p.KubernetesVersion != "" && seen.k8s.check(p.KubernetesVersion, parseK8s) != nil {
+			bad("%s.kubernetesVersion %q: want 1.30.5", pw(), p.KubernetesVersion)
 		}
 	}
 	for _, win := range []struct {
@@ -650,7 +701,7 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 		s     *window.Schedule
 	}{{"autoUpgradeWindow", m.AutoUpgradeWindow}, {"nodeOSUpgradeWindow", m.NodeOSUpgradeWindow}} {
 		if win.s != nil {
-			if err := win.s.Validate(); err != nil {
+			if err := seen.windowErr(win.s); err != nil {
 				bad("%s (%s).%s: %v", w(), m.Name, win.field, err)
 			}
 		}
@@ -660,24 +711,41 @@ func validateMemberAt(w func() string, m Member, up UpgradeType) problems {
 
 // compiledCatalog is a Catalog parsed once.
 type compiledCatalog struct {
-	src    Catalog
-	images nodeimage.Catalog
-	k8s    map[string][]kversion.Version // region → offered versions
+	src     Catalog
+	images  nodeimage.Catalog
+	regions map[string]catalogRegion
+}
+
+// catalogRegion is what decide reads of one region, worked out once per
+// catalog so that a member's start parses and formats no catalog version.
+type catalogRegion struct {
+	k8s     []kversion.Version     // offered versions, in the catalog's order
+	k8sText []string               // their String, for UpgradeMember
+	latest  map[string]latestImage // family → its newest offered image
+}
+
+// latestImage is nodeimage.ResolveLatest's answer and its String.
+type latestImage struct {
+	img  nodeimage.Image
+	text string
 }
 
 func compileCatalog(c Catalog) (compiledCatalog, error) {
 	imgs := make(map[string][]string, len(c.Regions))
-	k8s := make(map[string][]kversion.Version, len(c.Regions))
+	regions := make(map[string]catalogRegion, len(c.Regions))
 	var errs []string
 	for r, rc := range c.Regions {
 		imgs[r] = rc.NodeImageVersions
+		var cr catalogRegion
 		for _, k := range rc.KubernetesVersions {
 			v, err := kversion.Parse(k)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("catalog region %q: kubernetesVersions %q: want 1.30.5", r, k))
 			}
-			k8s[r] = append(k8s[r], v)
+			cr.k8s = append(cr.k8s, v)
+			cr.k8sText = append(cr.k8sText, v.String())
 		}
+		regions[r] = cr
 	}
 	if len(errs) > 0 {
 		slices.Sort(errs)
@@ -687,5 +755,18 @@ func compileCatalog(c Catalog) (compiledCatalog, error) {
 	if err != nil {
 		return compiledCatalog{}, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	return compiledCatalog{src: cloneCatalog(c), images: ic, k8s: k8s}, nil
+	for r, cr := range regions {
+		for _, img := range ic.Images(r) {
+			if _, ok := cr.latest[img.Family]; ok {
+				continue
+			}
+			if cr.latest == nil {
+				cr.latest = map[string]latestImage{}
+			}
+			l, _ := nodeimage.ResolveLatest(ic, r, img.Family)
+			cr.latest[img.Family] = latestImage{l, l.String()}
+		}
+		regions[r] = cr
+	}
+	return compiledCatalog{src: cloneCatalog(c), images: ic, regions: regions}, nil
 }

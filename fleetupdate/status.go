@@ -175,7 +175,7 @@ func (r Run) stageState(i int) State {
 		}
 	}
 	switch {
-	case sr.phase == stageDone || sr.skipped && sr.running == 0:
+	case sr.phase == stageDone || sr.skipped && r.s.running(i) == 0:
 		// "Skipped when all children are Skipped"; a stage skipped after some
 		// of its groups completed shows Completed.
 		if allSkipped {
@@ -242,7 +242,7 @@ func (r Run) groupStatus(g int32, withMembers bool) GroupStatus {
 	if withMembers {
 		gs.Members = make([]MemberStatus, 0, len(pg.members))
 		for _, id := range pg.members {
-			gs.Members = append(gs.Members, r.memberStatus(id))
+			gs.Members = append(gs.Members, r.memberStatus(id, gr))
 		}
 	}
 	if gs.Status.State == Failed {
@@ -259,8 +259,8 @@ func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
 			continue
 		}
 		for _, id := range r.p.groups[g].members {
-			if m := r.s.members.get(int(id)); m.state == Failed {
-				return &ErrorDetail{Code: m.errCode, Message: summary + failureSummary(m.data.Name, m.errMsg)}
+			if m := r.s.members.get(int(id)); m.state() == Failed {
+				return &ErrorDetail{Code: m.tx().errCode, Message: summary + failureSummary(m.data.Name, m.tx().errMsg)}
 			}
 		}
 	}
@@ -268,7 +268,8 @@ func (r Run) scopeError(summary string, groups ...int32) *ErrorDetail {
 }
 
 // Member returns one member's status as Status shows it, without building
-// the whole tree: O(log members). ok is false for a name not in the run.
+// the whole tree: O(1) for the newest version of a run (an older one walks
+// the member's later values). ok is false for a name not in the run.
 func (r Run) Member(name string) (MemberStatus, bool) {
 	if r.p == nil || r.s == nil {
 		return MemberStatus{}, false
@@ -277,31 +278,34 @@ func (r Run) Member(name string) (MemberStatus, bool) {
 	if !ok {
 		return MemberStatus{}, false
 	}
-	return r.memberStatus(id), true
+	return r.memberStatus(id, r.s.groups.get(int(r.p.groupOf[id]))), true
 }
 
-func (r Run) memberStatus(id int32) MemberStatus {
+// memberStatus is member id's status; gr is its group's record, which a
+// caller reading a whole group reads once (an old version reads a slot of
+// the vector in O(its newer entries), fvec.get).
+func (r Run) memberStatus(id int32, gr *groupRec) MemberStatus {
 	m := r.s.members.get(int(id))
 	ms := MemberStatus{
 		Name:              m.data.Name,
 		ClusterResourceID: m.data.ClusterResourceID,
-		OperationID:       m.op,
-		Status:            UpdateStatus{State: m.state, StartTime: m.start, CompletedTime: m.end},
-		Message:           m.message,
+		OperationID:       m.op(r.p.name),
+		Status:            UpdateStatus{State: m.state(), StartTime: m.start, CompletedTime: m.end},
+		Message:           m.tx().message,
 	}
-	switch m.state {
+	switch m.state() {
 	case Running:
 		if r.s.phase == Stopping {
 			ms.Status.State = Stopping
 		}
 	case Failed:
-		ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		ms.Status.Error = &ErrorDetail{Code: m.tx().errCode, Message: m.tx().errMsg}
 	case Pending:
-		if m.errCode != "" { // waiting for a version its region does not offer yet
-			ms.Status.Error = &ErrorDetail{Code: m.errCode, Message: m.errMsg}
+		if t := m.tx(); t.errCode != "" { // waiting for a version its region does not offer yet
+			ms.Status.Error = &ErrorDetail{Code: t.errCode, Message: t.errMsg}
 		}
 	case NotStarted:
-		if bk := r.s.groups.get(int(r.p.groupOf[id])).buckets.get(int(m.bucket)); bk.reached {
+		if bk := gr.buckets.get(int(m.bucket)); bk.reached {
 			ms.Status.State = Pending
 			if bk.opening.IsZero() {
 				ms.Message = "maintenance window is not open and does not open again"
@@ -313,11 +317,41 @@ func (r Run) memberStatus(id int32) MemberStatus {
 	return ms
 }
 
+// changedSince returns the members and groups set between s and a later
+// version t, sorted and unique, or nil, nil when that is not known (the
+// vectors moved to other lineages): compare them all.
+func (s *state) changedSince(t *state) (members []int32, buckets map[int32][]int32, ok bool) {
+	if s.members.l != t.members.l || s.groups.l != t.groups.l {
+		return nil, nil, false
+	}
+	members = []int32{}
+	for c := t.changes; c != s.changes; c = c.prev {
+		if c == nil {
+			return nil, nil, false // s is not an earlier version of t
+		}
+		members = append(members, c.ids[:c.nm]...)
+		rest := c.ids[c.nm:]
+		for len(rest) > 0 && rest[0] >= 0 {
+			rest = rest[1:] // groups: only their buckets show in members' status
+		}
+		for ; len(rest) >= 2; rest = rest[2:] {
+			g := -rest[0] - 1
+			if buckets == nil {
+				buckets = map[int32][]int32{}
+			}
+			buckets[g] = append(buckets[g], rest[1])
+		}
+	}
+	slices.Sort(members)
+	return slices.Compact(members), buckets, true
+}
+
 // Changed returns the names of the members whose MemberStatus may differ
 // between prev and r, sorted: a host learns what a step did without diffing
 // Status. prev should be an earlier version of r (the run given to Step);
-// versions share structure, so the cost is O(changes × log members). For
-// runs that share nothing, every member is named.
+// versions note what each step set, so the cost is O(changes × log
+// changes). Otherwise every member is compared, O(members); for runs that
+// share nothing (a decoded copy), every member is named.
 func (r Run) Changed(prev Run) []string {
 	if r.p == nil || r.s == nil {
 		return nil
@@ -326,35 +360,52 @@ func (r Run) Changed(prev Run) []string {
 	if prev.p != r.p || prev.s == nil {
 		r.s.members.each(func(i int, _ *memberRec) { changed[int32(i)] = true })
 	} else {
-		prev.s.members.diff(r.s.members, func(i int) { changed[int32(i)] = true })
+		members, buckets, known := prev.s.changedSince(r.s)
+		if !known {
+			members = nil // compare them all
+		}
+		prev.s.members.diff(r.s.members, members, func(i int) { changed[int32(i)] = true })
 		// A NotStarted member shows Pending while its bucket is reached.
-		prev.s.groups.diff(r.s.groups, func(g int) {
-			was, now := prev.s.groups.get(g), r.s.groups.get(g)
+		if !known {
+			buckets = map[int32][]int32{}
+			for g := range r.p.groups {
+				if prev.s.groups.get(g).buckets != r.s.groups.get(g).buckets {
+					buckets[int32(g)] = nil // all
+				}
+			}
+		}
+		for g, set := range buckets { // the order does not matter: changed is a set
+			was, now := prev.s.groups.get(int(g)), r.s.groups.get(int(g))
+			if set == nil {
+				for bi := range now.buckets.n {
+					set = append(set, int32(bi))
+				}
+			}
 			var moved map[int32]bool // buckets whose reached flag or opening changed
-			was.buckets.diff(now.buckets, func(bi int) {
-				bk := now.buckets.get(bi)
-				if bi < was.buckets.n {
-					if old := was.buckets.get(bi); old.reached == bk.reached && old.opening.Equal(bk.opening) {
-						return
+			for _, bi := range set {
+				bk := now.buckets.get(int(bi))
+				if int(bi) < was.buckets.n {
+					if old := was.buckets.get(int(bi)); old.reached == bk.reached && old.opening.Equal(bk.opening) {
+						continue
 					}
 				}
 				if moved == nil {
 					moved = map[int32]bool{}
 				}
-				moved[int32(bi)] = true
-			})
+				moved[bi] = true
+			}
 			if moved == nil {
-				return
+				continue
 			}
 			for _, id := range r.p.groups[g].members {
 				if moved[r.s.members.get(int(id)).bucket] {
 					changed[id] = true
 				}
 			}
-		})
+		}
 		// Members in flight show Stopping while the run is.
 		if (prev.s.phase == Stopping) != (r.s.phase == Stopping) {
-			for _, id := range r.s.inflight {
+			for _, id := range r.inflightIDs() {
 				changed[id] = true
 			}
 		}

@@ -33,6 +33,18 @@ var MaxEventTime = time.Date(9900, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // An event stamped before the run's clock is applied at the run's clock.
 func Step(r Run, e Event) (Run, []Command, error) {
+	var b stepper
+	next, cmds, err := step(r, e, &b)
+	if err == nil {
+		b.commit()
+	}
+	return next, cmds, err
+}
+
+// step is Step up to its commit: it builds the next run in b, whose member
+// and group vectors stay claimed (b.commit or b.abort ends that). On error
+// it has aborted already.
+func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 	if r.p == nil || r.s == nil {
 		return r, nil, fmt.Errorf("%w: the run was not made by New", ErrInvalidTransition)
 	}
@@ -62,7 +74,7 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		}
 		gate = k
 	}
-	b := newStepper(r)
+	b.init(r)
 	if t := e.when(); t.After(b.s.clock) {
 		b.s.clock = t.UTC()
 		b.now = b.s.clock.Unix()
@@ -95,6 +107,7 @@ func Step(r Run, e Event) (Run, []Command, error) {
 		err = fmt.Errorf("%w: unknown event type %T", ErrInvalidTransition, e)
 	}
 	if err != nil {
+		b.abort()
 		return r, nil, err
 	}
 	if _, ok := e.(Tick); ok {
@@ -137,29 +150,79 @@ type stepper struct {
 	now  int64 // the clock in Unix seconds
 	cmds []Command
 
-	stagesOwned, inflightOwned, wakesOwned bool
+	stagesOwned, wakesOwned, coldOwned bool
+
+	mw  fwriter[memberRec]
+	gw  fwriter[groupRec]
+	bw0 bucketWriter   // the first group whose buckets the step changes (g < 0: none)
+	bw  []bucketWriter // the others
 }
 
-func newStepper(r Run) *stepper {
-	b := &stepper{p: r.p, s: new(state), orig: r.s}
+func (b *stepper) init(r Run) {
+	*b = stepper{p: r.p, s: new(state), orig: r.s}
 	*b.s = *r.s
 	b.s.gen++
 	b.gen = b.s.gen
 	b.now = b.s.clock.Unix()
-	return b
+	b.mw.init(&b.s.members, b.gen)
+	b.gw.init(&b.s.groups, b.gen)
+	b.bw0.g = -1
+}
+
+// commit ends the step's changes to the member and group vectors, and
+// notes them for Changed.
+func (b *stepper) commit() {
+	if b.mw.touched() == 0 && b.gw.touched() == 0 {
+		return // nothing claimed (a step that changes a bucket changes its group)
+	}
+	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
+	n := b.mw.touched() + b.gw.touched()
+	b.bucketWriters(func(bw *bucketWriter) { n += 2 * bw.w.touched() })
+	c.ids = c.buf[:0]
+	if n > len(c.buf) {
+		c.ids = make([]int32, 0, n)
+	}
+	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
+	b.bucketWriters(func(bw *bucketWriter) {
+		for _, bi := range bw.w.appendTouched(nil) {
+			c.ids = append(c.ids, -bw.g-1, bi)
+		}
+		bw.w.commit() // records keep their addresses: nothing else moves
+	})
+	b.s.changes = c
+	rebased := b.mw.commit()
+	groups := b.s.groups
+	if b.gw.commit() {
+		rebased = true
+		// The rebased records are copies: hand each pick index its group's
+		// new record, as a step does (index.go), or the next pick rebuilds it.
+		for g := range groups.len() {
+			if old := groups.get(g); old.idx != nil {
+				old.idx.owner.CompareAndSwap(old, b.s.groups.get(g))
+			}
+		}
+	}
+	if rebased || b.mw.cloned || b.gw.cloned {
+		// A new lineage starts a new list, so neither outgrows O(members).
+		b.s.changes = nil
+	}
+}
+
+// abort takes them back: the run given to Step is again the newest of its
+// vectors, as if the step never happened.
+func (b *stepper) abort() {
+	b.mw.abort()
+	b.gw.abort()
+	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
 
 func (b *stepper) mutMember(id int32) *memberRec {
-	m := b.s.members.get(int(id))
-	if m.gen == b.gen {
+	if m, ok := b.mw.owned(int(id)); ok {
 		return m
 	}
-	c := *m
-	c.gen = b.gen
-	b.s.members = b.s.members.set(b.gen, int(id), &c)
-	return &c
+	return b.mw.set(int(id), *b.s.members.get(int(id)))
 }
 
 func (b *stepper) group(g int32) *groupRec { return b.s.groups.get(int(g)) }
@@ -169,10 +232,9 @@ func (b *stepper) mutGroup(g int32) *groupRec {
 	if gr.gen == b.gen {
 		return gr
 	}
-	c := *gr
+	c := b.gw.set(int(g), *gr)
 	c.gen = b.gen
-	b.s.groups = b.s.groups.set(b.gen, int(g), &c)
-	return &c
+	return c
 }
 
 // mutBucket returns bucket bi of group g for changing; only that bucket is
@@ -185,13 +247,51 @@ func (b *stepper) mutBucket(g, bi int32) *bucketRec {
 	}
 	c := *bk
 	c.gen = b.gen
-	gr.buckets = gr.buckets.set(b.gen, int(bi), &c)
+	b.buckets(g, gr).set(int(bi), &c)
 	return &c
+}
+
+// bucketWriter makes the next version of group g's buckets.
+type bucketWriter struct {
+	g int32
+	w fwriter[*bucketRec]
+}
+
+// buckets returns the writer of group g's buckets; gr is the group's
+// record, this step's own.
+func (b *stepper) buckets(g int32, gr *groupRec) *fwriter[*bucketRec] {
+	if b.bw0.g == g {
+		return &b.bw0.w
+	}
+	for i := range b.bw {
+		if b.bw[i].g == g {
+			return &b.bw[i].w
+		}
+	}
+	bw := &b.bw0
+	if bw.g >= 0 {
+		b.bw = append(b.bw, bucketWriter{})
+		bw = &b.bw[len(b.bw)-1]
+	}
+	bw.g = g
+	bw.w.initGrowing(&gr.buckets.v, &gr.buckets.n, b.gen)
+	return &bw.w
+}
+
+// bucketWriters calls f on each bucket writer the step made.
+func (b *stepper) bucketWriters(f func(bw *bucketWriter)) {
+	if b.bw0.g < 0 {
+		return
+	}
+	f(&b.bw0)
+	for i := range b.bw {
+		f(&b.bw[i])
+	}
 }
 
 func (b *stepper) stage(i int) *stageRec {
 	if !b.stagesOwned {
-		b.s.stages = slices.Clone(b.s.stages)
+		b.cold().stages = slices.Clone(b.s.stages)
 		b.stagesOwned = true
 	}
 	st := b.s.stages[i]
@@ -202,6 +302,16 @@ func (b *stepper) stage(i int) *stageRec {
 		b.s.stages[i] = st
 	}
 	return st
+}
+
+// cold returns the state's cold part, copied for this step to change.
+func (b *stepper) cold() *cold {
+	if !b.coldOwned {
+		c := *b.s.cold
+		b.s.cold = &c
+		b.coldOwned = true
+	}
+	return b.s.cold
 }
 
 func (b *stepper) emit(c Command) { b.cmds = append(b.cmds, c) }
@@ -216,10 +326,10 @@ func (b *stepper) wakeAt(t time.Time) {
 		return
 	}
 	if !b.wakesOwned {
-		b.s.wakes = slices.Clone(b.s.wakes)
+		b.cold().wakes = slices.Clone(b.s.wakes)
 		b.wakesOwned = true
 	}
-	b.s.wakes = slices.Insert(b.s.wakes, i, t)
+	b.s.wakes = slices.Insert(b.s.wakes, i, t) // b.s.cold is ours
 	b.emit(WakeAt{At: t})
 }
 
@@ -229,21 +339,7 @@ func (b *stepper) dropPastWakes() {
 		n++
 	}
 	if n > 0 {
-		b.s.wakes = b.s.wakes[n:len(b.s.wakes):len(b.s.wakes)]
-	}
-}
-
-func (b *stepper) setInflight(id int32, on bool) {
-	if !b.inflightOwned {
-		b.s.inflight = slices.Clone(b.s.inflight)
-		b.inflightOwned = true
-	}
-	i, found := slices.BinarySearch(b.s.inflight, id)
-	switch {
-	case on && !found:
-		b.s.inflight = slices.Insert(b.s.inflight, i, id)
-	case !on && found:
-		b.s.inflight = slices.Delete(b.s.inflight, i, i+1)
+		b.cold().wakes = b.s.wakes[n:len(b.s.wakes):len(b.s.wakes)]
 	}
 }
 
@@ -251,12 +347,11 @@ func (b *stepper) setInflight(id int32, on bool) {
 // counters in step. Every member state change goes through here.
 func (b *stepper) setState(id int32, to State) *memberRec {
 	m := b.mutMember(id)
-	from := m.state
+	from := m.state()
 	if from == to {
 		return m
 	}
 	g := b.p.groupOf[id]
-	pg := &b.p.groups[g]
 	wasDone := b.r().groupDone(g)
 	gr := b.mutGroup(g)
 	for i, st := range [2]State{from, to} {
@@ -264,7 +359,6 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 		switch st {
 		case Running:
 			gr.running -= d
-			b.stage(int(pg.stage)).running -= int(d)
 		case Completed:
 			gr.completed -= d
 		case Skipped:
@@ -273,12 +367,12 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 			gr.failed -= d
 		}
 	}
-	m.state = to
+	m.ms, _ = memberStateOf(to)
 	b.regroup(g, wasDone)
 	if to == Running {
-		b.setInflight(id, true)
+		b.s.inflight++
 	} else if from == Running {
-		b.setInflight(id, false)
+		b.s.inflight--
 	}
 	return m
 }
@@ -286,7 +380,7 @@ func (b *stepper) setState(id int32, to State) *memberRec {
 func (b *stepper) start() error {
 	if !b.s.started {
 		b.s.started = true
-		b.s.start = b.s.clock
+		b.cold().start = b.s.clock
 		b.s.resolveConsistent(b.p) // pinned from here on
 	}
 	if b.s.phase == Failed {
@@ -296,8 +390,11 @@ func (b *stepper) start() error {
 	}
 	b.s.phase = Running
 	b.s.failing = false
-	b.s.errCode, b.s.errMsg = "", ""
-	b.s.end = time.Time{}
+	if c := b.s.cold; c.errCode != "" || c.errMsg != "" || !c.end.IsZero() {
+		c = b.cold()
+		c.errCode, c.errMsg = "", ""
+		c.end = time.Time{}
+	}
 	b.advance(-1)
 	return nil
 }
@@ -312,7 +409,7 @@ func (b *stepper) retryFailed() {
 			continue
 		}
 		for _, id := range b.p.groups[g].members {
-			if b.member(id).state != Failed {
+			if b.member(id).state() != Failed {
 				continue
 			}
 			if why, ok := b.abandoned(g, id); ok {
@@ -320,7 +417,7 @@ func (b *stepper) retryFailed() {
 				continue
 			}
 			m := b.setState(id, NotStarted)
-			m.errCode, m.errMsg, m.message = "", "", ""
+			m.setText(memberText{note: m.tx().note})
 			m.end = time.Time{}
 			b.requeue(g, id)
 		}
@@ -328,7 +425,7 @@ func (b *stepper) retryFailed() {
 }
 
 func (b *stepper) stop() error {
-	if len(b.s.inflight) > 0 {
+	if b.s.inflight > 0 {
 		b.s.phase = Stopping
 		return nil
 	}
@@ -356,18 +453,19 @@ func (b *stepper) finished(op OpID, code, message string) error {
 	case code == "":
 		m := b.setState(id, Completed)
 		m.end = b.s.clock
-		m.message = m.note
+		m.setText(memberText{note: m.tx().note, message: m.tx().note})
 	case code == CodeNodeImageVersionNotAvailable:
 		if why, ok := b.abandoned(g, id); ok {
 			m := b.setState(id, Skipped)
-			m.message, m.end = why, b.s.clock
+			m.setText(memberText{note: m.tx().note, message: why})
+			m.end = b.s.clock
 		} else {
 			b.waitForCatalog(g, id, code, message)
 		}
 	default:
 		m := b.setState(id, Failed)
 		m.end = b.s.clock
-		m.errCode, m.errMsg = code, message
+		m.setText(memberText{note: m.tx().note, message: m.tx().message, errCode: code, errMsg: message})
 		b.memberFailed(id)
 	}
 	switch b.s.phase {
@@ -391,11 +489,8 @@ func (b *stepper) opMember(op OpID) (int32, bool) {
 	if !ok {
 		return 0, false
 	}
-	if _, err := strconv.Atoi(s[i+1:]); err != nil {
-		return 0, false
-	}
 	m := b.member(id)
-	if m.state != Running || m.op != op {
+	if m.state() != Running || s[i+1:] != strconv.Itoa(int(m.attempt)) {
 		return 0, false
 	}
 	return id, true
@@ -415,12 +510,12 @@ func (b *stepper) abandoned(g, id int32) (string, bool) {
 
 // settle ends a Stopping run once nothing is in flight.
 func (b *stepper) settle() {
-	if b.s.phase != Stopping || len(b.s.inflight) > 0 {
+	if b.s.phase != Stopping || b.s.inflight > 0 {
 		return
 	}
 	if b.s.failing {
 		b.s.phase = Failed
-		b.s.end = b.s.clock
+		b.cold().end = b.s.clock
 	} else {
 		b.s.phase = Stopped
 	}

@@ -239,3 +239,35 @@ func TestGateConfigurationIsChecked(t *testing.T) {
 		assert.ErrorContains(t, err, "strategy.stages[0]."+want)
 	}
 }
+
+// New checks each distinct version and window once: a value found invalid
+// is still reported for every member that has it, also after a valid one
+// and right after itself.
+func TestNewReportsASharedInvalidValueForEveryMember(t *testing.T) {
+	bad := &window.Schedule{Recurrence: window.Recurrence{Daily: &window.DailySchedule{IntervalDays: 1}}, StartTime: "25:00", DurationHours: 4}
+	ms := members("", "a", "b", "c", "d", "e", "f", "g", "h", "i")
+	for _, i := range []int{1, 2} {
+		ms[i].KubernetesVersion = "1.x"
+	}
+	for _, i := range []int{3, 4} {
+		ms[i].NodePools[0].NodeImageVersion = "AKSUbuntu-2204gen2containerd-bad"
+	}
+	for _, i := range []int{5, 6} {
+		ms[i].NodePools = append(ms[i].NodePools, NodePool{Name: "user", NodeImageVersion: imgOld, KubernetesVersion: "nope"})
+	}
+	for _, i := range []int{7, 8} {
+		ms[i].AutoUpgradeWindow = bad
+	}
+	_, err := New("run-1", Spec{ManagedClusterUpdate: full(k8sTo)}, ms, catalog())
+	require.Error(t, err)
+	for _, want := range []string{
+		`members[1] (b).kubernetesVersion "1.x"`, `members[2] (c).kubernetesVersion "1.x"`,
+		"members[3] (d).nodePools[0].nodeImageVersion", "members[4] (e).nodePools[0].nodeImageVersion",
+		`members[5] (f).nodePools[1].kubernetesVersion "nope"`, `members[6] (g).nodePools[1].kubernetesVersion "nope"`,
+		"members[7] (h).autoUpgradeWindow", "members[8] (i).autoUpgradeWindow",
+	} {
+		assert.ErrorContains(t, err, want)
+	}
+	assert.NotContains(t, err.Error(), "members[0]")
+	assert.Len(t, strings.Split(err.Error(), "\n"), 8, "one error per bad value")
+}

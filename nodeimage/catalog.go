@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -300,15 +301,57 @@ type Decision struct {
 // order: no target, already at or ahead (whatever the region offers), then
 // availability in the pool's region.
 func Decide(c Catalog, p Pool, target Image) Decision {
+	var buf [256]byte
+	m := message(buf[:0])
 	if target.IsZero() || target.Family != p.Image.Family {
-		return Decision{Action: NoTarget, Message: fmt.Sprintf("no target node image version for family %q of agent pool %q", p.Image.Family, p.Name)}
+		return Decision{Action: NoTarget, Message: m.text("no target node image version for family ").quote(p.Image.Family).text(" of agent pool ").quote(p.Name).String()}
 	}
 	if p.Image.Version.Compare(target.Version) >= 0 {
 		// Wording from Fleet's update run status (howto-monitor-update-runs.md).
-		return Decision{Action: AlreadyAtTarget, Target: target, Message: fmt.Sprintf("current node image version %q of agent pool %q is already at or ahead of target upgrade version %q", p.Image, p.Name, target)}
+		return Decision{Action: AlreadyAtTarget, Target: target, Message: m.text("current node image version ").image(p.Image).text(" of agent pool ").quote(p.Name).text(" is already at or ahead of target upgrade version ").image(target).String()}
 	}
 	if !c.Offers(p.Region, target) {
-		return Decision{Action: NotInRegion, Target: target, Message: fmt.Sprintf("target upgrade node image version %q for agent pool %q is not available in region %q", target, p.Name, p.Region)}
+		return Decision{Action: NotInRegion, Target: target, Message: m.text("target upgrade node image version ").image(target).text(" for agent pool ").quote(p.Name).text(" is not available in region ").quote(p.Region).String()}
 	}
 	return Decision{Action: Upgrade, Target: target}
+}
+
+// message builds Decide's sentences in one allocation, quoting as fmt's %q
+// does (strconv.Quote): Decide explains every pool it leaves alone.
+type message []byte
+
+func (m message) text(s string) message { return append(m, s...) }
+
+func (m message) quote(s string) message {
+	if !plain(s) {
+		return strconv.AppendQuote(m, s)
+	}
+	m = append(m, '"')
+	m = append(m, s...)
+	return append(m, '"')
+}
+
+// image quotes img.String() without building it.
+func (m message) image(img Image) message {
+	if img.IsZero() || !plain(img.Family) || !plain(img.Version.text) {
+		return m.quote(img.String())
+	}
+	m = append(m, '"')
+	m = append(m, img.Family...)
+	m = append(m, '-')
+	m = append(m, img.Version.text...)
+	return append(m, '"')
+}
+
+func (m message) String() string { return string(m) }
+
+// plain reports whether strconv.Quote would only put s between quotes:
+// printable ASCII, no quote, no backslash.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -75,11 +75,21 @@ func ParseVersion(s string) (Version, error) {
 	return v, nil
 }
 
-// parseBase parses one version token (no suffix).
+// parseBase parses one version token (no suffix): three runs of digits
+// joined by dots. It reads s once: every node pool's start parses its image.
 func parseBase(s string) (Version, bool) {
-	a, rest, ok1 := strings.Cut(s, ".")
-	b, c, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || !allDigits(a) || !allDigits(b) || !allDigits(c) {
+	var f [3]string
+	n, from := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.' && n < 2:
+			f[n], n, from = s[from:i], n+1, i+1
+		case c < '0' || c > '9':
+			return Version{}, false
+		}
+	}
+	a, b, c := f[0], f[1], s[from:]
+	if n != 2 || a == "" || b == "" || c == "" {
 		return Version{}, false
 	}
 	switch {
@@ -111,18 +121,6 @@ func parsePatch(s string) (int, bool) {
 		return 0, false
 	}
 	return v.key[0]*10000 + v.key[1]*100 + v.key[2], true
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func atoi(s string) int {
@@ -197,10 +195,12 @@ func Parse(s string) (Image, error) {
 		return bad("want <family>-<version>")
 	}
 	family, ver := s[:i], s[i+1:]
-	if j := strings.LastIndexByte(family, '-'); j >= 0 {
-		if v, ok := parseBase(family[j+1:]); ok && v.grammar == currentLinux {
-			if _, ok := parsePatch(ver); ok {
-				family, ver = family[:j], s[j+1:]
+	if len(ver) == len("2024.12.01") { // the length of a patch: look no further otherwise
+		if j := strings.LastIndexByte(family, '-'); j >= 0 {
+			if v, ok := parseBase(family[j+1:]); ok && v.grammar == currentLinux {
+				if _, ok := parsePatch(ver); ok {
+					family, ver = family[:j], s[j+1:]
+				}
 			}
 		}
 	}
@@ -215,17 +215,25 @@ func Parse(s string) (Image, error) {
 }
 
 func validFamily(f string) bool {
-	if f == "" || f[0] == '-' || f[len(f)-1] == '-' || strings.Contains(f, "--") {
+	if f == "" || f[0] == '-' || f[len(f)-1] == '-' {
 		return false
 	}
 	for i := 0; i < len(f); i++ {
-		c := f[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+		if c := f[i]; !familyByte[c] || c == '-' && f[i-1] == '-' { // f[0] is not a hyphen
 			return false
 		}
 	}
 	return true
 }
+
+// familyByte holds the bytes a family may contain: letters, digits and
+// hyphens.
+var familyByte = func() (ok [256]bool) {
+	for c := range ok {
+		ok[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+	}
+	return ok
+}()
 
 // String returns the node image version string, as AKS writes it.
 func (i Image) String() string {

@@ -220,6 +220,43 @@ func TestDecidePerPool(t *testing.T) {
 	assert.Equal(t, "NotInRegion", NotInRegion.String())
 }
 
+// TestDecideMessagesAsFmtWritesThem holds Decide's messages, built without
+// fmt, to the fmt.Sprintf sentences they replaced, on any names: quotes,
+// non-ASCII and invalid UTF-8 included.
+func TestDecideMessagesAsFmtWritesThem(t *testing.T) {
+	c := catalog(t, map[string][]string{"x": {ubuntu + "-2021.10.12"}})
+	var images []Image
+	for _, v := range []string{"2021.10.05", "2021.10.12", "2021.10.19"} {
+		images = append(images, mustParse(t, ubuntu+"-"+v))
+	}
+	anyText := rapid.OneOf(rapid.String(), rapid.Map(rapid.SliceOf(rapid.Byte()), func(b []byte) string { return string(b) }))
+	rapid.Check(t, func(t *rapid.T) {
+		p := Pool{Member: "m", Name: anyText.Draw(t, "name"), Region: rapid.SampledFrom([]string{"x", "y"}).Draw(t, "region")}
+		p.Image = rapid.SampledFrom(images).Draw(t, "image")
+		target := images[1]
+		switch rapid.IntRange(0, 2).Draw(t, "family") {
+		case 1:
+			target = Image{}
+		case 2:
+			p.Image.Family = anyText.Draw(t, "poolFamily")
+			target.Family = p.Image.Family
+		}
+		var want string
+		got := Decide(c, p, target)
+		switch got.Action {
+		case NoTarget:
+			want = fmt.Sprintf("no target node image version for family %q of agent pool %q", p.Image.Family, p.Name)
+		case AlreadyAtTarget:
+			want = fmt.Sprintf("current node image version %q of agent pool %q is already at or ahead of target upgrade version %q", p.Image, p.Name, target)
+		case NotInRegion:
+			want = fmt.Sprintf("target upgrade node image version %q for agent pool %q is not available in region %q", target, p.Name, p.Region)
+		}
+		if got.Message != want {
+			t.Fatalf("got  %s\nwant %s", got.Message, want)
+		}
+	})
+}
+
 // The oracle: for every family, intersect the explicit version sets of the
 // regions holding pools of it (regions without the family left out), then
 // take the maximum.

@@ -42,7 +42,9 @@ func Parse(s string) (Version, error) {
 		if i == 0 || i > 9 {
 			return Version{}, fmt.Errorf("%w %q: want major.minor or major.minor.patch", ErrInvalid, s)
 		}
-		n[parts], _ = strconv.Atoi(t[:i])
+		for _, c := range []byte(t[:i]) { // at most 9 digits: no overflow
+			n[parts] = n[parts]*10 + int(c-'0')
+		}
 		parts++
 		t = t[i:]
 		if t == "" {
@@ -61,10 +63,21 @@ func Parse(s string) (Version, error) {
 
 // String renders "1.30" or "1.30.5".
 func (v Version) String() string {
+	var buf [3 * 21]byte // three ints and two dots, signs included
+	return string(v.Append(buf[:0]))
+}
+
+// Append appends what String returns to b: a message that names versions
+// is built in one allocation.
+func (v Version) Append(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(v.Major), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(v.Minor), 10)
 	if v.HasPatch {
-		return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(v.Patch), 10)
 	}
-	return fmt.Sprintf("%d.%d", v.Major, v.Minor)
+	return b
 }
 
 // Compare orders by major, minor, then patch. A version without a patch
@@ -78,23 +91,31 @@ func (v Version) Compare(w Version) int {
 // that minor (AKS: creating without a patch picks the latest patch); a full
 // target must itself be offered. Offered versions without a patch are ignored.
 func Resolve(target Version, offered []Version) (Version, error) {
-	var best Version
-	found := false
-	for _, o := range offered {
+	i := ResolveIndex(target, offered)
+	if i < 0 {
+		return Version{}, fmt.Errorf("%w: %s", ErrUnavailable, target)
+	}
+	return offered[i], nil
+}
+
+// ResolveIndex is [Resolve] answering with the index in offered of the
+// version it picks (the first of equal ones), or -1 where Resolve fails:
+// a caller that keeps something beside each offered version finds it
+// without building an error.
+func ResolveIndex(target Version, offered []Version) int {
+	best := -1
+	for i, o := range offered {
 		if !o.HasPatch || o.Major != target.Major || o.Minor != target.Minor {
 			continue
 		}
 		if target.HasPatch && o.Patch != target.Patch {
 			continue
 		}
-		if !found || o.Compare(best) > 0 {
-			best, found = o, true
+		if best < 0 || o.Compare(offered[best]) > 0 {
+			best = i
 		}
 	}
-	if !found {
-		return Version{}, fmt.Errorf("%w: %s", ErrUnavailable, target)
-	}
-	return best, nil
+	return best
 }
 
 // NothingToDo reports whether current is already at or ahead of target: AKS

@@ -1,10 +1,14 @@
 package kversion
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 )
 
 func v(s string) Version {
@@ -73,4 +77,44 @@ func TestNodePoolSkewRules(t *testing.T) {
 	// Before 1.28, two.
 	assert.NoError(t, CheckPoolSkew(v("1.27.0"), v("1.25.0")))
 	assert.ErrorContains(t, CheckPoolSkew(v("1.27.0"), v("1.24.0")), "more than 2 minor")
+}
+
+func TestStringMatchesFormat(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		x := Version{Major: rapid.Int().Draw(t, "major"), Minor: rapid.Int().Draw(t, "minor"), Patch: rapid.Int().Draw(t, "patch"), HasPatch: rapid.Bool().Draw(t, "hasPatch")}
+		want := fmt.Sprintf("%d.%d", x.Major, x.Minor)
+		if x.HasPatch {
+			want = fmt.Sprintf("%d.%d.%d", x.Major, x.Minor, x.Patch)
+		}
+		if got := x.String(); got != want {
+			t.Fatalf("%#v: got %q, want %q", x, got, want)
+		}
+		if got := string(x.Append([]byte("v"))); got != "v"+want {
+			t.Fatalf("%#v: Append gave %q, want %q", x, got, "v"+want)
+		}
+	})
+}
+
+func TestParseReadsDigitsAsAtoi(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.SliceOfN(rapid.StringMatching(`[0-9]{1,9}`), 2, 3).Draw(t, "parts")
+		got, err := Parse(strings.Join(n, "."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want [3]int
+		for i, s := range n {
+			want[i], _ = strconv.Atoi(s)
+		}
+		if got != (Version{want[0], want[1], want[2], len(n) == 3}) {
+			t.Fatalf("%q: got %#v", n, got)
+		}
+	})
+}
+
+func TestResolveIndexPicksTheFirstOfEqualVersions(t *testing.T) {
+	offered := []Version{v("1.30.2"), v("1.30.02"), v("1.29.9"), v("v1.30.2")}
+	assert.Equal(t, 0, ResolveIndex(v("1.30"), offered))
+	assert.Equal(t, -1, ResolveIndex(v("1.31"), offered))
+	assert.Equal(t, 2, ResolveIndex(v("1.29.9"), offered))
 }

@@ -1,0 +1,304 @@
+package fleetupdate
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// fvec is a persistent vector for the run's members and groups, where a
+// step changes a few slots of many: each slot keeps the history of its
+// values, newest first, so a step that sets a slot adds one small entry
+// instead of copying a path of a tree (a "fat node", Driscoll et al. 1989).
+//
+// The versions of one vector share a lineage; a version is the gen of the
+// step that made it (state.gen), so versions grow along a lineage. A
+// version reads slot i as the newest entry not newer than itself, so every
+// version stays readable, by any number of goroutines, for as long as it
+// is held. Only the lineage's newest version can be extended in place: a
+// step claims it with a compare-and-swap of the lineage's head. A step of
+// any other version (an older run stepped again, or two steps of one run
+// at once) copies the version it was given into a lineage of its own, in
+// O(slots), as the pick index does (index.go).
+//
+// A lineage is rebased into a fresh one once it holds more entries than
+// four times its slots (and a few thousand), so the history a run keeps
+// alive stays O(slots), and that copy costs O(1) per write amortised. The
+// price is memory: a run holds up to about five values per member, where a
+// tree holds one (a 100,000-member run: some 50 MB at worst).
+type fvec[T comparable] struct {
+	l   *lineage[T]
+	ver uint64
+}
+
+// busy is a lineage's head while a step extends it, or once nothing may.
+const busy = math.MaxUint64
+
+type lineage[T comparable] struct {
+	// head is the version a step may extend in place, or busy.
+	head   atomic.Uint64
+	slots  []atomic.Pointer[fentry[T]]
+	writes int // entries added since the lineage was made; only the claimant touches it
+}
+
+// fentry is one value of a slot, held in the entry itself (a step that
+// changes a record allocates once). ver and prev never change once the
+// entry is published; val may, by the step that made it, before that step
+// returns (no version that can see the entry exists yet), and by whoever
+// made the vector, before anyone else can see it.
+type fentry[T comparable] struct {
+	ver  uint64
+	prev *fentry[T]
+	val  T
+}
+
+// newFvec makes version ver of a vector of n zero values, in a lineage of
+// its own, for the caller to fill through get before sharing it.
+func newFvec[T comparable](n int, ver uint64) fvec[T] {
+	return newFvecCap[T](n, n, ver)
+}
+
+// newFvecCap is newFvec with room to grow to capacity slots (bvec).
+func newFvecCap[T comparable](n, capacity int, ver uint64) fvec[T] {
+	l := &lineage[T]{slots: make([]atomic.Pointer[fentry[T]], capacity)}
+	es := make([]fentry[T], n)
+	for i := range es {
+		es[i].ver = ver
+		l.slots[i].Store(&es[i])
+	}
+	l.head.Store(ver)
+	return fvec[T]{l: l, ver: ver}
+}
+
+// len is the vector's length; a bvec's is its n, which may be less.
+func (v fvec[T]) len() int { return len(v.l.slots) }
+
+// get returns slot i's value. It must not be changed, except by a step
+// that has it from its fwriter (set, owned).
+func (v fvec[T]) get(i int) *T {
+	e := v.l.slots[i].Load()
+	for e.ver > v.ver {
+		e = e.prev
+	}
+	return &e.val
+}
+
+// each calls f on every slot in order.
+func (v fvec[T]) each(f func(i int, x *T)) {
+	for i := range v.l.slots {
+		f(i, v.get(i))
+	}
+}
+
+// clone returns a copy of v's first n slots in a lineage of its own with
+// room for capacity.
+func (v fvec[T]) clone(n, capacity int) fvec[T] {
+	c := newFvecCap[T](n, capacity, v.ver)
+	for i := range n {
+		*c.get(i) = *v.get(i)
+	}
+	return c
+}
+
+// diff calls f, in order, with the index of every slot whose value
+// differs between v and w, two vectors of one length, among the slots ids
+// names (nil: all).
+func (v fvec[T]) diff(w fvec[T], ids []int32, f func(i int)) {
+	if ids == nil {
+		for i := range w.len() {
+			if *v.get(i) != *w.get(i) {
+				f(i)
+			}
+		}
+		return
+	}
+	for _, i := range ids {
+		if *v.get(int(i)) != *w.get(int(i)) {
+			f(int(i))
+		}
+	}
+}
+
+// fwriter makes the next version of a vector field during one step.
+// Reads of the field see the step's writes. commit ends the step's
+// changes; abort takes them back, leaving the vector as it was given.
+type fwriter[T comparable] struct {
+	v       *fvec[T] // the field being built
+	np      *int     // its length, for a vector that grows (bvec); else nil
+	base    fvec[T]  // the version the step was given
+	baseN   int      // and its length
+	gen     uint64   // the step's
+	claimed bool     // *v is a version of our own, in base's lineage or a copy
+	cloned  bool     // … in a copy
+	few     [4]int32 // the first slots set, once each (most steps set one or two)
+	nfew    int
+	more    []int32 // the rest
+}
+
+func (w *fwriter[T]) init(v *fvec[T], gen uint64) {
+	*w = fwriter[T]{v: v, base: *v, baseN: v.len(), gen: gen}
+}
+
+// initGrowing is init for a vector that grows, whose length is *n.
+func (w *fwriter[T]) initGrowing(v *fvec[T], n *int, gen uint64) {
+	*w = fwriter[T]{v: v, np: n, base: *v, baseN: *n, gen: gen}
+}
+
+// n is the length of the version being built.
+func (w *fwriter[T]) n() int {
+	if w.np != nil {
+		return *w.np
+	}
+	return w.baseN
+}
+
+// set makes slot i hold x in the version being built, and returns the
+// value held, for the step to change further.
+func (w *fwriter[T]) set(i int, x T) *T {
+	if !w.claimed {
+		w.claim()
+	}
+	l := w.v.l
+	top := l.slots[i].Load()
+	if top != nil && top.ver == w.v.ver {
+		top.val = x
+		return &top.val
+	}
+	e := &fentry[T]{ver: w.v.ver, prev: top, val: x}
+	l.slots[i].Store(e)
+	l.writes++
+	if w.nfew < len(w.few) {
+		w.few[w.nfew] = int32(i)
+		w.nfew++
+	} else {
+		w.more = append(w.more, int32(i))
+	}
+	return &e.val
+}
+
+// push appends x to a vector that grows.
+func (w *fwriter[T]) push(x T) {
+	if !w.claimed {
+		w.claim()
+	}
+	n := *w.np
+	if n == len(w.v.l.slots) {
+		w.grow()
+	}
+	w.set(n, x)
+	*w.np = n + 1
+}
+
+// grow moves the version being built to a lineage with twice the room. The
+// values keep their addresses only for pointer types: bvec's are.
+func (w *fwriter[T]) grow() {
+	n := *w.np
+	c := w.v.clone(n, 2*n+8)
+	c.l.head.Store(busy)
+	if !w.cloned {
+		w.release()
+	}
+	w.cloned = true
+	*w.v = fvec[T]{l: c.l, ver: w.gen}
+}
+
+// owned returns slot i's value if this step set it, for it to change.
+func (w *fwriter[T]) owned(i int) (*T, bool) {
+	if w.claimed {
+		if top := w.v.l.slots[i].Load(); top.ver == w.gen {
+			return &top.val, true
+		}
+	}
+	return nil, false
+}
+
+// touched returns how many slots the step set.
+func (w *fwriter[T]) touched() int { return w.nfew + len(w.more) }
+
+// appendTouched appends the slots the step set to ids.
+func (w *fwriter[T]) appendTouched(ids []int32) []int32 {
+	return append(append(ids, w.few[:w.nfew]...), w.more...)
+}
+
+// claim takes base's lineage if base is its newest version, else copies
+// base into a lineage of its own.
+func (w *fwriter[T]) claim() {
+	w.claimed = true
+	if w.base.l.head.CompareAndSwap(w.base.ver, busy) {
+		*w.v = fvec[T]{l: w.base.l, ver: w.gen}
+		return
+	}
+	w.cloned = true
+	c := w.base.clone(w.baseN, len(w.base.l.slots))
+	c.l.head.Store(busy)
+	*w.v = fvec[T]{l: c.l, ver: w.gen}
+}
+
+// commit ends the step: the field holds the new version, which becomes its
+// lineage's newest. It reports whether the vector moved to a fresh lineage.
+func (w *fwriter[T]) commit() (rebased bool) {
+	if !w.claimed {
+		return false
+	}
+	v := *w.v
+	if v.l.writes > 4*len(v.l.slots)+4096 {
+		// Older versions keep the old lineage; its head stays busy.
+		*w.v = v.clone(w.n(), len(v.l.slots))
+		return true
+	}
+	v.l.head.Store(v.ver)
+	return false
+}
+
+// abort takes back the step's writes: the given version is again its
+// lineage's newest.
+func (w *fwriter[T]) abort() {
+	if !w.claimed {
+		return
+	}
+	if !w.cloned {
+		w.release()
+	}
+	*w.v = w.base
+	if w.np != nil {
+		*w.np = w.baseN
+	}
+}
+
+// release takes the step's entries out of base's lineage and makes base
+// its newest version again.
+func (w *fwriter[T]) release() {
+	l := w.base.l
+	for _, i := range w.appendTouched(nil) {
+		if top := l.slots[i].Load(); top != nil && top.ver == w.gen {
+			l.slots[i].Store(top.prev)
+			l.writes--
+		}
+	}
+	l.head.Store(w.base.ver)
+}
+
+// bvec is a group's window buckets: an fvec of record pointers that grows
+// (a member that changes its window may bring a new one). Records keep
+// their addresses across lineages, so a bucket a step changed stays its
+// own (bucketRec.gen) and versions compare by pointer.
+type bvec struct {
+	v fvec[*bucketRec]
+	n int
+}
+
+func newBvec(recs []*bucketRec, ver uint64) bvec {
+	v := newFvecCap[*bucketRec](len(recs), len(recs)+len(recs)/8+4, ver)
+	for i, r := range recs {
+		*v.get(i) = r
+	}
+	return bvec{v: v, n: len(recs)}
+}
+
+func (b bvec) get(i int) *bucketRec { return *b.v.get(i) }
+
+// each calls f on every bucket in order.
+func (b bvec) each(f func(i int, x *bucketRec)) {
+	for i := range b.n {
+		f(i, b.get(i))
+	}
+}
