@@ -236,7 +236,8 @@ func memberOf(op fleetupdate.OpID, r fleetupdate.Run) string {
 
 // resume returns what a run carried over from the previous interval is
 // still owed (host contract, rule 5): the outcomes of its upgrades in flight,
-// which h remembers per op, and its wake-ups.
+// which h remembers per op, its wake-ups, and the approvals of its gates
+// waiting, which h also gives once.
 func resume(r fleetupdate.Run, h *Host, now time.Time) []Action {
 	var out []Action
 	for _, c := range r.Outstanding() {
@@ -245,6 +246,13 @@ func resume(r fleetupdate.Run, h *Host, now time.Time) []Action {
 			out = append(out, Action(h.Perform(c, now)))
 		case fleetupdate.WakeAt:
 			out = append(out, Action{At: c.At, Event: fleetupdate.Tick(c)})
+		case fleetupdate.AwaitGate:
+			// A gate reached outside the day's simulation (a stale member
+			// skipped at an evaluation), or approved after the day ended:
+			// the approvers' answer is the one they gave first.
+			if at, ok := h.Approve(c, now); ok {
+				out = append(out, Action{At: at, Event: fleetupdate.CompleteGate{At: at, Gate: c.Gate}})
+			}
 		}
 	}
 	return out

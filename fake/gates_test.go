@@ -183,3 +183,20 @@ func TestApprovalsSurviveRestarts(t *testing.T) {
 		}
 	}
 }
+
+// A gate a run reached outside a simulation (a step the host made itself,
+// as SimulateAutoUpgrade's skips of stale members are) is still owed an
+// answer: resume carries it over, and the run goes on.
+func TestResumeAnswersAGateReachedOutsideTheSimulation(t *testing.T) {
+	f := gatedFleet()
+	h := NewHost(f.Clone(), 7)
+	run, cmds, err := fleetupdate.Step(newRun(t, f, gatedSpec()), fleetupdate.Start{At: pub})
+	require.NoError(t, err)
+	require.Len(t, cmds, 1) // the stage's before-gate, which nobody was told of
+	gate := cmds[0].(fleetupdate.AwaitGate).Gate
+
+	acts := resume(run, h, pub)
+	require.Equal(t, []Action{{At: pub, Event: fleetupdate.CompleteGate{At: pub, Gate: gate}}}, acts)
+	tr := Simulate(run, h, Options{Start: pub, NoStart: true, Actions: acts})
+	assert.Equal(t, fleetupdate.Completed, tr.Run.State())
+}
