@@ -23,7 +23,7 @@ type FakeUpgrader struct {
 	// error (code "TooManyRequests").
 	Flaky map[string]int
 	// OnGate, if set, is called for every gate the run reaches (the fake is
-	// a GateNotifier), on the activity's goroutine.
+	// a GateNotifier), on the activity's goroutine, one call at a time.
 	OnGate func(fleetupdate.AwaitGate)
 
 	mu    sync.Mutex
@@ -82,8 +82,11 @@ func (f *FakeUpgrader) Upgraded() int {
 	return len(f.done)
 }
 
-// NotifyGate implements GateNotifier: it calls OnGate.
+// NotifyGate implements GateNotifier: it calls OnGate, one call at a time
+// (activities run concurrently), with the fake's lock held.
 func (f *FakeUpgrader) NotifyGate(_ context.Context, g fleetupdate.AwaitGate) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.OnGate != nil {
 		f.OnGate(g)
 	}
