@@ -200,3 +200,36 @@ func TestResumeAnswersAGateReachedOutsideTheSimulation(t *testing.T) {
 	tr := Simulate(run, h, Options{Start: pub, NoStart: true, Actions: acts})
 	assert.Equal(t, fleetupdate.Completed, tr.Run.State())
 }
+
+// SimulateAutoUpgrade drives a run in intervals (Simulate with NoStart and
+// resume) and steps it between them (it skips stale members). A gate Pending
+// when an interval ends — its approval due later, or the gate reached by that
+// skip, whose AwaitGate is dropped — must still be approved in the next
+// interval: resume carries the run's pending gates over (Run.Outstanding), as
+// a restarted host would (host contract, rule 5).
+func TestResumeApprovesAGatePendingAtTheEndOfAnInterval(t *testing.T) {
+	spec := fullTo130
+	spec.Strategy = &fleetupdate.Strategy{Stages: []fleetupdate.Stage{
+		{Name: "one", Groups: []fleetupdate.Group{{Name: "g", AfterGates: approvalGate}}},
+	}}
+	f := smallFleet()
+	h := NewHost(f.Clone(), 7)
+	h.Approvals = Approvals{Delay: 3 * time.Hour}
+	first := pub.Add(2 * time.Hour) // the upgrades are done, the approval not yet due
+	tr := Simulate(newRun(t, f, spec), h, Options{Start: pub, Horizon: first.Sub(pub)})
+	require.Equal(t, fleetupdate.Pending, tr.Run.State())
+	var reached time.Time // when the run announced the gate
+	for _, e := range tr.Entries {
+		for _, c := range e.Commands {
+			if _, ok := c.(fleetupdate.AwaitGate); ok {
+				reached = e.At
+			}
+		}
+	}
+	require.False(t, reached.IsZero())
+
+	tr = Simulate(tr.Run, h, Options{Start: first, Horizon: 24 * time.Hour, NoStart: true, Actions: resume(tr.Run, h, first)})
+	assert.Equal(t, fleetupdate.Completed, tr.Run.State())
+	require.Len(t, gateCompletions(tr), 1)
+	assert.Equal(t, reached.Add(3*time.Hour), gateCompletions(tr)[0].At, "approved when the approvers decided, not again at the resume")
+}
