@@ -5,8 +5,8 @@ package fleetupdate
 // created during step gen may be updated in place by later sets of the same
 // step, because no earlier version can reach it.
 //
-// It holds a group's window buckets (which grow) and the run's gates; the
-// members and groups, which many steps change, are in fvecs. Nodes are
+// It holds the run's gates, which few steps change; the members, groups
+// and window buckets, which many steps change, are in fvecs. Nodes are
 // small (8 slots) so that a step copies little: a path over 100,000 slots is
 // 6 nodes of 96 bytes, each one allocation (the node and its slots
 // together).
@@ -117,40 +117,6 @@ func (n *pnode[T]) with(gen uint64, shift uint, i int, x T) *pnode[T] {
 	return m
 }
 
-// push returns a vector one slot longer, holding x in its last slot,
-// owned by step gen.
-func (v pvec[T]) push(gen uint64, x T) pvec[T] {
-	if v.n == pwidth<<v.shift {
-		r := newInner[T](gen)
-		r.kids[0] = v.root
-		v.root = r
-		v.shift += pbits
-	}
-	v.root = v.root.grow(gen, v.shift, v.n, x)
-	v.n++
-	return v
-}
-
-// grow is with for slot i = the vector's length: it adds the nodes the
-// path to i lacks.
-func (n *pnode[T]) grow(gen uint64, shift uint, i int, x T) *pnode[T] {
-	m := n.copyFor(gen)
-	if shift == 0 {
-		m.vals[i&(pwidth-1)] = x
-		return m
-	}
-	k := (i >> shift) & (pwidth - 1)
-	if m.kids[k] == nil {
-		if shift == pbits {
-			m.kids[k] = newLeaf[T](gen)
-		} else {
-			m.kids[k] = newInner[T](gen)
-		}
-	}
-	m.kids[k] = m.kids[k].grow(gen, shift-pbits, i, x)
-	return m
-}
-
 // each calls f on every slot in order.
 func (v pvec[T]) each(f func(i int, x T)) {
 	i := 0
@@ -171,37 +137,4 @@ func (v pvec[T]) each(f func(i int, x T)) {
 		}
 	}
 	walk(v.root)
-}
-
-// diff calls f with the index of every slot whose value may differ between
-// v and w, two versions of one vector: subtrees they share are skipped, so
-// the cost is O(changed slots × depth) for versions a few steps apart.
-func (v pvec[T]) diff(w pvec[T], f func(i int)) {
-	if v.n != w.n || v.shift != w.shift {
-		for i := range w.n {
-			f(i)
-		}
-		return
-	}
-	var walk func(a, b *pnode[T], base int, shift uint)
-	walk = func(a, b *pnode[T], base int, shift uint) {
-		if a == b {
-			return
-		}
-		if b.kids == nil {
-			for i := range min(pwidth, w.n-base) {
-				if a.vals[i] != b.vals[i] {
-					f(base + i)
-				}
-			}
-			return
-		}
-		for k, bk := range b.kids {
-			if bk == nil || base+k<<shift >= w.n {
-				return
-			}
-			walk(a.kids[k], bk, base+k<<shift, shift-pbits)
-		}
-	}
-	walk(v.root, w.root, 0, v.shift)
 }

@@ -6,11 +6,11 @@ import (
 	"pgregory.net/rapid"
 )
 
-// A pvec behaves as a slice: sets and pushes show in the version they made
-// and in no other, whatever the mix of steps.
+// A pvec behaves as a slice: sets show in the version they made and in no
+// other, whatever the mix of steps.
 func TestPvecIsASliceWithVersions(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(0, 2000).Draw(t, "n")
+		n := rapid.IntRange(1, 2000).Draw(t, "n")
 		vals := make([]*int, n)
 		cur := make([]int, n)
 		for i := range vals {
@@ -27,12 +27,6 @@ func TestPvecIsASliceWithVersions(t *testing.T) {
 		for range rapid.IntRange(0, 40).Draw(t, "steps") {
 			gen++
 			for range rapid.IntRange(1, 5).Draw(t, "ops") {
-				if len(cur) == 0 || rapid.IntRange(0, 3).Draw(t, "op") == 0 {
-					x := rapid.Int().Draw(t, "x")
-					v = v.push(gen, &x)
-					cur = append(cur, x)
-					continue
-				}
 				i := rapid.IntRange(0, len(cur)-1).Draw(t, "i")
 				x := rapid.Int().Draw(t, "x")
 				v = v.set(gen, i, &x)
@@ -58,16 +52,6 @@ func TestPvecIsASliceWithVersions(t *testing.T) {
 			})
 			if i != len(ver.want) {
 				t.Fatalf("version %d: each visited %d slots, want %d", k, i, len(ver.want))
-			}
-			if k > 0 {
-				prev := versions[k-1]
-				seen := map[int]bool{}
-				prev.v.diff(ver.v, func(i int) { seen[i] = true })
-				for i := range ver.want {
-					if (i >= len(prev.want) || prev.want[i] != ver.want[i]) && !seen[i] {
-						t.Fatalf("version %d: diff misses slot %d", k, i)
-					}
-				}
 			}
 		}
 	})
