@@ -37,7 +37,22 @@ type lineage[T comparable] struct {
 	// head is the version a step may extend in place, or busy.
 	head   atomic.Uint64
 	slots  []atomic.Pointer[fentry[T]]
-	writes int // entries added since the lineage was made; only the claimant touches it
+	writes int         // entries added since the lineage was made; only the claimant touches it
+	spare  []fentry[T] // entries allocated ahead for the next writes; only the claimant touches it
+}
+
+// entry returns a fresh entry. Entries are allocated in chunks that grow
+// with the lineage's writes, so a step pays one allocation per many
+// writes. A chunk lives as long as any of its entries, which costs nothing
+// here: a lineage's entries stay reachable through its slots' histories
+// until the lineage itself is dropped.
+func (l *lineage[T]) entry() *fentry[T] {
+	if len(l.spare) == 0 {
+		l.spare = make([]fentry[T], min(max(l.writes, 4), 128))
+	}
+	e := &l.spare[0]
+	l.spare = l.spare[1:]
+	return e
 }
 
 // fentry is one value of a slot, held in the entry itself (a step that
@@ -163,7 +178,8 @@ func (w *fwriter[T]) set(i int, x T) *T {
 		top.val = x
 		return &top.val
 	}
-	e := &fentry[T]{ver: w.v.ver, prev: top, val: x}
+	e := l.entry()
+	*e = fentry[T]{ver: w.v.ver, prev: top, val: x}
 	l.slots[i].Store(e)
 	l.writes++
 	if w.nfew < len(w.few) {
