@@ -174,14 +174,20 @@ func (b *stepper) act(g int32, id int32) {
 	case vStart:
 		m := b.setState(id, Running)
 		m.attempt++
-		if m.pinned == nil {
-			m.pinned = &pinnedInputs{v.cmd.KubernetesVersion, v.cmd.NodeImages}
-		}
 		m.setText(memberText{note: v.note})
 		m.waitCatalog = false
 		m.start = b.s.clock
 		m.end = time.Time{}
-		b.emit(m.command(b.p))
+		if m.pinned != nil {
+			b.emit(m.command(b.p))
+			break
+		}
+		// The first attempt: the command takes decide's images, which are
+		// its own, and the run pins a copy.
+		m.pinned = pin(v.cmd.KubernetesVersion, v.cmd.NodeImages)
+		c := v.cmd
+		c.Op = m.op(b.p.name)
+		b.emit(c)
 	case vSkip:
 		m := b.setState(id, Skipped)
 		m.setText(memberText{note: m.tx().note, message: v.note}) // no error: it may have waited for the catalog
