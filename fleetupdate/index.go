@@ -7,20 +7,25 @@ package fleetupdate
 // Everything here is derived from the run's state (the members, their
 // buckets, each bucket's reached flag and opening) and the clock: the codec
 // does not persist it, a decoded run builds it at its first pick, and check
-// verifies it. It is a cache that one group record owns at a time, and the
-// step that owns it changes it in place, so that a pick copies nothing:
+// verifies it. It is a cache that one stretch of versions of the groups
+// vector owns at a time, and the step that owns it changes it in place, so
+// that a pick copies nothing, not even the group's record:
 //
-//   - A step that needs a group's index claims it from the record of the
-//     run it was given, with a compare-and-swap of the owner to the record
-//     the step makes. Only that step changes the index, and the run it
-//     returns owns it. The run given to Step is not changed: the index it
-//     pointed to is no longer its own, and if it is stepped again, that
-//     step builds an index of its own from the run's state (O(group size)).
-//     Two steps of the same run at once are safe: one claims, one builds.
+//   - The index names the groups lineage it belongs to and the version of
+//     the last step that changed it. A version of that lineage at or after
+//     that one, whose group record still points to the index, owns it: no
+//     step changed the group since without the index (a step that changes a
+//     group record and not its index drops the index from the record).
+//   - Only a step that extends the lineage's newest version in place (fvec)
+//     may claim it, by stamping it with its own version; the run it returns
+//     owns it. The run given to Step is not changed: the index is no longer
+//     its own, and if it is stepped again, that step copies the vector into
+//     a lineage of its own and builds an index of its own from the run's
+//     state (O(group size)). Two steps of the same run at once are safe:
+//     one extends the lineage, the other copies.
 //   - The index reflects its owner's state as the owner's step left it,
-//     with intervals computed at that step's clock. Any run holding the
-//     owner record is at that clock or later, which is all the lower bounds
-//     below need.
+//     with intervals computed at that step's clock. Any run that owns it is
+//     at that clock or later, which is all the lower bounds below need.
 //
 // Each bucket with a window and a member waiting is in the heap m, keyed by
 // (opening, head): the start of its cached interval (math.MaxInt64 if it
@@ -61,7 +66,8 @@ const soon = int64(planner.SoonWithin / time.Second)
 
 // groupIndex is a group's pick state. See the file comment.
 type groupIndex struct {
-	owner   atomic.Pointer[groupRec]
+	owner   atomic.Pointer[lineage[groupRec]] // the groups lineage it belongs to
+	ver     atomic.Uint64                     // the version of the step that last changed it
 	bks     []ixBucket
 	none    int32 // the bucket of members with no window, or -1
 	m, u, r ixHeap
@@ -117,7 +123,8 @@ func (b *stepper) index(g int32) *groupIndex {
 	}
 	gr := b.mutGroup(g)
 	ix := b.buildIndex(g, gr)
-	ix.owner.Store(gr)
+	ix.owner.Store(b.s.groups.l)
+	ix.ver.Store(b.gen)
 	gr.idx = ix
 	return ix
 }
@@ -125,35 +132,51 @@ func (b *stepper) index(g int32) *groupIndex {
 // ownIndex returns group g's index if this step owns it or can claim it,
 // else nil.
 func (b *stepper) ownIndex(g int32) *groupIndex {
-	gr := b.group(g)
-	ix := gr.idx
+	ix := b.group(g).idx
 	if ix == nil {
 		return nil
 	}
-	owner := ix.owner.Load()
-	if gr.gen == b.gen && owner == gr {
-		return ix
+	if !b.gw.claimed {
+		b.gw.claim()
 	}
-	prev := b.orig.groups.get(int(g))
-	if owner != prev || prev.idx != ix {
-		return nil
+	owner, v := ix.owner.Load(), ix.ver.Load()
+	switch {
+	case owner == b.s.groups.l && v == b.gen:
+		return ix // built or claimed by this step
+	case b.gw.cloned || owner != b.gw.base.l || v > b.gw.base.ver:
+		return nil // not the given run's, or not extended in place
 	}
-	gr = b.mutGroup(g)
-	if ix.owner.CompareAndSwap(prev, gr) {
-		return ix
+	ix.ver.Store(b.gen)
+	switch {
+	case b.claimed[0] == nil:
+		b.claimed[0] = ix
+	case b.claimed[1] == nil:
+		b.claimed[1] = ix
+	default:
+		b.more = append(b.more, ix)
 	}
-	return nil
+	return ix
+}
+
+// ownsIndex reports whether the groups vector v owns the index ix of one of
+// its records (see the file comment).
+func ownsIndex(v fvec[groupRec], ix *groupIndex) bool {
+	return ix.owner.Load() == v.l && ix.ver.Load() <= v.ver
 }
 
 // buildIndex builds group g's index from the state being built.
 func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	n := gr.buckets.n
 	ix := &groupIndex{bks: make([]ixBucket, n), none: -1}
-	pos := make([]int32, 3*n)
+	// The heaps' positions, the queues and the counting below share one
+	// array: the queues, cut from it, keep it alive with the index.
+	members := b.p.groups[g].members
+	buf := make([]int32, 3*n+(n+1)+2*len(members))
+	pos, buf := buf[:3*n], buf[3*n:]
 	for i := range pos {
 		pos[i] = -1
 	}
-	ix.m.pos, ix.u.pos, ix.r.pos = pos[:n:n], pos[n:2*n:2*n], pos[2*n:]
+	ix.m.pos, ix.u.pos, ix.r.pos = pos[:n:n], pos[n:2*n:2*n], pos[2*n:3*n:3*n] // capped: addBucket appends
 	for bi := range n {
 		rec := gr.buckets.get(bi)
 		bk := &ix.bks[bi]
@@ -165,11 +188,9 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	}
 	// Every queue is cut from one array (a group may hold a window per
 	// member): count, then fill in member order, so each queue is sorted.
-	members := b.p.groups[g].members
-	of := make([]int32, len(members)) // member's bucket, or -1
-	at := make([]int32, n+1)
+	at, of, all := buf[:n+1], buf[n+1:n+1+len(members)], buf[n+1+len(members):]
 	for i, id := range members {
-		of[i] = -1
+		of[i] = -1 // member's bucket, or -1
 		if m := b.member(id); m.eligible() {
 			of[i] = m.bucket
 			at[m.bucket+1]++
@@ -178,7 +199,6 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	for bi := range n {
 		at[bi+1] += at[bi]
 	}
-	all := make([]int32, at[n])
 	for bi := range n {
 		ix.bks[bi].base = all[at[bi]:at[bi]:at[bi+1]]
 	}
@@ -404,7 +424,7 @@ func (h *ixHeap) down(i int) {
 // of a run holding gr is under way.
 func (r Run) checkIndex(g int32, gr *groupRec) error {
 	ix := gr.idx
-	if ix == nil || ix.owner.Load() != gr {
+	if ix == nil || !ownsIndex(r.s.groups, ix) {
 		return nil
 	}
 	f := fmt.Sprintf("state.groups[%d] (its index)", g)

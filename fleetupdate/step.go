@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -154,8 +155,27 @@ type stepper struct {
 
 	mw  fwriter[memberRec]
 	gw  fwriter[groupRec]
-	bw0 bucketWriter   // the first group whose buckets the step changes (g < 0: none)
-	bw  []bucketWriter // the others
+	bw0 bucketWriter    // the first group whose buckets the step changes (g < 0: none)
+	bw  []bucketWriter  // the others, from bwPool
+	bwp *[]bucketWriter // bw's pooled array, returned by releaseWriters
+
+	claimed [2]*groupIndex // the first pick indexes the step claimed (index.go)
+	more    []*groupIndex  // the others
+}
+
+// bwPool holds the arrays of bucket writers that steps reuse: a step that
+// starts a stage may change the buckets of each of its groups.
+var bwPool = sync.Pool{New: func() any { return new([]bucketWriter) }}
+
+// releaseWriters returns the bucket writers to the pool, holding nothing.
+func (b *stepper) releaseWriters() {
+	if b.bwp == nil {
+		return
+	}
+	clear(b.bw)
+	*b.bwp = b.bw[:0]
+	bwPool.Put(b.bwp)
+	b.bw, b.bwp = nil, nil
 }
 
 func (b *stepper) init(r Run) {
@@ -172,7 +192,7 @@ func (b *stepper) init(r Run) {
 // commit ends the step's changes to the member and group vectors, and
 // notes them for Changed.
 func (b *stepper) commit() {
-	if b.mw.touched() == 0 && b.gw.touched() == 0 {
+	if !b.mw.claimed && !b.gw.claimed {
 		return // nothing claimed (a step that changes a bucket changes its group)
 	}
 	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
@@ -183,22 +203,29 @@ func (b *stepper) commit() {
 		c.ids = make([]int32, 0, n)
 	}
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
+	for _, g := range c.ids[c.nm:] {
+		// A group changed without its index no longer owns it (index.go).
+		if gr := b.group(g); gr.idx != nil && gr.idx.ver.Load() != b.gen {
+			gr.idx = nil
+		}
+	}
 	b.bucketWriters(func(bw *bucketWriter) {
 		for _, bi := range bw.w.appendTouched(nil) {
 			c.ids = append(c.ids, -bw.g-1, bi)
 		}
 		bw.w.commit() // records keep their addresses: nothing else moves
 	})
+	b.releaseWriters()
 	b.s.changes = c
 	rebased := b.mw.commit()
 	groups := b.s.groups
 	if b.gw.commit() {
 		rebased = true
-		// The rebased records are copies: hand each pick index its group's
-		// new record, as a step does (index.go), or the next pick rebuilds it.
+		// Hand each pick index to the new lineage, or the next pick
+		// rebuilds it; the old lineage's versions can no longer claim it.
 		for g := range groups.len() {
-			if old := groups.get(g); old.idx != nil {
-				old.idx.owner.CompareAndSwap(old, b.s.groups.get(g))
+			if ix := groups.get(g).idx; ix != nil {
+				ix.owner.CompareAndSwap(groups.l, b.s.groups.l)
 			}
 		}
 	}
@@ -214,6 +241,12 @@ func (b *stepper) abort() {
 	b.mw.abort()
 	b.gw.abort()
 	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
+	b.releaseWriters()
+	for _, ix := range append(b.claimed[:], b.more...) {
+		if ix != nil {
+			ix.owner.Store(nil) // changed by a step that never was: nobody's
+		}
+	}
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
@@ -270,6 +303,10 @@ func (b *stepper) buckets(g int32, gr *groupRec) *fwriter[*bucketRec] {
 	}
 	bw := &b.bw0
 	if bw.g >= 0 {
+		if b.bwp == nil {
+			b.bwp = bwPool.Get().(*[]bucketWriter)
+			b.bw = *b.bwp
+		}
 		b.bw = append(b.bw, bucketWriter{})
 		bw = &b.bw[len(b.bw)-1]
 	}
