@@ -39,6 +39,18 @@ type lineage[T comparable] struct {
 	slots  []atomic.Pointer[fentry[T]]
 	writes int         // entries added since the lineage was made; only the claimant touches it
 	spare  []fentry[T] // entries allocated ahead for the next writes; only the claimant touches it
+	chg    []stepChange // the same for the run's change list (stepper.commit)
+}
+
+// change returns a fresh entry of the run's change list, allocated like
+// the vector's entries: the list lives as long as the lineage.
+func (l *lineage[T]) change() *stepChange {
+	if len(l.chg) == 0 {
+		l.chg = make([]stepChange, min(max(l.writes, 4), 128))
+	}
+	c := &l.chg[0]
+	l.chg = l.chg[1:]
+	return c
 }
 
 // entry returns a fresh entry. Entries are allocated in chunks that grow

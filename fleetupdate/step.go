@@ -2,7 +2,6 @@ package fleetupdate
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,11 +57,11 @@ func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 	if t := e.when(); !t.Before(MaxEventTime) {
 		return r, nil, fmt.Errorf("%w: event time %s is not before %s", ErrInvalidTransition, t.Format(time.RFC3339), MaxEventTime.Format(time.RFC3339))
 	}
-	if a, ok := accepts[reflect.TypeOf(e)]; ok && !slices.Contains(a.phases, r.s.phase) {
-		if a.action == "" {
+	if phases, action, ok := accepts(e); ok && !slices.Contains(phases, r.s.phase) {
+		if action == "" {
 			return r, nil, nil // final: facts no longer matter
 		}
-		return r, nil, fmt.Errorf("%w: cannot %s that is %s", ErrInvalidTransition, a.action, r.runState())
+		return r, nil, fmt.Errorf("%w: cannot %s that is %s", ErrInvalidTransition, action, r.runState())
 	}
 	var gate int32
 	if ev, ok := e.(CompleteGate); ok {
@@ -122,20 +121,29 @@ func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 // accepts is the one table of which run phases accept an event (phases as
 // stored: Running includes a run shown Pending). An event not allowed in the
 // run's phase is refused, naming action; a fact (no action) arriving after
-// the run is final is accepted and changes nothing. Events not listed are
-// accepted in every phase: outcomes of ops in flight, and CompleteGate, which
-// the gate's own state decides (a gate may be completed while Stopped).
-var accepts = map[reflect.Type]struct {
-	phases []State
-	action string
-}{
-	reflect.TypeFor[Start]():          {[]State{NotStarted, Stopped, Failed}, "start a run"},
-	reflect.TypeFor[Stop]():           {[]State{Running}, "stop a run"},
-	reflect.TypeFor[Skip]():           {[]State{NotStarted, Running, Stopped, Failed}, "skip in a run"},
-	reflect.TypeFor[Tick]():           {notFinal, ""},
-	reflect.TypeFor[MemberChanged]():  {notFinal, ""},
-	reflect.TypeFor[CatalogChanged](): {notFinal, ""},
+// the run is final is accepted and changes nothing. Events not listed (ok
+// false) are accepted in every phase: outcomes of ops in flight, and
+// CompleteGate, which the gate's own state decides (a gate may be completed
+// while Stopped). A switch, not a map: every step asks.
+func accepts(e Event) (phases []State, action string, ok bool) {
+	switch e.(type) {
+	case Start:
+		return startable, "start a run", true
+	case Stop:
+		return stoppable, "stop a run", true
+	case Skip:
+		return skippable, "skip in a run", true
+	case Tick, MemberChanged, CatalogChanged:
+		return notFinal, "", true
+	}
+	return nil, "", false
 }
+
+var (
+	startable = []State{NotStarted, Stopped, Failed}
+	stoppable = []State{Running}
+	skippable = []State{NotStarted, Running, Stopped, Failed}
+)
 
 // notFinal: every phase but Completed and Skipped.
 var notFinal = []State{NotStarted, Running, Stopping, Stopped, Failed}
@@ -195,7 +203,13 @@ func (b *stepper) commit() {
 	if !b.mw.claimed && !b.gw.claimed {
 		return // nothing claimed (a step that changes a bucket changes its group)
 	}
-	c := &stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
+	var c *stepChange
+	if b.mw.claimed { // the claimed lineages are this step's alone
+		c = b.s.members.l.change()
+	} else {
+		c = b.s.groups.l.change()
+	}
+	*c = stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
 	n := b.mw.touched() + b.gw.touched()
 	b.bucketWriters(func(bw *bucketWriter) { n += 2 * bw.w.touched() })
 	c.ids = c.buf[:0]
