@@ -71,18 +71,27 @@ type groupIndex struct {
 	bks     []ixBucket
 	none    int32 // the bucket of members with no window, or -1
 	m, u, r ixHeap
+	all     []int32 // the buckets' queues as built (ixBucket.cursor)
 	scratch []int32
+}
+
+// ext returns the members queued again in bucket bk, with those that left.
+func (bk *ixBucket) ext() []int32 {
+	if bk.extra == nil {
+		return nil
+	}
+	return *bk.extra
 }
 
 // ixBucket is a bucket's queue and its window's interval.
 type ixBucket struct {
 	win      *window.Compiled // nil: no window, or one that never opens
-	base     []int32          // members waiting when the index was built, sorted
-	extra    []int32          // members queued again since (retries, catalog, moved in), sorted
+	extra    *[]int32         // members queued again since the index was built (retries, catalog, moved in), sorted
 	s, e     int64            // the window's current or next interval, Unix seconds; valid while the clock is before e
 	asked    int64            // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
-	cursor   int32            // base[:cursor] have left
-	xhead    int32            // extra[:xhead] have left
+	cursor   int32            // ix.all[cursor:end]: members waiting when the index was built, sorted, less those seen to have left
+	end      int32
+	xhead    int32 // extra[:xhead] have left
 	windowed bool
 	ok       bool // the window opens again (s and e are meaningful)
 	known    bool // s, e and ok have been computed
@@ -171,7 +180,7 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	// The heaps' positions, the queues and the counting below share one
 	// array: the queues, cut from it, keep it alive with the index.
 	members := b.p.groups[g].members
-	buf := make([]int32, 3*n+(n+1)+2*len(members))
+	buf := make([]int32, 3*n+(n+1)+len(members))
 	pos, buf := buf[:3*n], buf[3*n:]
 	for i := range pos {
 		pos[i] = -1
@@ -188,28 +197,29 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	}
 	// Every queue is cut from one array (a group may hold a window per
 	// member): count, then fill in member order, so each queue is sorted.
-	at, of, all := buf[:n+1], buf[n+1:n+1+len(members)], buf[n+1+len(members):]
-	for i, id := range members {
-		of[i] = -1 // member's bucket, or -1
+	at, all := buf[:n+1], buf[n+1:]
+	for _, id := range members {
 		if m := b.member(id); m.eligible() {
-			of[i] = m.bucket
 			at[m.bucket+1]++
 		}
 	}
 	for bi := range n {
 		at[bi+1] += at[bi]
 	}
+	ix.all = all
 	for bi := range n {
-		ix.bks[bi].base = all[at[bi]:at[bi]:at[bi+1]]
+		ix.bks[bi].cursor, ix.bks[bi].end = at[bi], at[bi]
 	}
-	for i, id := range members {
-		if bi := of[i]; bi >= 0 {
-			ix.bks[bi].base = append(ix.bks[bi].base, id)
+	for _, id := range members {
+		if m := b.member(id); m.eligible() {
+			bk := &ix.bks[m.bucket]
+			all[bk.end] = id
+			bk.end++
 		}
 	}
 	queued := 0
 	for bi := range ix.bks {
-		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
+		if ix.bks[bi].windowed && ix.bks[bi].end > ix.bks[bi].cursor {
 			queued++
 		}
 	}
@@ -217,7 +227,7 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	heaps := make([]ixEntry, 3*queued)
 	ix.m.e, ix.u.e, ix.r.e = heaps[:0:queued], heaps[queued:queued:2*queued], heaps[2*queued:2*queued]
 	for bi := range ix.bks {
-		if ix.bks[bi].windowed && len(ix.bks[bi].base) > 0 {
+		if ix.bks[bi].windowed && ix.bks[bi].end > ix.bks[bi].cursor {
 			b.place(ix, int32(bi))
 		}
 	}
@@ -246,18 +256,19 @@ func (b *stepper) waitsIn(id, bi int32) bool {
 // have left (lazy deletion keeps picks O(1) amortised per member).
 func (b *stepper) head(ix *groupIndex, bi int32) (int32, bool) {
 	bk := &ix.bks[bi]
-	for int(bk.cursor) < len(bk.base) && !b.waitsIn(bk.base[bk.cursor], bi) {
+	for bk.cursor < bk.end && !b.waitsIn(ix.all[bk.cursor], bi) {
 		bk.cursor++
 	}
-	for int(bk.xhead) < len(bk.extra) && !b.waitsIn(bk.extra[bk.xhead], bi) {
+	ext := bk.ext()
+	for int(bk.xhead) < len(ext) && !b.waitsIn(ext[bk.xhead], bi) {
 		bk.xhead++
 	}
 	best := int32(-1)
-	if int(bk.cursor) < len(bk.base) {
-		best = bk.base[bk.cursor]
+	if bk.cursor < bk.end {
+		best = ix.all[bk.cursor]
 	}
-	if int(bk.xhead) < len(bk.extra) && (best < 0 || bk.extra[bk.xhead] < best) {
-		best = bk.extra[bk.xhead]
+	if int(bk.xhead) < len(ext) && (best < 0 || ext[bk.xhead] < best) {
+		best = ext[bk.xhead]
 	}
 	return best, best >= 0
 }
@@ -316,10 +327,15 @@ func (ix *groupIndex) drop(bi int32) {
 // enqueue makes member id wait in bucket bi again.
 func (b *stepper) enqueue(ix *groupIndex, bi, id int32) {
 	bk := &ix.bks[bi]
-	rest := bk.extra[bk.xhead:]
+	rest := bk.ext()[bk.xhead:]
 	i, found := slices.BinarySearch(rest, id)
 	if !found {
-		bk.extra = slices.Insert(rest, i, id)
+		q := slices.Insert(rest, i, id)
+		if bk.extra == nil {
+			bk.extra = &q
+		} else {
+			*bk.extra = q
+		}
 		bk.xhead = 0
 	}
 	if bk.windowed {
@@ -465,12 +481,13 @@ func (r Run) checkIndex(g int32, gr *groupRec) error {
 		if !bk.windowed {
 			none = bi
 		}
-		if !slices.IsSorted(bk.base) || !slices.IsSorted(bk.extra[bk.xhead:]) {
+		base := ix.all[bk.cursor:bk.end]
+		if !slices.IsSorted(base) || !slices.IsSorted(bk.ext()[bk.xhead:]) {
 			return bad("bucket %d: queue not sorted", bi)
 		}
 		for _, id := range waiting[bi] {
-			_, inBase := slices.BinarySearch(bk.base[bk.cursor:], id)
-			_, inExtra := slices.BinarySearch(bk.extra[bk.xhead:], id)
+			_, inBase := slices.BinarySearch(base, id)
+			_, inExtra := slices.BinarySearch(bk.ext()[bk.xhead:], id)
 			if !inBase && !inExtra {
 				return bad("member %q waits in bucket %d but is in no queue", r.p.members[id].Name, bi)
 			}

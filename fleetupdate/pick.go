@@ -46,7 +46,7 @@ func (b *stepper) pick(g int32) bool {
 	}
 	id, _ := b.head(ix, best)
 	bk := &ix.bks[best]
-	if int(bk.cursor) < len(bk.base) && bk.base[bk.cursor] == id {
+	if bk.cursor < bk.end && ix.all[bk.cursor] == id {
 		bk.cursor++
 	} else {
 		bk.xhead++
