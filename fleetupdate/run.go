@@ -184,7 +184,6 @@ type gateRec struct {
 }
 
 type groupRec struct {
-	gen         uint64
 	*times      // start, end; written only through setTimes
 	running     int32
 	completed   int32

@@ -275,13 +275,10 @@ func (b *stepper) mutMember(id int32) *memberRec {
 func (b *stepper) group(g int32) *groupRec { return b.s.groups.get(int(g)) }
 
 func (b *stepper) mutGroup(g int32) *groupRec {
-	gr := b.s.groups.get(int(g))
-	if gr.gen == b.gen {
+	if gr, ok := b.gw.owned(int(g)); ok {
 		return gr
 	}
-	c := b.gw.set(int(g), *gr)
-	c.gen = b.gen
-	return c
+	return b.gw.set(int(g), *b.s.groups.get(int(g)))
 }
 
 // mutBucket returns bucket bi of group g for changing; only that bucket is
