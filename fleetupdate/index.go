@@ -156,14 +156,6 @@ func (b *stepper) ownIndex(g int32) *groupIndex {
 		return nil // not the given run's, or not extended in place
 	}
 	ix.ver.Store(b.gen)
-	switch {
-	case b.claimed[0] == nil:
-		b.claimed[0] = ix
-	case b.claimed[1] == nil:
-		b.claimed[1] = ix
-	default:
-		b.more = append(b.more, ix)
-	}
 	return ix
 }
 

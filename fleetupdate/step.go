@@ -166,9 +166,6 @@ type stepper struct {
 	bw0 bucketWriter    // the first group whose buckets the step changes (g < 0: none)
 	bw  []bucketWriter  // the others, from bwPool
 	bwp *[]bucketWriter // bw's pooled array, returned by releaseWriters
-
-	claimed [2]*groupIndex // the first pick indexes the step claimed (index.go)
-	more    []*groupIndex  // the others
 }
 
 // bwPool holds the arrays of bucket writers that steps reuse: a step that
@@ -256,10 +253,15 @@ func (b *stepper) abort() {
 	b.gw.abort()
 	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
 	b.releaseWriters()
-	for _, ix := range append(b.claimed[:], b.more...) {
-		if ix != nil {
-			ix.owner.Store(nil) // changed by a step that never was: nobody's
-		}
+	if b.gw.claimed && !b.gw.cloned {
+		// The indexes this step claimed were changed by a step that never
+		// was: they are nobody's. (Refused events are rare: a scan will do.)
+		l := b.gw.base.l
+		b.gw.base.each(func(_ int, gr *groupRec) {
+			if ix := gr.idx; ix != nil && ix.owner.Load() == l && ix.ver.Load() == b.gen {
+				ix.owner.Store(nil)
+			}
+		})
 	}
 }
 
