@@ -387,7 +387,7 @@ func decodeRun(in runJSON) (Run, error) {
 			return Run{}, corruptf(f+".name", "%q; the strategy's group %d is %q", gj.Name, gi, p.groups[gi].name)
 		}
 		g := s.groups.get(gi)
-		*g = groupRec{userSkipped: gj.Skipped, times: &times{start: gj.StartTime, end: gj.EndTime}}
+		*g = groupRec{userSkipped: gj.Skipped, groupTimes: &groupTimes{start: gj.StartTime, end: gj.EndTime}}
 		byKey := make(map[string]int32, len(gj.Windows))
 		bks := make([]*bucketRec, 0, len(gj.Windows))
 		for wi, wj := range gj.Windows {

@@ -51,10 +51,10 @@ func (b *stepper) regroup(g int32, wasDone bool) {
 	gr := b.mutGroup(g)
 	if isDone {
 		st.openGroups--
-		setTimes(&gr.times, func(t *times) { t.end = b.s.clock })
+		setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = b.s.clock })
 	} else {
 		st.openGroups++
-		setTimes(&gr.times, func(t *times) { t.end = time.Time{} })
+		setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = time.Time{} })
 	}
 }
 
@@ -112,9 +112,9 @@ func (b *stepper) stageBefore(i int) bool {
 	st.phase = stageGroups
 	for _, g := range b.p.stages[i].groups {
 		gr := b.mutGroup(g)
-		setTimes(&gr.times, func(t *times) { t.start = b.s.clock })
+		setTimes(&gr.groupTimes, func(t *groupTimes) { t.start = b.s.clock })
 		if b.r().groupDone(g) {
-			setTimes(&gr.times, func(t *times) { t.end = b.s.clock })
+			setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = b.s.clock })
 		} else {
 			st.openGroups++
 		}

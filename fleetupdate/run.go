@@ -148,19 +148,26 @@ type stageRec struct {
 	waitSkipped bool
 }
 
-// times holds when a stage or group started and ended (and a stage's wait
-// ends), behind a pointer so that the records a step copies stay small.
-// A times is never changed once made: setTimes makes a new one.
+// times holds when a stage started and ended and its wait ends, and
+// groupTimes when a group started and ended, behind a pointer so that the
+// records a step copies stay small. Neither is changed once made: setTimes
+// makes a new one.
 type times struct {
 	start, end time.Time
-	waitEnd    time.Time // stages only
+	waitEnd    time.Time
 }
 
-// noTimes is the times of a record that has not started; never written.
-var noTimes times
+type groupTimes struct{ start, end time.Time }
 
-// setTimes gives a record (its *times field) a changed copy of its times.
-func setTimes(p **times, change func(t *times)) {
+// noTimes and noGroupTimes are the times of a record that has not
+// started; never written.
+var (
+	noTimes      times
+	noGroupTimes groupTimes
+)
+
+// setTimes gives a record (its *times or *groupTimes field) a changed copy.
+func setTimes[T times | groupTimes](p **T, change func(t *T)) {
 	t := **p
 	change(&t)
 	*p = &t
@@ -184,7 +191,7 @@ type gateRec struct {
 }
 
 type groupRec struct {
-	*times      // start, end; written only through setTimes
+	*groupTimes // start, end; written only through setTimes
 	running     int32
 	completed   int32
 	skipped     int32
@@ -563,7 +570,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	for gi := range p.groups {
 		end := next[gi]
 		gr := s.groups.get(gi)
-		gr.times = &noTimes
+		gr.groupTimes = &noGroupTimes
 		gr.buckets = newBvec(bks[end-sizes[gi]:end], s.gen)
 	}
 	gates := make([]*gateRec, len(p.gates))
