@@ -41,9 +41,9 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	return next, cmds, err
 }
 
-// step is Step up to its commit: it builds the next run in b, whose member
-// and group vectors stay claimed (b.commit or b.abort ends that). On error
-// it has aborted already.
+// step is Step up to its commit: it builds the next run in b, whose stage,
+// member and group vectors stay claimed (b.commit or b.abort ends that). On
+// error it has aborted already.
 func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 	if r.p == nil || r.s == nil {
 		return r, nil, fmt.Errorf("%w: the run was not made by New", ErrInvalidTransition)
