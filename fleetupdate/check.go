@@ -25,7 +25,7 @@ func (r Run) check() error {
 	}
 	p, s := r.p, r.s
 	bad := corruptf
-	if len(s.stages) != len(p.stages) || s.groups.len() != len(p.groups) || s.members.len() != len(p.members) || s.gates.n != len(p.gates) {
+	if s.stages.len() != len(p.stages) || s.groups.len() != len(p.groups) || s.members.len() != len(p.members) || s.gates.n != len(p.gates) {
 		return bad("state", "sizes do not match the plan")
 	}
 
@@ -142,8 +142,8 @@ func (r Run) checkWakesOwed() error {
 		}
 		return nil
 	}
-	for i, sr := range s.stages {
-		if sr.phase == stageWaiting && p.stages[i].wait > 0 && !sr.waitSkipped {
+	for i := range p.stages {
+		if sr := s.stages.get(i); sr.phase == stageWaiting && p.stages[i].wait > 0 && !sr.waitSkipped {
 			if err := owed(fmt.Sprintf("state.stages[%d].waitEnd", i), sr.waitEnd); err != nil {
 				return err
 			}
@@ -194,13 +194,9 @@ func (r Run) checkAtRest() error {
 	// for groups that want a slot whether or not they could start anyone
 	// (checkStarved asks the question that matters).
 	ns := *next.s
-	nc := *ns.cold
-	ns.cold = &nc
-	ns.stages = slices.Clone(ns.stages)
-	for i, sr := range ns.stages {
-		c := *sr
-		c.starved = s.stages[i].starved
-		ns.stages[i] = &c
+	ns.stages = ns.stages.clone(len(r.p.stages), len(r.p.stages))
+	for i := range r.p.stages {
+		ns.stages.get(i).starved = s.stages.get(i).starved
 	}
 	after := Run{p: r.p, s: &ns}
 	same, err := encodesEqual(r, after)
@@ -231,7 +227,7 @@ func (r Run) checkAtRest() error {
 func (r Run) checkStarved() error {
 	p, s := r.p, r.s
 	i := s.stage
-	if i >= len(p.stages) || s.stages[i].phase != stageGroups || s.stages[i].starved || s.running(i) < p.stages[i].limit {
+	if i >= len(p.stages) || s.stages.get(i).phase != stageGroups || s.stages.get(i).starved || s.running(i) < p.stages[i].limit {
 		return nil
 	}
 	for _, g := range p.stages[i].groups {
@@ -333,7 +329,7 @@ func checkTimes(field string, clock, start, end time.Time) error {
 
 func (r Run) checkStage(i int) error {
 	p, s := r.p, r.s
-	ps, sr := &p.stages[i], s.stages[i]
+	ps, sr := &p.stages[i], s.stages.get(i)
 	f := fmt.Sprintf("state.stages[%d]", i)
 	switch {
 	case sr.phase < 0 || int(sr.phase) >= len(stagePhaseNames):
@@ -403,7 +399,7 @@ func (r Run) checkGate(k int) error {
 	pg := &p.gates[k]
 	g := s.gates.get(k)
 	f := fmt.Sprintf("state.gates[%d]", k)
-	stagePhase := s.stages[pg.stage].phase
+	stagePhase := s.stages.get(int(pg.stage)).phase
 	switch g.state {
 	case NotStarted:
 		if !g.start.IsZero() || !g.end.IsZero() {
@@ -499,7 +495,7 @@ func (r Run) checkGroup(g int32) (int, error) {
 	p, s := r.p, r.s
 	pg := &p.groups[g]
 	gr := s.groups.get(int(g))
-	sr := s.stages[pg.stage]
+	sr := s.stages.get(int(pg.stage))
 	f := fmt.Sprintf("state.groups[%d]", g)
 	listed := map[string]bool{}
 	for bi := range gr.buckets.n {

@@ -146,10 +146,10 @@ func (r Run) persisted() runJSON {
 		st.Unresolved = append(st.Unresolved, unresolvedJSON{p.members[id].Name, why})
 	}
 	slices.SortFunc(st.Unresolved, func(a, b unresolvedJSON) int { return strings.Compare(a.Member, b.Member) })
-	st.Stages = make([]stageJSON, len(s.stages))
-	for i, sr := range s.stages {
+	st.Stages = make([]stageJSON, s.stages.len())
+	s.stages.each(func(i int, sr *stageRec) {
 		st.Stages[i] = stageJSON{p.stages[i].name, stagePhaseNames[sr.phase], sr.starved, sr.skipped, sr.waitSkipped, sr.start, sr.end, sr.waitEnd}
-	}
+	})
 	st.Groups = make([]groupJSON, 0, len(p.groups))
 	s.groups.each(func(g int, gr *groupRec) {
 		gj := groupJSON{Name: p.groups[g].name, Skipped: gr.userSkipped, StartTime: gr.start, EndTime: gr.end, Windows: make([]windowJSON, gr.buckets.n)}
@@ -305,7 +305,7 @@ func decodeRun(in runJSON) (Run, error) {
 		s.failing = true
 	}
 
-	s.stages = newStages(len(p.stages))
+	s.stages = newStages(len(p.stages), s.gen)
 	s.stage = len(p.stages)
 	for i, sj := range js.Stages {
 		f := fmt.Sprintf("state.stages[%d]", i)
@@ -319,7 +319,7 @@ func decodeRun(in runJSON) (Run, error) {
 		if ph != stageDone && s.stage == len(p.stages) {
 			s.stage = i // the active stage is the first not done
 		}
-		*s.stages[i] = stageRec{phase: int8(ph), starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, times: &times{start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}}
+		*s.stages.get(i) = stageRec{phase: int8(ph), starved: sj.Starved, skipped: sj.Skipped, waitSkipped: sj.WaitSkipped, times: &times{start: sj.StartTime, end: sj.EndTime, waitEnd: sj.WaitEnd}}
 	}
 
 	upType := p.v.upType
@@ -433,7 +433,7 @@ func decodeRun(in runJSON) (Run, error) {
 	run := Run{p: p, s: s}
 	for g := range p.groups {
 		if st := int(p.groups[g].stage); run.groupsStarted(st) && !run.groupDone(int32(g)) {
-			s.stages[st].openGroups++
+			s.stages.get(st).openGroups++
 		}
 	}
 

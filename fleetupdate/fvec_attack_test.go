@@ -19,10 +19,11 @@ import (
 // version is stepped, how often, from how many goroutines, and whether the
 // step is refused.
 
-// isHead reports whether both of r's vectors are their lineage's newest
-// version: a step of r extends them in place instead of copying them.
+// isHead reports whether r's vectors (stages, members, groups) are each
+// their lineage's newest version: a step of r extends them in place
+// instead of copying them.
 func isHead(r Run) bool {
-	return r.s.members.l.head.Load() == r.s.members.ver && r.s.groups.l.head.Load() == r.s.groups.ver
+	return r.s.stages.l.head.Load() == r.s.stages.ver && r.s.members.l.head.Load() == r.s.members.ver && r.s.groups.l.head.Load() == r.s.groups.ver
 }
 
 // decoded returns a run decoded from b: it shares nothing with any other.
@@ -374,6 +375,7 @@ func TestRebasedRunsReadAndChangeAsBefore(t *testing.T) {
 	var events []Event
 	lineages := map[*lineage[memberRec]]bool{r.s.members.l: true}
 	glineages := map[*lineage[groupRec]]bool{r.s.groups.l: true}
+	slineages := map[*lineage[stageRec]]bool{r.s.stages.l: true}
 	for len(lineages) < 2 || len(glineages) < 2 {
 		if len(events) > 60000 {
 			t.Fatalf("no rebase after %d events (%d member lineages, %d group lineages)", len(events), len(lineages), len(glineages))
@@ -411,6 +413,7 @@ func TestRebasedRunsReadAndChangeAsBefore(t *testing.T) {
 		events = append(events, e)
 		lineages[r.s.members.l] = true
 		glineages[r.s.groups.l] = true
+		slineages[r.s.stages.l] = true
 		if missed, _, changed := changedMisses(prev, r); len(missed) > 0 {
 			t.Fatalf("event %d (%#v): Changed = %v misses %v", len(events), e, changed, missed)
 		}
@@ -464,7 +467,7 @@ func TestRebasedRunsReadAndChangeAsBefore(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d events, %d member lineages, %d group lineages", len(events), len(lineages), len(glineages))
+	t.Logf("%d events, %d member lineages, %d group lineages, %d stage lineages", len(events), len(lineages), len(glineages), len(slineages))
 }
 
 // No event Step refuses today has changed a member or group by then (the
@@ -494,6 +497,8 @@ func TestAbortAfterWritesGivesTheLineageBack(t *testing.T) {
 		b.mutMember(2).attempt = 99
 		b.mutMember(2).attempt = 98 // a slot set twice in one step
 		b.mutGroup(1).userSkipped = true
+		b.stage(0).starved = true
+		b.stage(0).openGroups = 7 // a stage set twice in one step
 		b.cold().errCode = "aborted"
 		b.abort()
 	}
@@ -538,4 +543,78 @@ func TestAbortAfterWritesGivesTheLineageBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A stage limited to one member at a time is starved on most steps, so its
+// stage vector is written on most steps and rebased (TestRebasedRuns…
+// rebases the member and group vectors only). Old versions read as they
+// did, a run decoded from the first version and given the same events
+// matches at every stage rebase, and versions next to one step again as
+// decoded runs do.
+func TestStageRebasedRunsReadAsBefore(t *testing.T) {
+	ms := append(members("g1", "a", "b"), members("g2", "c")...)
+	spec := Spec{Strategy: strategy(Stage{Name: "s1", MaxConcurrency: "1", Groups: []Group{
+		{Name: "g1", MaxConcurrency: "2", MaxAllowedFailures: "100%"}, {Name: "g2", MaxAllowedFailures: "100%"}}}), ManagedClusterUpdate: full(k8sTo)}
+	r, err := New("run-1", spec, ms, catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := t0
+	versions := []version{keepBytes(t, r)}
+	var events []Event
+	for r.s.stages.l == versions[0].run.s.stages.l {
+		if len(events) > 60000 {
+			t.Fatalf("no stage rebase after %d events", len(events))
+		}
+		var e Event
+		inflight := r.InFlight()
+		switch k := rng.IntN(20); {
+		case r.State() == Failed || r.State() == Stopped || k == 0:
+			e = Start{At: now}
+		case k < 4 && len(inflight) > 0:
+			e = UpgradeFailed{At: now, Op: inflight[0].Op, Code: "QuotaExceeded", Message: "boom"}
+		case k < 19:
+			now = now.Add(time.Duration(rng.IntN(60)) * time.Minute)
+			e = Tick{At: now}
+		default:
+			e = Stop{At: now}
+		}
+		next, _, err := Step(r, e)
+		if err != nil {
+			continue
+		}
+		if next.State() == Completed || next.State() == Skipped {
+			t.Fatalf("the run is %s after %d events; it should keep failing", next.State(), len(events))
+		}
+		r = next
+		events = append(events, e)
+		versions = append(versions, keepBytes(t, r))
+	}
+	for i, v := range versions {
+		v.check(t, fmt.Sprintf("version %d at the end", i))
+	}
+	replay := decoded(t, versions[0].bytes)
+	for i, e := range events {
+		next, _, err := Step(replay, e)
+		if err != nil {
+			t.Fatalf("replay of event %d (%#v): %v", i, e, err)
+		}
+		if b := mustJSONT(t, next); (i%16 == 0 || replay.s.stages.l != next.s.stages.l) && b != versions[i+1].bytes {
+			t.Fatalf("replay of event %d (%#v) differs:\n%s\n%s", i, e, b, versions[i+1].bytes)
+		}
+		replay = next
+	}
+	last := len(events) - 1 // the step that rebased the stages
+	for _, j := range []int{last - 1, last} {
+		next, cmds, err := Step(versions[j].run, events[j])
+		fnext, fcmds, ferr := Step(decoded(t, versions[j].bytes), events[j])
+		if err != nil || ferr != nil || !commandsEqual(cmds, fcmds) || mustJSONT(t, next) != mustJSONT(t, fnext) {
+			t.Fatalf("stepping version %d again (next to a stage rebase) differs from a decoded run's step: %v %v", j, err, ferr)
+		}
+	}
+	if next, _, err := Step(r, Tick{At: now}); err != nil || !isHead(next) {
+		t.Fatalf("the step after a stage rebase: %v, its vectors' newest: %v", err, err == nil && isHead(next))
+	}
+	t.Logf("%d events to rebase the stages", len(events))
 }

@@ -221,7 +221,7 @@ func checkInvariants(t *rapid.T, r Run, cmds []Command, failingBefore bool, ev E
 		}
 		// No member of stage k+1 starts before stage k is finished.
 		for k := range stage {
-			if s.stages[k].phase != stageDone {
+			if s.stages.get(k).phase != stageDone {
 				t.Fatalf("%s (stage %d) started while stage %d is not done", u.Member, stage, k)
 			}
 		}

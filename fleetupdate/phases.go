@@ -11,7 +11,7 @@ import "time"
 // groupsStarted: the stage has started its groups (they may be running,
 // waiting or done).
 func (r Run) groupsStarted(stage int) bool {
-	switch r.s.stages[stage].phase {
+	switch r.s.stages.get(stage).phase {
 	case stageGroups, stageWaiting, stageDone:
 		return true
 	}
@@ -65,7 +65,7 @@ func (b *stepper) advance(hint int32) {
 	for b.s.phase == Running && b.s.stage < len(b.p.stages) {
 		i := b.s.stage
 		var next bool
-		switch b.s.stages[i].phase {
+		switch b.s.stages.get(i).phase {
 		case stageNotStarted:
 			next = b.stageNotStarted(i)
 		case stageBefore:
@@ -130,7 +130,7 @@ func (b *stepper) stageBefore(i int) bool {
 // after-stage wait begins at the same time as the approval").
 func (b *stepper) stageGroups(i int, hint int32) bool {
 	b.stepGroups(i, hint)
-	if b.s.phase != Running || b.s.stages[i].openGroups > 0 {
+	if b.s.phase != Running || b.s.stages.get(i).openGroups > 0 {
 		return false
 	}
 	st := b.stage(i)
@@ -147,7 +147,7 @@ func (b *stepper) stageGroups(i int, hint int32) bool {
 // its after-gates are settled ("Both must be completed before the update
 // run continues").
 func (b *stepper) stageWaiting(i int) bool {
-	st := b.s.stages[i]
+	st := b.s.stages.get(i)
 	if b.p.stages[i].wait > 0 && !st.waitSkipped && b.s.clock.Before(st.waitEnd) {
 		return false
 	}
@@ -175,11 +175,11 @@ func (b *stepper) stepGroups(stage int, hint int32) {
 	if hint >= 0 && b.p.groups[hint].stage != int32(stage) {
 		return // a change in another stage frees nothing here
 	}
-	if hint >= 0 && !b.s.stages[stage].starved {
+	if hint >= 0 && !b.s.stages.get(stage).starved {
 		b.stepGroup(stage, hint)
 		return
 	}
-	if b.s.stages[stage].starved {
+	if b.s.stages.get(stage).starved {
 		b.stage(stage).starved = false
 	}
 	for _, g := range b.p.stages[stage].groups {

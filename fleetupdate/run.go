@@ -93,7 +93,8 @@ type state struct {
 	inflight int32     // members with an op in flight (Running)
 	*cold              // shared until a step changes it (stepper.cold)
 
-	stage   int // active stage; len(stages) once all are done
+	stage   int            // active stage; len(stages) once all are done
+	stages  fvec[stageRec] // one per plan stage
 	groups  fvec[groupRec]
 	members fvec[memberRec]
 	changes *stepChange // what the steps since the vectors' lineages were made set, newest first
@@ -133,13 +134,11 @@ type cold struct {
 	selection  nodeimage.Selection // Consistent: the resolved (after Start: pinned) images
 	unresolved map[int32]string    // Consistent: member id → why a pool has no target
 
-	stages []*stageRec    // one per plan stage; a step copies the pointers and the stages it changes
-	gates  pvec[*gateRec] // one per plan gate; new in schema version 2
-	wakes  []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
+	gates pvec[*gateRec] // one per plan gate; new in schema version 2
+	wakes []time.Time    // requested wake-ups no Tick has reached yet, sorted, unique
 }
 
 type stageRec struct {
-	gen         uint64
 	*times            // start, end, waitEnd; written only through setTimes
 	openGroups  int32 // groups not done (Run.groupDone); counted from stageGroups on, 0 before
 	phase       int8  // stageNotStarted … stageBefore
@@ -580,7 +579,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 		gates[k] = &gateRecs[k]
 	}
 	s.gates = newPvec(gates)
-	s.stages = newStages(len(p.stages))
+	s.stages = newStages(len(p.stages), s.gen)
 	s.resolveConsistent(p)
 	return s
 }
@@ -769,13 +768,11 @@ func pin(k8s string, images []PoolImage) *pinnedInputs {
 	return &pinnedInputs{k8s, slices.Clone(images)}
 }
 
-// newStages returns n stage records, allocated together.
-func newStages(n int) []*stageRec {
-	recs := make([]stageRec, n)
-	out := make([]*stageRec, n)
-	for i := range recs {
-		recs[i].times = &noTimes
-		out[i] = &recs[i]
+// newStages returns version ver of n stage records that have not started.
+func newStages(n int, ver uint64) fvec[stageRec] {
+	v := newFvec[stageRec](n, ver)
+	for i := range n {
+		v.get(i).times = &noTimes
 	}
-	return out
+	return v
 }

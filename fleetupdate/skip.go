@@ -68,7 +68,7 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 		if i < 0 {
 			return fmt.Errorf("%w: stage %q is not in this run's strategy", ErrUnknownTarget, t.Name)
 		}
-		if b.s.stages[i].phase == stageDone {
+		if b.s.stages.get(i).phase == stageDone {
 			return fmt.Errorf("%w: stage %q has already finished", ErrInvalidTransition, t.Name)
 		}
 	case TargetAfterStageWait:
@@ -80,7 +80,7 @@ func (b *stepper) checkTarget(t SkipTarget) error {
 			return fmt.Errorf("%w: stage %q has no after-stage wait", ErrUnknownTarget, t.Name)
 		}
 		// A wait that has run its course stays Completed, not Skipped.
-		if st := b.s.stages[i]; st.phase == stageDone || st.phase == stageWaiting && !st.waitSkipped && !b.s.clock.Before(st.waitEnd) {
+		if st := b.s.stages.get(i); st.phase == stageDone || st.phase == stageWaiting && !st.waitSkipped && !b.s.clock.Before(st.waitEnd) {
 			return fmt.Errorf("%w: the after-stage wait of stage %q has already finished", ErrInvalidTransition, t.Name)
 		}
 	default:

@@ -91,7 +91,7 @@ func (r Run) status(withMembers bool) Status {
 		st.Status.Error = &ErrorDetail{Code: r.s.errCode, Message: r.s.errMsg}
 	}
 	for i, ps := range r.p.stages {
-		sr := r.s.stages[i]
+		sr := r.s.stages.get(i)
 		ss := StageStatus{Name: ps.name, Status: UpdateStatus{State: r.stageState(i), StartTime: sr.start, CompletedTime: sr.end},
 			FailureCount: r.stageFailures(i), MaxAllowedFailures: ps.maxFailures, MaxConcurrency: ps.limit,
 			BeforeGates: r.gateStatuses(ps.before), AfterGates: r.gateStatuses(ps.after)}
@@ -153,7 +153,7 @@ func (r Run) runState() State {
 }
 
 func (r Run) stageState(i int) State {
-	sr := r.s.stages[i]
+	sr := r.s.stages.get(i)
 	ps := r.p.stages[i]
 	if r.stageOverBudget(i) {
 		return Failed

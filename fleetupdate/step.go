@@ -41,9 +41,9 @@ func Step(r Run, e Event) (Run, []Command, error) {
 	return next, cmds, err
 }
 
-// step is Step up to its commit: it builds the next run in b, whose member
-// and group vectors stay claimed (b.commit or b.abort ends that). On error
-// it has aborted already.
+// step is Step up to its commit: it builds the next run in b, whose stage,
+// member and group vectors stay claimed (b.commit or b.abort ends that). On
+// error it has aborted already.
 func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 	if r.p == nil || r.s == nil {
 		return r, nil, fmt.Errorf("%w: the run was not made by New", ErrInvalidTransition)
@@ -159,8 +159,9 @@ type stepper struct {
 	now  int64 // the clock in Unix seconds
 	cmds []Command
 
-	stagesOwned, wakesOwned, coldOwned bool
+	wakesOwned, coldOwned bool
 
+	sw  fwriter[stageRec]
 	mw  fwriter[memberRec]
 	gw  fwriter[groupRec]
 	bw0 bucketWriter    // the first group whose buckets the step changes (g < 0: none)
@@ -189,14 +190,16 @@ func (b *stepper) init(r Run) {
 	b.s.gen++
 	b.gen = b.s.gen
 	b.now = b.s.clock.Unix()
+	b.sw.init(&b.s.stages, b.gen)
 	b.mw.init(&b.s.members, b.gen)
 	b.gw.init(&b.s.groups, b.gen)
 	b.bw0.g = -1
 }
 
-// commit ends the step's changes to the member and group vectors, and
-// notes them for Changed.
+// commit ends the step's changes to the stage, member and group vectors,
+// and notes the members' and groups' for Changed.
 func (b *stepper) commit() {
+	b.sw.commit() // stages are not in Changed: no list to restart
 	if !b.mw.claimed && !b.gw.claimed {
 		return // nothing claimed (a step that changes a bucket changes its group)
 	}
@@ -249,6 +252,7 @@ func (b *stepper) commit() {
 // abort takes them back: the run given to Step is again the newest of its
 // vectors, as if the step never happened.
 func (b *stepper) abort() {
+	b.sw.abort()
 	b.mw.abort()
 	b.gw.abort()
 	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
@@ -339,19 +343,12 @@ func (b *stepper) bucketWriters(f func(bw *bucketWriter)) {
 	}
 }
 
+// stage returns stage i's record for changing.
 func (b *stepper) stage(i int) *stageRec {
-	if !b.stagesOwned {
-		b.cold().stages = slices.Clone(b.s.stages)
-		b.stagesOwned = true
+	if st, ok := b.sw.owned(i); ok {
+		return st
 	}
-	st := b.s.stages[i]
-	if st.gen != b.gen {
-		c := *st
-		c.gen = b.gen
-		st = &c
-		b.s.stages[i] = st
-	}
-	return st
+	return b.sw.set(i, *b.s.stages.get(i))
 }
 
 // cold returns the state's cold part, copied for this step to change.
