@@ -67,7 +67,7 @@ func (b *stepper) memberFailed(id int32) {
 	}
 	b.s.failing = true
 	if b.s.phase == Running || b.s.phase == Stopping {
-		b.s.phase = Stopping
+		b.cold().phase = Stopping
 		b.settle()
 	}
 }

@@ -37,8 +37,8 @@ type lineage[T comparable] struct {
 	// head is the version a step may extend in place, or busy.
 	head   atomic.Uint64
 	slots  []atomic.Pointer[fentry[T]]
-	writes int         // entries added since the lineage was made; only the claimant touches it
-	spare  []fentry[T] // entries allocated ahead for the next writes; only the claimant touches it
+	writes int          // entries added since the lineage was made; only the claimant touches it
+	spare  []fentry[T]  // entries allocated ahead for the next writes; only the claimant touches it
 	chg    []stepChange // the same for the run's change list (stepper.commit)
 }
 

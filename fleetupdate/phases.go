@@ -84,9 +84,9 @@ func (b *stepper) advance(hint int32) {
 		hint = -1
 	}
 	if b.s.phase == Running && b.s.stage >= len(b.p.stages) {
-		b.s.phase = Completed
+		b.cold().phase = Completed
 		if b.allStagesSkipped() {
-			b.s.phase = Skipped
+			b.cold().phase = Skipped
 		}
 		b.cold().end = b.s.clock
 		b.cold().wakes = nil // a final run ignores ticks: it owes none

@@ -87,7 +87,6 @@ const (
 type state struct {
 	gen      uint64    // step counter; nodes created by step gen are its own to mutate
 	clock    time.Time // never goes backwards
-	phase    State     // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped
 	failing  bool      // Stopping because a member failed: ends Failed, not Stopped
 	started  bool      // the first Start happened: Consistent images are pinned
 	inflight int32     // members with an op in flight (Running)
@@ -125,6 +124,7 @@ func (s *state) running(i int) int {
 // a step copies it only when it does. Its fields are read through state;
 // a step writes them only through stepper.cold.
 type cold struct {
+	phase   State // NotStarted, Running (shown as Pending when the stage is), Stopping, Stopped, Failed, Completed, Skipped; changes a few times a run
 	start   time.Time
 	end     time.Time
 	errCode string // the run's summary error, set while failing or Failed
@@ -504,7 +504,7 @@ func groupPath(at [2]int) string {
 }
 
 func initialState(p *plan, cat *compiledCatalog) *state {
-	s := &state{phase: NotStarted, cold: &cold{catalog: cat}}
+	s := &state{cold: &cold{phase: NotStarted, catalog: cat}}
 	// Records are made in place, in the vectors' entries (allocated together).
 	s.members = newFvec[memberRec](len(p.members), s.gen)
 	s.groups = newFvec[groupRec](len(p.groups), s.gen)

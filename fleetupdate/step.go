@@ -435,7 +435,7 @@ func (b *stepper) start() error {
 		// failed members are tried again with their pinned inputs (Azure/AKS#5733).
 		b.retryFailed()
 	}
-	b.s.phase = Running
+	b.cold().phase = Running
 	b.s.failing = false
 	if c := b.s.cold; c.errCode != "" || c.errMsg != "" || !c.end.IsZero() {
 		c = b.cold()
@@ -473,10 +473,10 @@ func (b *stepper) retryFailed() {
 
 func (b *stepper) stop() error {
 	if b.s.inflight > 0 {
-		b.s.phase = Stopping
+		b.cold().phase = Stopping
 		return nil
 	}
-	b.s.phase = Stopped
+	b.cold().phase = Stopped
 	return nil
 }
 
@@ -561,9 +561,9 @@ func (b *stepper) settle() {
 		return
 	}
 	if b.s.failing {
-		b.s.phase = Failed
+		b.cold().phase = Failed
 		b.cold().end = b.s.clock
 	} else {
-		b.s.phase = Stopped
+		b.cold().phase = Stopped
 	}
 }
