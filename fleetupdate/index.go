@@ -165,6 +165,21 @@ func ownsIndex(v fvec[groupRec], ix *groupIndex) bool {
 	return ix.owner.Load() == v.l && ix.ver.Load() <= v.ver
 }
 
+// buildIndexes gives every group of a new run its index, so that its steps
+// never build one (New's work is O(members) already; a decoded run builds
+// each at its first pick). The run's clock is zero: the intervals are
+// lower bounds, refreshed as they reach the top.
+func (s *state) buildIndexes(p *plan) {
+	b := stepper{p: p, s: s, gen: s.gen, now: s.clock.Unix()}
+	for g := range int32(len(p.groups)) {
+		gr := s.groups.get(int(g))
+		ix := b.buildIndex(g, gr)
+		ix.owner.Store(s.groups.l)
+		ix.ver.Store(s.gen)
+		gr.idx = ix
+	}
+}
+
 // buildIndex builds group g's index from the state being built.
 func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	n := gr.buckets.n

@@ -360,6 +360,7 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 		return Run{}, errors.Join(errs...)
 	}
 	s := initialState(p, &cat)
+	s.buildIndexes(p)
 	return Run{p: p, s: s}, nil
 }
 
