@@ -40,16 +40,23 @@ type lineage[T comparable] struct {
 	writes int          // entries added since the lineage was made; only the claimant touches it
 	spare  []fentry[T]  // entries allocated ahead for the next writes; only the claimant touches it
 	chg    []stepChange // the same for the run's change list (stepper.commit)
+	chgIDs []int32      // and for its entries' ids
 }
 
-// change returns a fresh entry of the run's change list, allocated like
-// the vector's entries: the list lives as long as the lineage.
-func (l *lineage[T]) change() *stepChange {
+// change returns a fresh entry of the run's change list with room for n
+// ids, allocated like the vector's entries: the list lives as long as the
+// lineage.
+func (l *lineage[T]) change(n int) *stepChange {
 	if len(l.chg) == 0 {
 		l.chg = make([]stepChange, min(max(l.writes, 4), 128))
 	}
 	c := &l.chg[0]
 	l.chg = l.chg[1:]
+	if len(l.chgIDs) < n {
+		l.chgIDs = make([]int32, max(n, min(max(l.writes, 16), 1024)))
+	}
+	*c = stepChange{ids: l.chgIDs[:0:n]}
+	l.chgIDs = l.chgIDs[n:]
 	return c
 }
 
@@ -239,6 +246,16 @@ func (w *fwriter[T]) owned(i int) (*T, bool) {
 	return nil, false
 }
 
+// eachTouched calls f with every slot the step set.
+func (w *fwriter[T]) eachTouched(f func(i int32)) {
+	for _, i := range w.few[:w.nfew] {
+		f(i)
+	}
+	for _, i := range w.more {
+		f(i)
+	}
+}
+
 // touched returns how many slots the step set.
 func (w *fwriter[T]) touched() int { return w.nfew + len(w.more) }
 
@@ -296,12 +313,12 @@ func (w *fwriter[T]) abort() {
 // its newest version again.
 func (w *fwriter[T]) release() {
 	l := w.base.l
-	for _, i := range w.appendTouched(nil) {
+	w.eachTouched(func(i int32) {
 		if top := l.slots[i].Load(); top != nil && top.ver == w.gen {
 			l.slots[i].Store(top.prev)
 			l.writes--
 		}
-	}
+	})
 	l.head.Store(w.base.ver)
 }
 

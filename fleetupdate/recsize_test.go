@@ -20,7 +20,7 @@ func TestRecordsFitTheirSizeClasses(t *testing.T) {
 		{"a member's vector entry", unsafe.Sizeof(fentry[memberRec]{}), 104},
 		{"a group's vector entry", unsafe.Sizeof(fentry[groupRec]{}), 88},
 		{"a stage's vector entry", unsafe.Sizeof(fentry[stageRec]{}), 32},
-		{"stepChange", unsafe.Sizeof(stepChange{}), 48},
+		{"stepChange", unsafe.Sizeof(stepChange{}), 40},
 		{"an index bucket", unsafe.Sizeof(ixBucket{}), 56},
 	} {
 		if c.size > c.max {

@@ -105,9 +105,8 @@ type state struct {
 // its list after that version's, every slot set since.
 type stepChange struct {
 	prev *stepChange
-	ids  []int32  // the members set, then the groups, then (-g-1, bucket) pairs
-	nm   int32    // how many of ids are members
-	buf  [3]int32 // holds ids when they fit (most steps)
+	ids  []int32 // the members set, then the groups, then (-g-1, bucket) pairs
+	nm   int32   // how many of ids are members
 }
 
 // running is the number of stage i's members in flight. Only the active

@@ -203,19 +203,15 @@ func (b *stepper) commit() {
 	if !b.mw.claimed && !b.gw.claimed {
 		return // nothing claimed (a step that changes a bucket changes its group)
 	}
-	var c *stepChange
-	if b.mw.claimed { // the claimed lineages are this step's alone
-		c = b.s.members.l.change()
-	} else {
-		c = b.s.groups.l.change()
-	}
-	*c = stepChange{prev: b.s.changes, nm: int32(b.mw.touched())}
 	n := b.mw.touched() + b.gw.touched()
 	b.bucketWriters(func(bw *bucketWriter) { n += 2 * bw.w.touched() })
-	c.ids = c.buf[:0]
-	if n > len(c.buf) {
-		c.ids = make([]int32, 0, n)
+	var c *stepChange
+	if b.mw.claimed { // the claimed lineages are this step's alone
+		c = b.s.members.l.change(n)
+	} else {
+		c = b.s.groups.l.change(n)
 	}
+	c.prev, c.nm = b.s.changes, int32(b.mw.touched())
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
 	for _, g := range c.ids[c.nm:] {
 		// A group changed without its index no longer owns it (index.go).
@@ -224,9 +220,7 @@ func (b *stepper) commit() {
 		}
 	}
 	b.bucketWriters(func(bw *bucketWriter) {
-		for _, bi := range bw.w.appendTouched(nil) {
-			c.ids = append(c.ids, -bw.g-1, bi)
-		}
+		bw.w.eachTouched(func(bi int32) { c.ids = append(c.ids, -bw.g-1, bi) })
 		bw.w.commit() // records keep their addresses: nothing else moves
 	})
 	b.releaseWriters()
