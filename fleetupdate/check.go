@@ -565,15 +565,15 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 		return corruptf(f+".attempt", "%q is %s but was never attempted", name, m.state())
 	case m.state() == Failed && m.tx().errCode == "" || m.tx().errCode != "" && m.state() != Failed && m.state() != Pending:
 		return corruptf(f+".error", "%q: a Failed member has an error, and only a Failed or Pending one (it is %s)", name, m.state())
-	case m.state() == NotStarted && (!m.end.IsZero() || m.tx().message != ""):
+	case m.state() == NotStarted && (!m.end().IsZero() || m.tx().message != ""):
 		return corruptf(f+".state", "%q is NotStarted but has an end time or a message", name)
-	case m.attempt > 0 && m.start.Before(s.start):
-		return corruptf(f+".startTime", "%q: %s is before the run started (%s); only a started run upgrades", name, m.start, s.start)
-	case m.state() == Running && (m.start.IsZero() || !m.end.IsZero()):
+	case m.attempt > 0 && m.start().Before(s.start):
+		return corruptf(f+".startTime", "%q: %s is before the run started (%s); only a started run upgrades", name, m.start(), s.start)
+	case m.state() == Running && (m.start().IsZero() || !m.end().IsZero()):
 		return corruptf(f+".state", "%q is Running: it has a startTime and no endTime", name)
-	case m.state() == Pending && !m.end.IsZero():
+	case m.state() == Pending && !m.end().IsZero():
 		return corruptf(f+".endTime", "%q is Pending: it has not ended", name)
-	case (m.state() == Completed || m.state() == Skipped || m.state() == Failed) && (m.start.IsZero() || m.end.IsZero()):
+	case (m.state() == Completed || m.state() == Skipped || m.state() == Failed) && (m.start().IsZero() || m.end().IsZero()):
 		return corruptf(f+".state", "%q is %s: it has a startTime and an endTime", name, m.state())
 	case m.state() == Skipped && m.tx().message == "":
 		return corruptf(f+".message", "%q is Skipped: its message says why", name)
@@ -588,7 +588,7 @@ func (r Run) checkMember(f string, id int32, m *memberRec, stagePhase int, image
 	case m.state() == Running && stagePhase != stageGroups:
 		return corruptf(f+".state", "%q is Running outside its stage's groups phase", name)
 	}
-	if err := checkTimes(f, s.clock, m.start, m.end); err != nil {
+	if err := checkTimes(f, s.clock, m.start(), m.end()); err != nil {
 		return err
 	}
 	if m.pinned != nil {

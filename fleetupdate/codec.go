@@ -167,7 +167,7 @@ func (r Run) persisted() runJSON {
 // memberJSON is the persisted form of member i, whose record is m.
 func (r Run) memberJSON(i int, m *memberRec) memberJSON {
 	mj := memberJSON{Name: m.data.Name, State: m.state(), WaitCatalog: m.waitCatalog, Removed: m.removed, Attempt: m.attempt,
-		Note: m.tx().note, Message: m.tx().message, StartTime: m.start, EndTime: m.end}
+		Note: m.tx().note, Message: m.tx().message, StartTime: m.start(), EndTime: m.end()}
 	if m.data != &r.p.members[i] {
 		mj.Data = m.data
 	}
@@ -349,8 +349,9 @@ func decodeRun(in runJSON) (Run, error) {
 			return Run{}, corruptf(f+".state", "%q is not a member state", mj.State)
 		}
 		m := s.members.get(i)
-		*m = memberRec{data: data, ms: ms, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt,
-			start: mj.StartTime, end: mj.EndTime}
+		*m = memberRec{data: data, ms: ms, waitCatalog: mj.WaitCatalog, removed: mj.Removed, attempt: mj.Attempt}
+		m.setStart(mj.StartTime)
+		m.setEnd(mj.EndTime)
 		t := memberText{note: mj.Note, message: mj.Message}
 		if mj.Error != nil {
 			if mj.Error.Code == "" {

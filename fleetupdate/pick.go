@@ -176,8 +176,8 @@ func (b *stepper) act(g int32, id int32) {
 		m.attempt++
 		m.setText(memberText{note: v.note})
 		m.waitCatalog = false
-		m.start = b.s.clock
-		m.end = time.Time{}
+		m.setStart(b.s.clock)
+		m.setEnd(time.Time{})
 		if m.pinned != nil {
 			b.emit(m.command(b.p))
 			break
@@ -191,11 +191,13 @@ func (b *stepper) act(g int32, id int32) {
 	case vSkip:
 		m := b.setState(id, Skipped)
 		m.setText(memberText{note: m.tx().note, message: v.note}) // no error: it may have waited for the catalog
-		m.start, m.end = b.s.clock, b.s.clock
+		m.setStart(b.s.clock)
+		m.setEnd(b.s.clock)
 	case vFail:
 		m := b.setState(id, Failed)
 		m.setText(memberText{note: m.tx().note, message: m.tx().message, errCode: codeUpgradeNotAllowed, errMsg: v.note})
-		m.start, m.end = b.s.clock, b.s.clock
+		m.setStart(b.s.clock)
+		m.setEnd(b.s.clock)
 		b.memberFailed(id)
 	case vWait:
 		b.waitForCatalog(g, id, v.code, v.note)

@@ -2,6 +2,7 @@ package fleetupdate
 
 import (
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -17,7 +18,7 @@ func TestRecordsFitTheirSizeClasses(t *testing.T) {
 		size, max uintptr
 	}{
 		{"state", unsafe.Sizeof(state{}), 112},
-		{"a member's vector entry", unsafe.Sizeof(fentry[memberRec]{}), 104},
+		{"a member's vector entry", unsafe.Sizeof(fentry[memberRec]{}), 80},
 		{"a group's vector entry", unsafe.Sizeof(fentry[groupRec]{}), 88},
 		{"a stage's vector entry", unsafe.Sizeof(fentry[stageRec]{}), 32},
 		{"stepChange", unsafe.Sizeof(stepChange{}), 40},
@@ -26,5 +27,34 @@ func TestRecordsFitTheirSizeClasses(t *testing.T) {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, over %d", c.what, c.size, c.max)
 		}
+	}
+}
+
+// A member's packed times give back the instant they were given, in UTC,
+// and the zero time as the zero time.
+func TestMemberTimesPack(t *testing.T) {
+	east := time.FixedZone("east", 2*3600)
+	for _, in := range []time.Time{
+		{},
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(0, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 500, time.UTC),
+		time.Date(2026, 11, 26, 21, 31, 25, 123_456_789, east),
+		MaxEventTime.Add(-time.Nanosecond),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+	} {
+		var m memberRec
+		m.setStart(in)
+		m.setEnd(in.Add(time.Second))
+		if got := m.start(); got != in.UTC() && !(in.IsZero() && got.IsZero()) {
+			t.Errorf("start %v came back as %v", in, got)
+		}
+		if got := m.end(); !got.Equal(in.Add(time.Second)) || got.Location() != time.UTC {
+			t.Errorf("end %v came back as %v", in.Add(time.Second), got)
+		}
+	}
+	var m memberRec
+	if m.start() != (time.Time{}) || m.end() != (time.Time{}) {
+		t.Errorf("a new record's times are %v, %v; want zero", m.start(), m.end())
 	}
 }

@@ -227,16 +227,38 @@ type bucketRec struct {
 }
 
 type memberRec struct {
-	data        *Member
-	pinned      *pinnedInputs // inputs of the first attempt; retries reuse them
-	text        *memberText   // nil while every text is empty (most of the time)
-	start, end  time.Time
-	bucket      int32
-	attempt     int32 // the op in flight, or the last one, is opID(run, member, attempt)
-	ms          memberState
-	waitCatalog bool // Pending until CatalogChanged or MemberChanged
-	removed     bool
+	data             *Member
+	pinned           *pinnedInputs // inputs of the first attempt; retries reuse them
+	text             *memberText   // nil while every text is empty (most of the time)
+	startSec, endSec int64         // the start and end times, packed (packTime)
+	startNs, endNs   int32
+	bucket           int32
+	attempt          int32 // the op in flight, or the last one, is opID(run, member, attempt)
+	ms               memberState
+	waitCatalog      bool // Pending until CatalogChanged or MemberChanged
+	removed          bool
 }
+
+// A member's times take 12 bytes each instead of time.Time's 24, as every
+// step copies the records it changes: seconds since year 1 (so the zero
+// time is 0) and nanoseconds, in UTC like the run's clock.
+const unixToYear1 = 62135596800
+
+func packTime(t time.Time) (int64, int32) {
+	return t.Unix() + unixToYear1, int32(t.Nanosecond())
+}
+
+func unpackTime(sec int64, ns int32) time.Time {
+	if sec == 0 && ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec-unixToYear1, int64(ns)).UTC()
+}
+
+func (m *memberRec) start() time.Time     { return unpackTime(m.startSec, m.startNs) }
+func (m *memberRec) end() time.Time       { return unpackTime(m.endSec, m.endNs) }
+func (m *memberRec) setStart(t time.Time) { m.startSec, m.startNs = packTime(t) }
+func (m *memberRec) setEnd(t time.Time)   { m.endSec, m.endNs = packTime(t) }
 
 // memberState is a member's state in a byte, which keeps its record within
 // 96 bytes.

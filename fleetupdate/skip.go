@@ -96,10 +96,10 @@ func (b *stepper) skipMember(id int32, why string) {
 		m := b.setState(id, Skipped)
 		m.waitCatalog = false
 		m.setText(memberText{note: m.tx().note, message: why})
-		if m.start.IsZero() {
-			m.start = b.s.clock
+		if m.start().IsZero() {
+			m.setStart(b.s.clock)
 		}
-		m.end = b.s.clock
+		m.setEnd(b.s.clock)
 	}
 }
 

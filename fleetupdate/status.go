@@ -290,7 +290,7 @@ func (r Run) memberStatus(id int32, gr *groupRec) MemberStatus {
 		Name:              m.data.Name,
 		ClusterResourceID: m.data.ClusterResourceID,
 		OperationID:       m.op(r.p.name),
-		Status:            UpdateStatus{State: m.state(), StartTime: m.start, CompletedTime: m.end},
+		Status:            UpdateStatus{State: m.state(), StartTime: m.start(), CompletedTime: m.end()},
 		Message:           m.tx().message,
 	}
 	switch m.state() {

@@ -459,7 +459,7 @@ func (b *stepper) retryFailed() {
 			}
 			m := b.setState(id, NotStarted)
 			m.setText(memberText{note: m.tx().note})
-			m.end = time.Time{}
+			m.setEnd(time.Time{})
 			b.requeue(g, id)
 		}
 	}
@@ -493,19 +493,19 @@ func (b *stepper) finished(op OpID, code, message string) error {
 	switch {
 	case code == "":
 		m := b.setState(id, Completed)
-		m.end = b.s.clock
+		m.setEnd(b.s.clock)
 		m.setText(memberText{note: m.tx().note, message: m.tx().note})
 	case code == CodeNodeImageVersionNotAvailable:
 		if why, ok := b.abandoned(g, id); ok {
 			m := b.setState(id, Skipped)
 			m.setText(memberText{note: m.tx().note, message: why})
-			m.end = b.s.clock
+			m.setEnd(b.s.clock)
 		} else {
 			b.waitForCatalog(g, id, code, message)
 		}
 	default:
 		m := b.setState(id, Failed)
-		m.end = b.s.clock
+		m.setEnd(b.s.clock)
 		m.setText(memberText{note: m.tx().note, message: m.tx().message, errCode: code, errMsg: message})
 		b.memberFailed(id)
 	}
