@@ -404,7 +404,7 @@ func decodeRun(in runJSON) (Run, error) {
 				}
 			}
 			byKey[k] = int32(wi)
-			bks = append(bks, &bucketRec{key: k, sched: wj.Window, comp: comp, reached: wj.Reached, opening: wj.Opening})
+			bks = append(bks, &bucketRec{bucketKind: &bucketKind{key: k, sched: wj.Window, comp: comp}, reached: wj.Reached, opening: wj.Opening})
 		}
 		g.buckets = newBvec(bks, s.gen)
 		for _, id := range p.groups[gi].members {

@@ -65,7 +65,7 @@ func (b *stepper) bucketOf(g int32, key string, w *window.Schedule) int32 {
 	}
 	ix := b.ownIndex(g)
 	gr := b.mutGroup(g)
-	rec := &bucketRec{gen: b.gen, key: key, sched: w, comp: compileWindow(w)}
+	rec := &bucketRec{gen: b.gen, bucketKind: &bucketKind{key: key, sched: w, comp: compileWindow(w)}}
 	b.buckets(g, gr).push(rec)
 	if ix != nil {
 		ix.addBucket(rec)

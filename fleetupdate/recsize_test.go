@@ -7,8 +7,9 @@ import (
 )
 
 // A step allocates the state and the records it changes: these sizes are
-// what keeps a step under 1 KB (BenchmarkFloor). The state is allocated on
-// its own, so it must stay within its size class; vector entries, change
+// what keeps a step under 1 KB (BenchmarkFloor). The state and bucket
+// records are allocated on their own, so they must stay within their size
+// classes; vector entries, change
 // list entries and index buckets come in arrays, so every byte counts. A
 // field that grows one of them costs every step; put rarely changed fields
 // behind the record's pointers instead (cold, times, text).
@@ -23,6 +24,7 @@ func TestRecordsFitTheirSizeClasses(t *testing.T) {
 		{"a stage's vector entry", unsafe.Sizeof(fentry[stageRec]{}), 32},
 		{"stepChange", unsafe.Sizeof(stepChange{}), 40},
 		{"an index bucket", unsafe.Sizeof(ixBucket{}), 56},
+		{"a bucket record", unsafe.Sizeof(bucketRec{}), 48},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, over %d", c.what, c.size, c.max)

@@ -218,12 +218,18 @@ func (g *groupRec) unfinished(size int) int32 {
 // distinct window once instead of every member. The queues themselves are
 // derived (groupIndex).
 type bucketRec struct {
-	gen     uint64
-	key     string           // the window's JSON; "" for no window
-	sched   *window.Schedule // nil for no window
-	comp    *window.Compiled // sched compiled; nil for no window
-	reached bool             // reached while closed: its NotStarted members show Pending
-	opening time.Time        // next opening when reached
+	gen         uint64
+	*bucketKind           // never changes: a step that changes the record shares it
+	reached     bool      // reached while closed: its NotStarted members show Pending
+	opening     time.Time // next opening when reached
+}
+
+// bucketKind is a bucket's window, shared by every bucket (of any group)
+// with the same window.
+type bucketKind struct {
+	key   string           // the window's JSON; "" for no window
+	sched *window.Schedule // nil for no window
+	comp  *window.Compiled // sched compiled; nil for no window
 }
 
 type memberRec struct {
@@ -530,24 +536,16 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	// Records are made in place, in the vectors' entries (allocated together).
 	s.members = newFvec[memberRec](len(p.members), s.gen)
 	s.groups = newFvec[groupRec](len(p.groups), s.gen)
-	type bucketOf struct {
-		key  string
-		comp *window.Compiled
-	}
 	// Each distinct window key gets a number; members share window copies
 	// (cloneMemberShared), so a member's costs a lookup by pointer.
-	var kinds []bucketOf
+	var kinds []*bucketKind
 	kindOf := map[*window.Schedule]int32{}
 	kindByKey := map[string]int32{}
 	// A group's buckets are in the order its members (ascending ids) meet
 	// them; members are visited in id order, which is memory order.
 	type groupKind struct{ group, kind int32 }
-	type newBucket struct {
-		groupKind
-		sched *window.Schedule
-	}
 	bucketAt := map[groupKind]int32{}
-	var found []newBucket // every group's buckets, as met
+	var found []groupKind // every group's buckets, as met
 	sizes := make([]int32, len(p.groups))
 	for id := range p.members {
 		m, g := s.members.get(id), p.groupOf[id]
@@ -558,7 +556,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 			key := scheduleKey(w)
 			if kind, ok = kindByKey[key]; !ok {
 				kind = int32(len(kinds))
-				kinds = append(kinds, bucketOf{key: key, comp: compileWindow(w)})
+				kinds = append(kinds, &bucketKind{key: key, sched: w, comp: compileWindow(w)})
 				kindByKey[key] = kind
 			}
 			kindOf[w] = kind
@@ -568,7 +566,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 			bi = sizes[g]
 			sizes[g]++
 			bucketAt[groupKind{g, kind}] = bi
-			found = append(found, newBucket{groupKind{g, kind}, w})
+			found = append(found, groupKind{g, kind})
 		}
 		m.bucket = bi
 	}
@@ -583,7 +581,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	for _, f := range found {
 		k := kinds[f.kind]
 		b := &bucketRecs[next[f.group]]
-		*b = bucketRec{key: k.key, sched: f.sched, comp: k.comp}
+		*b = bucketRec{bucketKind: k}
 		bks[next[f.group]] = b
 		next[f.group]++
 	}
