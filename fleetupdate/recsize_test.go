@@ -9,10 +9,10 @@ import (
 // A step allocates the state and the records it changes: these sizes are
 // what keeps a step under 1 KB (BenchmarkFloor). The state and bucket
 // records are allocated on their own, so they must stay within their size
-// classes; vector entries, change
-// list entries and index buckets come in arrays, so every byte counts. A
-// field that grows one of them costs every step; put rarely changed fields
-// behind the record's pointers instead (cold, times, text).
+// classes; vector entries, change list entries and index buckets come in
+// arrays, so every byte counts. A field that grows one of them costs every
+// step; put rarely changed fields behind the record's pointers instead
+// (cold, times, text).
 func TestRecordsFitTheirSizeClasses(t *testing.T) {
 	for _, c := range []struct {
 		what      string
