@@ -110,9 +110,14 @@ func (b *stepper) stageBefore(i int) bool {
 	}
 	st := b.stage(i)
 	st.phase = stageGroups
+	started := &groupTimes{start: b.s.clock} // shared: times are never changed in place
 	for _, g := range b.p.stages[i].groups {
 		gr := b.mutGroup(g)
-		setTimes(&gr.groupTimes, func(t *groupTimes) { t.start = b.s.clock })
+		if *gr.groupTimes == noGroupTimes {
+			gr.groupTimes = started
+		} else {
+			setTimes(&gr.groupTimes, func(t *groupTimes) { t.start = b.s.clock })
+		}
 		if b.r().groupDone(g) {
 			setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = b.s.clock })
 		} else {
