@@ -168,13 +168,14 @@ type fwriter[T comparable] struct {
 	more    []int32 // the rest
 }
 
+// init readies w, a zero writer, to build the next version of *v.
 func (w *fwriter[T]) init(v *fvec[T], gen uint64) {
-	*w = fwriter[T]{v: v, base: *v, baseN: v.len(), gen: gen}
+	w.v, w.base, w.baseN, w.gen = v, *v, v.len(), gen
 }
 
 // initGrowing is init for a vector that grows, whose length is *n.
 func (w *fwriter[T]) initGrowing(v *fvec[T], n *int, gen uint64) {
-	*w = fwriter[T]{v: v, np: n, base: *v, baseN: *n, gen: gen}
+	w.v, w.np, w.base, w.baseN, w.gen = v, n, *v, *n, gen
 }
 
 // n is the length of the version being built.

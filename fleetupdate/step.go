@@ -184,8 +184,10 @@ func (b *stepper) releaseWriters() {
 	b.bw, b.bwp = nil, nil
 }
 
+// init readies b, a zero stepper, to step r. (It sets fields rather than
+// assigning a whole stepper: zeroing one again costs every step.)
 func (b *stepper) init(r Run) {
-	*b = stepper{p: r.p, s: new(state), orig: r.s}
+	b.p, b.s, b.orig = r.p, new(state), r.s
 	*b.s = *r.s
 	b.s.gen++
 	b.gen = b.s.gen
