@@ -10,20 +10,21 @@
 // Step reads no clock, does no I/O and never changes the Run it is given;
 // versions share structure, so a step costs O(1) plus the work the event
 // causes, however large the fleet: it copies the records it changes and
-// adds one entry to each changed member's and group's history (about 1 KB
-// allocated per event that finishes one member and starts the next,
-// command included). Every version stays readable; the newest version of a
-// run is the one its next step extends in place. Stepping any other (a run
-// stepped already, or two steps of one run at once) first copies its member
-// and group vectors, O(members), once. A pick inside a group costs
-// O(log distinct maintenance windows in the group) plus the buckets it marks
-// or clears, and each window's next opening is recomputed once per
-// occurrence that reaches the front of the group's order (so with a window
-// per member, a long run recomputes each window about once per occurrence).
-// Stepping a Run that has already been stepped, or one just decoded, costs
-// O(group size) once per group it picks in, to build the picking index
-// (derived state, never saved) that another run holds. Time comes in on
-// every event.
+// adds one entry to each changed member's and group's history (in
+// BenchmarkFloor's one-by-one fleet, about 800 bytes and 8 allocations per
+// event that finishes one member and starts the next, the command and the
+// benchmark host's own included). Every version stays readable; the newest
+// version of a run is the one its next step extends in place. Stepping any
+// other (a run stepped already, or two steps of one run at once) first
+// copies its member and group vectors, O(members), once. A pick inside a
+// group costs O(log distinct maintenance windows in the group) plus the
+// buckets it marks or clears, and each window's next opening is recomputed
+// once per occurrence that reaches the front of the group's order (so with
+// a window per member, a long run recomputes each window about once per
+// occurrence). New builds each group's picking index (derived state, never
+// saved); stepping a Run that has already been stepped, or one just
+// decoded, costs O(group size) once per group it picks in, to build one of
+// its own. Time comes in on every event.
 //
 // # Host contract
 //

@@ -48,17 +48,21 @@ type lineage[T comparable] struct {
 // lineage.
 func (l *lineage[T]) change(n int) *stepChange {
 	if len(l.chg) == 0 {
-		l.chg = make([]stepChange, min(max(l.writes, 4), 128))
+		l.chg = make([]stepChange, l.chunk())
 	}
 	c := &l.chg[0]
 	l.chg = l.chg[1:]
 	if len(l.chgIDs) < n {
-		l.chgIDs = make([]int32, max(n, min(max(l.writes, 16), 1024)))
+		l.chgIDs = make([]int32, max(n, 8*l.chunk()))
 	}
 	*c = stepChange{ids: l.chgIDs[:0:n]}
 	l.chgIDs = l.chgIDs[n:]
 	return c
 }
+
+// chunk is how many entries to allocate at once: as many as the lineage
+// has had writes, from 4 up to 128, so a short-lived one wastes little.
+func (l *lineage[T]) chunk() int { return min(max(l.writes, 4), 128) }
 
 // entry returns a fresh entry. Entries are allocated in chunks that grow
 // with the lineage's writes, so a step pays one allocation per many
@@ -67,7 +71,7 @@ func (l *lineage[T]) change(n int) *stepChange {
 // until the lineage itself is dropped.
 func (l *lineage[T]) entry() *fentry[T] {
 	if len(l.spare) == 0 {
-		l.spare = make([]fentry[T], min(max(l.writes, 4), 128))
+		l.spare = make([]fentry[T], l.chunk())
 	}
 	e := &l.spare[0]
 	l.spare = l.spare[1:]

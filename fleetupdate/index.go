@@ -75,27 +75,27 @@ type groupIndex struct {
 	scratch []int32
 }
 
-// ext returns the members queued again in bucket bk, with those that left.
-func (bk *ixBucket) ext() []int32 {
-	if bk.extra == nil {
-		return nil
-	}
-	return *bk.extra
-}
-
 // ixBucket is a bucket's queue and its window's interval.
 type ixBucket struct {
 	win      *window.Compiled // nil: no window, or one that never opens
 	extra    *[]int32         // members queued again since the index was built (retries, catalog, moved in), sorted
 	s, e     int64            // the window's current or next interval, Unix seconds; valid while the clock is before e
 	asked    int64            // when reached: its opening as a key (never for none, math.MinInt64 if not whole seconds)
-	cursor   int32            // ix.all[cursor:end]: members waiting when the index was built, sorted, less those seen to have left
+	cursor   int32            // ix.all[cursor:end]: members waiting when the index was built, sorted; cursor moves past those that left
 	end      int32
 	xhead    int32 // extra[:xhead] have left
 	windowed bool
 	ok       bool // the window opens again (s and e are meaningful)
 	known    bool // s, e and ok have been computed
 	reached  bool // the bucket record's reached flag
+}
+
+// ext returns the members queued again in bucket bk, with those that left.
+func (bk *ixBucket) ext() []int32 {
+	if bk.extra == nil {
+		return nil
+	}
+	return *bk.extra
 }
 
 // key is the bucket's opening in the planner's order.
