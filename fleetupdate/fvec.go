@@ -62,7 +62,7 @@ func (l *lineage[T]) change(n int) *stepChange {
 
 // chunk is how many entries to allocate at once: as many as the lineage
 // has had writes, from 4 up to 128, so a short-lived one wastes little.
-func (l *lineage[T]) chunk() int { return min(max(l.writes, 4), 128) }
+func (l *lineage[T]) chunk() int { return min(max(l.writes, 2), 64) }
 
 // entry returns a fresh entry. Entries are allocated in chunks that grow
 // with the lineage's writes, so a step pays one allocation per many
