@@ -37,10 +37,11 @@ type lineage[T comparable] struct {
 	// head is the version a step may extend in place, or busy.
 	head   atomic.Uint64
 	slots  []atomic.Pointer[fentry[T]]
-	writes int          // entries added since the lineage was made; only the claimant touches it
-	spare  []fentry[T]  // entries allocated ahead for the next writes; only the claimant touches it
-	chg    []stepChange // the same for the run's change list (stepper.commit)
-	chgIDs []int32      // and for its entries' ids
+	writes int           // entries added since the lineage was made; only the claimant touches it
+	spare  []fentry[T]   // entries allocated ahead for the next writes; only the claimant touches it
+	chg    []stepChange  // the same for the run's change list (stepper.commit)
+	chgIDs []int32       // and for its entries' ids
+	idx    []*groupIndex // a groups lineage's: each group's pick index (index.go); only the claimant touches it
 }
 
 // change returns a fresh entry of the run's change list with room for n

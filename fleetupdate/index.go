@@ -11,11 +11,12 @@ package fleetupdate
 // vector owns at a time, and the step that owns it changes it in place, so
 // that a pick copies nothing, not even the group's record:
 //
-//   - The index names the groups lineage it belongs to and the version of
-//     the last step that changed it. A version of that lineage at or after
-//     that one, whose group record still points to the index, owns it: no
-//     step changed the group since without the index (a step that changes a
-//     group record and not its index drops the index from the record).
+//   - The groups lineage holds each group's index (lineage.idx), and the
+//     index names that lineage and the version of the last step that
+//     changed it. A version of the lineage at or after that one owns it, as
+//     long as the lineage still holds it: no step changed the group since
+//     without the index (a step that changes a group record and not its
+//     index drops the index from the lineage).
 //   - Only a step that extends the lineage's newest version in place (fvec)
 //     may claim it, by stamping it with its own version; the run it returns
 //     owns it. The run given to Step is not changed: the index is no longer
@@ -130,24 +131,28 @@ func (b *stepper) index(g int32) *groupIndex {
 	if ix := b.ownIndex(g); ix != nil {
 		return ix
 	}
-	gr := b.mutGroup(g)
-	ix := b.buildIndex(g, gr)
-	ix.owner.Store(b.s.groups.l)
+	ix := b.buildIndex(g, b.group(g))
+	l := b.s.groups.l // claimed by ownIndex
+	ix.owner.Store(l)
 	ix.ver.Store(b.gen)
-	gr.idx = ix
+	if l.idx == nil {
+		l.idx = make([]*groupIndex, len(b.p.groups))
+	}
+	l.idx[g] = ix
 	return ix
 }
 
 // ownIndex returns group g's index if this step owns it or can claim it,
 // else nil.
 func (b *stepper) ownIndex(g int32) *groupIndex {
-	ix := b.group(g).idx
-	if ix == nil {
-		return nil
-	}
 	if !b.gw.claimed {
 		b.gw.claim()
 	}
+	l := b.s.groups.l
+	if l.idx == nil || l.idx[g] == nil {
+		return nil
+	}
+	ix := l.idx[g]
 	owner, v := ix.owner.Load(), ix.ver.Load()
 	switch {
 	case owner == b.s.groups.l && v == b.gen:
@@ -159,10 +164,16 @@ func (b *stepper) ownIndex(g int32) *groupIndex {
 	return ix
 }
 
-// ownsIndex reports whether the groups vector v owns the index ix of one of
-// its records (see the file comment).
-func ownsIndex(v fvec[groupRec], ix *groupIndex) bool {
-	return ix.owner.Load() == v.l && ix.ver.Load() <= v.ver
+// ownedIndex returns group g's index if the groups vector v owns it (see
+// the file comment), else nil.
+func ownedIndex(v fvec[groupRec], g int32) *groupIndex {
+	if v.l.idx == nil {
+		return nil
+	}
+	if ix := v.l.idx[g]; ix != nil && ix.owner.Load() == v.l && ix.ver.Load() <= v.ver {
+		return ix
+	}
+	return nil
 }
 
 // buildIndexes gives every group of a new run its index, so that its steps
@@ -171,12 +182,13 @@ func ownsIndex(v fvec[groupRec], ix *groupIndex) bool {
 // lower bounds, refreshed as they reach the top.
 func (s *state) buildIndexes(p *plan) {
 	b := stepper{p: p, s: s, gen: s.gen, now: s.clock.Unix()}
+	l := s.groups.l
+	l.idx = make([]*groupIndex, len(p.groups))
 	for g := range int32(len(p.groups)) {
-		gr := s.groups.get(int(g))
-		ix := b.buildIndex(g, gr)
-		ix.owner.Store(s.groups.l)
+		ix := b.buildIndex(g, s.groups.get(int(g)))
+		ix.owner.Store(l)
 		ix.ver.Store(s.gen)
-		gr.idx = ix
+		l.idx[g] = ix
 	}
 }
 
@@ -446,8 +458,8 @@ func (h *ixHeap) down(i int) {
 // buildIndex would make, up to its lazy parts. It must not run while a step
 // of a run holding gr is under way.
 func (r Run) checkIndex(g int32, gr *groupRec) error {
-	ix := gr.idx
-	if ix == nil || !ownsIndex(r.s.groups, ix) {
+	ix := ownedIndex(r.s.groups, g)
+	if ix == nil {
 		return nil
 	}
 	f := fmt.Sprintf("state.groups[%d] (its index)", g)

@@ -20,7 +20,7 @@ func TestRecordsFitTheirSizeClasses(t *testing.T) {
 	}{
 		{"state", unsafe.Sizeof(state{}), 112},
 		{"a member's vector entry", unsafe.Sizeof(fentry[memberRec]{}), 80},
-		{"a group's vector entry", unsafe.Sizeof(fentry[groupRec]{}), 88},
+		{"a group's vector entry", unsafe.Sizeof(fentry[groupRec]{}), 80},
 		{"a stage's vector entry", unsafe.Sizeof(fentry[stageRec]{}), 32},
 		{"stepChange", unsafe.Sizeof(stepChange{}), 40},
 		{"an index bucket", unsafe.Sizeof(ixBucket{}), 56},

@@ -195,9 +195,8 @@ type groupRec struct {
 	skipped     int32
 	failed      int32
 	userSkipped bool
-	buckets     bvec        // the group's distinct windows, in the order the run met them
-	catalogWait *[]int32    // ids waiting for CatalogChanged (lazily pruned); never changed, replaced
-	idx         *groupIndex // derived pick state, owned by one record at a time (index.go)
+	buckets     bvec     // the group's distinct windows, in the order the run met them
+	catalogWait *[]int32 // ids waiting for CatalogChanged (lazily pruned); never changed, replaced
 }
 
 // waiting returns the ids waiting for CatalogChanged (some may have left).

@@ -215,10 +215,12 @@ func (b *stepper) commit() {
 	}
 	c.prev, c.nm = b.s.changes, int32(b.mw.touched())
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
-	for _, g := range c.ids[c.nm:] {
-		// A group changed without its index no longer owns it (index.go).
-		if gr := b.group(g); gr.idx != nil && gr.idx.ver.Load() != b.gen {
-			gr.idx = nil
+	if l := b.s.groups.l; l.idx != nil && b.gw.claimed {
+		for _, g := range c.ids[c.nm:] {
+			// A group changed without its index no longer owns it (index.go).
+			if ix := l.idx[g]; ix != nil && ix.ver.Load() != b.gen {
+				l.idx[g] = nil
+			}
 		}
 	}
 	b.bucketWriters(func(bw *bucketWriter) {
@@ -231,11 +233,14 @@ func (b *stepper) commit() {
 	groups := b.s.groups
 	if b.gw.commit() {
 		rebased = true
-		// Hand each pick index to the new lineage, or the next pick
-		// rebuilds it; the old lineage's versions can no longer claim it.
-		for g := range groups.len() {
-			if ix := groups.get(g).idx; ix != nil {
-				ix.owner.CompareAndSwap(groups.l, b.s.groups.l)
+		// Hand the pick indexes to the new lineage, or the next picks
+		// rebuild them; the old lineage's versions can no longer claim them.
+		if old := groups.l.idx; old != nil {
+			b.s.groups.l.idx = slices.Clone(old)
+			for _, ix := range old {
+				if ix != nil {
+					ix.owner.CompareAndSwap(groups.l, b.s.groups.l)
+				}
 			}
 		}
 	}
@@ -253,15 +258,15 @@ func (b *stepper) abort() {
 	b.gw.abort()
 	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
 	b.releaseWriters()
-	if b.gw.claimed && !b.gw.cloned {
-		// The indexes this step claimed were changed by a step that never
-		// was: they are nobody's. (Refused events are rare: a scan will do.)
-		l := b.gw.base.l
-		b.gw.base.each(func(_ int, gr *groupRec) {
-			if ix := gr.idx; ix != nil && ix.owner.Load() == l && ix.ver.Load() == b.gen {
+	if l := b.gw.base.l; b.gw.claimed && !b.gw.cloned {
+		// The indexes this step claimed or built were changed by a step
+		// that never was: they are nobody's. (Refused events are rare: a
+		// scan will do.)
+		for _, ix := range l.idx {
+			if ix != nil && ix.ver.Load() == b.gen {
 				ix.owner.Store(nil)
 			}
-		})
+		}
 	}
 }
 
