@@ -37,11 +37,13 @@ type lineage[T comparable] struct {
 	// head is the version a step may extend in place, or busy.
 	head   atomic.Uint64
 	slots  []atomic.Pointer[fentry[T]]
-	writes int           // entries added since the lineage was made; only the claimant touches it
-	spare  []fentry[T]   // entries allocated ahead for the next writes; only the claimant touches it
-	chg    []stepChange  // the same for the run's change list (stepper.commit)
-	chgIDs []int32       // and for its entries' ids
-	idx    []*groupIndex // a groups lineage's: each group's pick index (index.go); only the claimant touches it
+	writes int            // entries added since the lineage was made; only the claimant touches it
+	spare  []fentry[T]    // entries allocated ahead for the next writes; only the claimant touches it
+	chg    []stepChange   // the same for the run's change list (stepper.commit)
+	chgIDs []int32        // and for its entries' ids
+	pins   []pinnedInputs // and for members' pinned inputs (stepper.act)
+	images []PoolImage    // and for their images
+	idx    []*groupIndex  // a groups lineage's: each group's pick index (index.go); only the claimant touches it
 }
 
 // change returns a fresh entry of the run's change list with room for n
@@ -59,6 +61,27 @@ func (l *lineage[T]) change(n int) *stepChange {
 	*c = stepChange{ids: l.chgIDs[:0:n]}
 	l.chgIDs = l.chgIDs[n:]
 	return c
+}
+
+// pin returns pinned inputs holding a copy of images, allocated like the
+// vector's entries: a member's pinned inputs never change, and a lineage's
+// members keep theirs (records copied to a new lineage point to them).
+func (l *lineage[T]) pin(k8s string, images []PoolImage) *pinnedInputs {
+	if len(l.pins) == 0 {
+		l.pins = make([]pinnedInputs, l.chunk())
+	}
+	p := &l.pins[0]
+	l.pins = l.pins[1:]
+	p.KubernetesVersion = k8s
+	if n := len(images); n > 0 {
+		if len(l.images) < n {
+			l.images = make([]PoolImage, max(n, l.chunk()))
+		}
+		p.NodeImages = l.images[:n:n]
+		copy(p.NodeImages, images)
+		l.images = l.images[n:]
+	}
+	return p
 }
 
 // chunk is how many entries to allocate at once: as many as the lineage

@@ -184,7 +184,7 @@ func (b *stepper) act(g int32, id int32) {
 		}
 		// The first attempt: the command takes decide's images, which are
 		// its own, and the run pins a copy.
-		m.pinned = pin(v.cmd.KubernetesVersion, v.cmd.NodeImages)
+		m.pinned = b.s.members.l.pin(v.cmd.KubernetesVersion, v.cmd.NodeImages) // setState claimed it
 		c := v.cmd
 		c.Op = m.op(b.p.name)
 		b.emit(c)

@@ -763,30 +763,6 @@ func (m *memberRec) command(p *plan) UpgradeMember {
 		KubernetesVersion: m.pinned.KubernetesVersion, NodeImages: slices.Clone(m.pinned.NodeImages)}
 }
 
-// pin returns pinned inputs holding a copy of images, allocated with them
-// when there are one or two (most members' pools share one image).
-func pin(k8s string, images []PoolImage) *pinnedInputs {
-	switch len(images) {
-	case 0:
-		return &pinnedInputs{KubernetesVersion: k8s}
-	case 1:
-		x := &struct {
-			p pinnedInputs
-			a [1]PoolImage
-		}{a: [1]PoolImage(images)}
-		x.p = pinnedInputs{k8s, x.a[:]}
-		return &x.p
-	case 2:
-		x := &struct {
-			p pinnedInputs
-			a [2]PoolImage
-		}{a: [2]PoolImage(images)}
-		x.p = pinnedInputs{k8s, x.a[:]}
-		return &x.p
-	}
-	return &pinnedInputs{k8s, slices.Clone(images)}
-}
-
 // newStages returns version ver of n stage records that have not started.
 func newStages(n int, ver uint64) fvec[stageRec] {
 	v := newFvec[stageRec](n, ver)
