@@ -2,6 +2,7 @@ package fleetupdate
 
 import (
 	"math"
+	"slices"
 	"sync/atomic"
 )
 
@@ -273,6 +274,13 @@ func (w *fwriter[T]) owned(i int) (*T, bool) {
 		}
 	}
 	return nil, false
+}
+
+// expect makes room to note n slots set, at once.
+func (w *fwriter[T]) expect(n int) {
+	if n > len(w.few) {
+		w.more = slices.Grow(w.more, n-len(w.few))
+	}
 }
 
 // eachTouched calls f with every slot the step set.

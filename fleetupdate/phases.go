@@ -1,6 +1,9 @@
 package fleetupdate
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The run's progress, one step function per phase (DESIGN, "Shape of the
 // reducer"). A stage goes NotStarted → Before → Groups → Waiting → Done; a
@@ -111,6 +114,12 @@ func (b *stepper) stageBefore(i int) bool {
 	st := b.stage(i)
 	st.phase = stageGroups
 	started := &groupTimes{start: b.s.clock} // shared: times are never changed in place
+	// Every group changes, and most start a member now: room to note a
+	// group and a member each, and for a command each, at once.
+	n := len(b.p.stages[i].groups)
+	b.gw.expect(n)
+	b.mw.expect(n)
+	b.cmds = slices.Grow(b.cmds, n)
 	for _, g := range b.p.stages[i].groups {
 		gr := b.mutGroup(g)
 		if *gr.groupTimes == noGroupTimes {

@@ -115,6 +115,9 @@ func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 		// until one comes, the wake-up stays owed (NextWake, Outstanding).
 		b.dropPastWakes()
 	}
+	if len(b.cmds) == 0 {
+		b.cmds = nil // stageBefore may have made room for none
+	}
 	return Run{p: r.p, s: b.s}, b.cmds, nil
 }
 
