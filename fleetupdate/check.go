@@ -184,12 +184,15 @@ func (r Run) checkAtRest() error {
 		return err
 	}
 	// A step that is never committed: r stays its vectors' newest version.
+	// It copies the groups vector rather than extend it, so that the picks
+	// it makes claim no index of r's (which its abort would take from r).
 	var b stepper
+	b.gw.mustCopy = true
 	next, cmds, err := step(r, Tick{At: s.clock}, &b)
-	defer b.abort()
 	if err != nil {
-		return corruptf("state", "a Tick at the run's clock is refused: %v", err)
+		return corruptf("state", "a Tick at the run's clock is refused: %v", err) // step aborted
 	}
+	defer b.abort()
 	// starved only makes the next step look at every group; a step sets it
 	// for groups that want a slot whether or not they could start anyone
 	// (checkStarved asks the question that matters).

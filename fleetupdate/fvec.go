@@ -185,16 +185,17 @@ func (v fvec[T]) diff(w fvec[T], ids []int32, f func(i int)) {
 // Reads of the field see the step's writes. commit ends the step's
 // changes; abort takes them back, leaving the vector as it was given.
 type fwriter[T comparable] struct {
-	v       *fvec[T] // the field being built
-	np      *int     // its length, for a vector that grows (bvec); else nil
-	base    fvec[T]  // the version the step was given
-	baseN   int      // and its length
-	gen     uint64   // the step's
-	claimed bool     // *v is a version of our own, in base's lineage or a copy
-	cloned  bool     // … in a copy
-	few     [4]int32 // the first slots set, once each (most steps set one or two)
-	nfew    int
-	more    []int32 // the rest
+	v        *fvec[T] // the field being built
+	np       *int     // its length, for a vector that grows (bvec); else nil
+	base     fvec[T]  // the version the step was given
+	baseN    int      // and its length
+	gen      uint64   // the step's
+	claimed  bool     // *v is a version of our own, in base's lineage or a copy
+	cloned   bool     // … in a copy
+	mustCopy bool     // claim copies base even if it could extend it (set before init)
+	few      [4]int32 // the first slots set, once each (most steps set one or two)
+	nfew     int
+	more     []int32 // the rest
 }
 
 // init readies w, a zero writer, to build the next version of *v.
@@ -305,7 +306,7 @@ func (w *fwriter[T]) appendTouched(ids []int32) []int32 {
 // base into a lineage of its own.
 func (w *fwriter[T]) claim() {
 	w.claimed = true
-	if w.base.l.head.CompareAndSwap(w.base.ver, busy) {
+	if !w.mustCopy && w.base.l.head.CompareAndSwap(w.base.ver, busy) {
 		*w.v = fvec[T]{l: w.base.l, ver: w.gen}
 		return
 	}
