@@ -1,0 +1,298 @@
+package fleetupdate
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Attacks on the pick index's ownership (index.go): a stretch of versions
+// of the groups lineage owns a group's index, a step that extends the
+// lineage in place claims it (without copying the group record), a refused
+// step gives it to nobody, and a rebase hands it to the new lineage. The
+// oracle is a run replayed from New with the same events, which shares
+// nothing with the runs under attack.
+
+// ixTrace is a fleet to replay events on.
+type ixTrace struct {
+	spec Spec
+	ms   []Member
+	cat  Catalog
+}
+
+func (tr ixTrace) fresh(t fataler) Run {
+	t.Helper()
+	r, err := New("run-1", tr.spec, tr.ms, tr.cat)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r
+}
+
+// replay steps a fresh run through events, which it must all accept.
+func (tr ixTrace) replay(t fataler, events []Event) Run {
+	t.Helper()
+	r := tr.fresh(t)
+	for i, e := range events {
+		next, _, err := Step(r, e)
+		if err != nil {
+			t.Fatalf("replay of event %d (%#v): %v", i, e, err)
+		}
+		r = next
+	}
+	return r
+}
+
+// ixEvent is dtEvent with more members moving to windows no other member
+// has (a new bucket in their group) and more ticks at the next wake-up.
+func ixEvent(rng *rand.Rand, r Run, now *time.Time, ops *[]OpID, ms []Member) Event {
+	switch k := rng.IntN(10); {
+	case k == 0 && len(ms) > 0:
+		m := ms[rng.IntN(len(ms))]
+		m.AutoUpgradeWindow = dtWindow(rng)
+		m.NodeOSUpgradeWindow = m.AutoUpgradeWindow
+		return MemberChanged{At: *now, Member: m}
+	case k == 1:
+		if w, ok := r.NextWake(); ok {
+			*now = w
+		}
+		return Tick{At: *now}
+	}
+	return dtEvent(rng, r, now, ops, ms)
+}
+
+// claimedOnly counts the groups whose index the step from prev to next
+// claimed without copying the group's record: the case the ownership rule
+// exists for.
+func claimedOnly(prev, next Run) int {
+	n := 0
+	for g := range prev.p.groups {
+		was, is := prev.s.groups.get(g), next.s.groups.get(g)
+		if was == is && is.idx != nil && is.idx.ver.Load() == next.s.gen && ownsIndex(next.s.groups, is.idx) {
+			n++
+		}
+	}
+	return n
+}
+
+// sameStep fails unless a step of a run under attack and the oracle's step
+// gave the same error, commands, bytes and status.
+func sameStep(t fataler, what string, next Run, cmds []Command, err error, onext Run, ocmds []Command, oerr error, status bool) {
+	t.Helper()
+	if fmt.Sprint(err) != fmt.Sprint(oerr) || !commandsEqual(cmds, ocmds) {
+		t.Fatalf("%s: %v %#v; the replayed run: %v %#v", what, err, cmds, oerr, ocmds)
+	}
+	if b, ob := mustJSONT(t, next), mustJSONT(t, onext); b != ob {
+		t.Fatalf("%s: differs from the replayed run:\n%s\n%s", what, b, ob)
+	}
+	if status {
+		if s, os := mustJSONT(t, next.Status()), mustJSONT(t, onext.Status()); s != os {
+			t.Fatalf("%s: status differs from the replayed run's:\n%s\n%s", what, s, os)
+		}
+	}
+	if err := next.checkIndexes(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func addOps(ops []OpID, cmds []Command) []OpID {
+	for _, c := range cmds {
+		if u, ok := c.(UpgradeMember); ok {
+			ops = append(ops, u.Op)
+		}
+	}
+	return ops
+}
+
+// A main line of events with detours: before some steps, the newest run is
+// first stepped with a few other events (which claim its indexes in place,
+// often without changing a group record), and sometimes checked (check
+// steps it and aborts: the indexes that step claimed become nobody's);
+// then the main line goes on from the run it had, which is no longer its
+// lineage's newest. Every step of the main line and of every detour, and
+// then a branch from every run of the main line, and the main line's tail
+// stepped from a decoded run, give what a run replayed from New gives.
+func TestIndexOwnershipDetoursMatchReplay(t *testing.T) {
+	seeds := uint64(10)
+	if testing.Short() {
+		seeds = 3
+	}
+	var claims, detours, checks int
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(seed, 0x1d))
+		spec, ms, cat := dtScenario(rng)
+		tr := ixTrace{spec, ms, cat}
+		r := tr.fresh(t)
+		oracle := tr.fresh(t) // stepped once per main event, never branched
+		now := t0
+		var ops []OpID
+		runs, saved := []Run{r}, []string{mustJSONT(t, r)}
+		nows, opsAt := []time.Time{now}, [][]OpID{nil}
+		var events []Event
+		for step := range 120 {
+			if rng.IntN(3) == 0 {
+				// A detour from the newest run, checked against a replay.
+				detours++
+				b, o := r, tr.replay(t, events)
+				bnow, bops := now, slices.Clone(ops)
+				for j := range 1 + rng.IntN(3) {
+					e := ixEvent(rng, b, &bnow, &bops, ms)
+					next, cmds, err := Step(b, e)
+					onext, ocmds, oerr := Step(o, e)
+					sameStep(t, fmt.Sprintf("seed %d step %d detour %d (%#v)", seed, step, j, e), next, cmds, err, onext, ocmds, oerr, j == 0)
+					if err == nil {
+						claims += claimedOnly(b, next)
+						b, o, bops = next, onext, addOps(bops, cmds)
+					}
+				}
+				if rng.IntN(2) == 0 {
+					checks++
+					if err := b.check(); err != nil {
+						t.Fatalf("seed %d step %d: the detour's run: %v", seed, step, err)
+					}
+					// Its indexes may be nobody's now; the next step must
+					// still match.
+					e := ixEvent(rng, b, &bnow, &bops, ms)
+					next, cmds, err := Step(b, e)
+					onext, ocmds, oerr := Step(o, e)
+					sameStep(t, fmt.Sprintf("seed %d step %d after a check (%#v)", seed, step, e), next, cmds, err, onext, ocmds, oerr, true)
+				}
+			}
+			e := ixEvent(rng, r, &now, &ops, ms)
+			next, cmds, err := Step(r, e)
+			onext, ocmds, oerr := Step(oracle, e)
+			sameStep(t, fmt.Sprintf("seed %d step %d (%#v)", seed, step, e), next, cmds, err, onext, ocmds, oerr, step%8 == 0)
+			if err != nil {
+				continue
+			}
+			claims += claimedOnly(r, next)
+			r, oracle, ops = next, onext, addOps(ops, cmds)
+			events = append(events, e)
+			runs, saved = append(runs, r), append(saved, mustJSONT(t, r))
+			nows, opsAt = append(nows, now), append(opsAt, slices.Clone(ops))
+		}
+		// A branch from every run of the main line, older ones first (so
+		// the ones after it are stepped again after an older one was).
+		for k := range runs {
+			b, o := runs[k], tr.replay(t, events[:k])
+			brng := rand.New(rand.NewPCG(seed, uint64(k)))
+			bnow, bops := nows[k], slices.Clone(opsAt[k])
+			for j := range 1 + brng.IntN(4) {
+				e := ixEvent(brng, b, &bnow, &bops, ms)
+				next, cmds, err := Step(b, e)
+				onext, ocmds, oerr := Step(o, e)
+				sameStep(t, fmt.Sprintf("seed %d: branch %d.%d (%#v)", seed, k, j, e), next, cmds, err, onext, ocmds, oerr, j == 0)
+				if err == nil {
+					b, o, bops = next, onext, addOps(bops, cmds)
+				}
+			}
+			if k < len(events) {
+				again, _, err := Step(runs[k], events[k])
+				if err != nil || mustJSONT(t, again) != saved[k+1] {
+					t.Fatalf("seed %d: run %d stepped again with its own event went another way (%v)", seed, k, err)
+				}
+			}
+		}
+		// The tail of the main line from a run decoded midway, and from the
+		// run itself, once more.
+		k := rng.IntN(len(runs))
+		d, live := decoded(t, saved[k]), runs[k]
+		for i, e := range events[k:] {
+			dn, dc, derr := Step(d, e)
+			ln, lc, lerr := Step(live, e)
+			if derr != nil || lerr != nil || !commandsEqual(dc, lc) || mustJSONT(t, dn) != saved[k+i+1] || mustJSONT(t, ln) != saved[k+i+1] {
+				t.Fatalf("seed %d: the tail from run %d, event %d: decoded %v, live %v", seed, k, k+i, derr, lerr)
+			}
+			d, live = dn, ln
+		}
+		for i, run := range runs {
+			if mustJSONT(t, run) != saved[i] {
+				t.Fatalf("seed %d: run %d encodes differently now", seed, i)
+			}
+			if err := run.checkIndexes(); err != nil {
+				t.Fatalf("seed %d: run %d: %v", seed, i, err)
+			}
+		}
+	}
+	t.Logf("%d detours, %d checks, %d indexes claimed without copying the group record", detours, checks, claims)
+	if claims == 0 {
+		t.Fatal("no step claimed an index without copying the group record: the test misses the case it is for")
+	}
+}
+
+// stepAborted runs a step of r with e to its end and takes it back, as a
+// step refused after it changed the run would (no event Step refuses does
+// that today: refusals come first). It reports whether the step claimed an
+// index in place.
+func stepAborted(r Run, e Event) (claimed bool) {
+	var b stepper
+	if _, _, err := step(r, e, &b); err != nil {
+		return false // step aborted it already
+	}
+	claimed = b.claimed[0] != nil
+	b.abort()
+	return claimed
+}
+
+// Steps taken back after they claimed and changed indexes (picks that
+// moved queues on, buckets added, reaches), once or several times, from
+// the newest run or an older one: the run steps on as the replayed run
+// does, and every version reads as it did.
+func TestAbortedStepsLeaveTheIndexesAsIfTheyNeverHappened(t *testing.T) {
+	seeds := uint64(10)
+	if testing.Short() {
+		seeds = 3
+	}
+	var claims int
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(seed, 0xab))
+		spec, ms, cat := dtScenario(rng)
+		tr := ixTrace{spec, ms, cat}
+		r, oracle := tr.fresh(t), tr.fresh(t)
+		now := t0
+		var ops []OpID
+		runs, saved := []Run{r}, []string{mustJSONT(t, r)}
+		for step := range 150 {
+			e := ixEvent(rng, r, &now, &ops, ms)
+			for range rng.IntN(3) {
+				// Refused: this event, or another one.
+				x := e
+				if rng.IntN(2) == 0 {
+					xnow, xops := now, slices.Clone(ops)
+					x = ixEvent(rng, r, &xnow, &xops, ms)
+				}
+				if stepAborted(r, x) {
+					claims++
+				}
+				if rng.IntN(4) == 0 {
+					// And one from an older run, which cannot claim.
+					k := rng.IntN(len(runs))
+					xnow, xops := now, slices.Clone(ops)
+					stepAborted(runs[k], ixEvent(rng, runs[k], &xnow, &xops, ms))
+				}
+			}
+			if got := mustJSONT(t, r); got != saved[len(saved)-1] {
+				t.Fatalf("seed %d step %d: a step taken back changed the run", seed, step)
+			}
+			next, cmds, err := Step(r, e)
+			onext, ocmds, oerr := Step(oracle, e)
+			sameStep(t, fmt.Sprintf("seed %d step %d (%#v)", seed, step, e), next, cmds, err, onext, ocmds, oerr, step%8 == 0)
+			if err != nil {
+				continue
+			}
+			r, oracle, ops = next, onext, addOps(ops, cmds)
+			runs, saved = append(runs, r), append(saved, mustJSONT(t, r))
+		}
+		for i, run := range runs {
+			if mustJSONT(t, run) != saved[i] {
+				t.Fatalf("seed %d: run %d encodes differently now", seed, i)
+			}
+		}
+	}
+	t.Logf("%d steps taken back after claiming an index", claims)
+	if claims == 0 {
+		t.Fatal("no step taken back had claimed an index")
+	}
+}
