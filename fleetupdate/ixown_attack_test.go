@@ -1,6 +1,7 @@
 package fleetupdate
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -294,5 +295,91 @@ func TestAbortedStepsLeaveTheIndexesAsIfTheyNeverHappened(t *testing.T) {
 	t.Logf("%d steps taken back after claiming an index", claims)
 	if claims == 0 {
 		t.Fatal("no step taken back had claimed an index")
+	}
+}
+
+// Goroutines that step the same run at once, each on through the same few
+// events (one of them extends the lineage and claims the indexes, the
+// others copy), while another reads older versions: every goroutine's runs
+// match a replayed run's, and the older versions read as they did. The
+// main line goes on from one goroutine's last run. Run it with -race.
+func TestIndexOwnershipUnderConcurrentSteps(t *testing.T) {
+	seeds := uint64(4)
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(seed, 0xc0))
+		spec, ms, cat := dtScenario(rng)
+		tr := ixTrace{spec, ms, cat}
+		r, oracle := tr.fresh(t), tr.fresh(t)
+		now := t0
+		var ops []OpID
+		old := []version{keepVersion(t, r)}
+		for round := range 40 {
+			// The events, and what they give, from the oracle.
+			var chain []Event
+			var want []string
+			var wantCmds [][]Command
+			for range 1 + rng.IntN(3) {
+				e := ixEvent(rng, oracle, &now, &ops, ms)
+				next, cmds, err := Step(oracle, e)
+				if err != nil {
+					continue
+				}
+				chain, want, wantCmds = append(chain, e), append(want, mustJSONT(t, next)), append(wantCmds, cmds)
+				oracle, ops = next, addOps(ops, cmds)
+			}
+			const steppers = 3
+			ends := make([]Run, steppers)
+			errs := make([]string, steppers+1)
+			done := make(chan int)
+			for w := range steppers {
+				go func() {
+					defer func() { done <- w }()
+					b := r
+					for i, e := range chain {
+						next, cmds, err := Step(b, e)
+						if err != nil || !commandsEqual(cmds, wantCmds[i]) {
+							errs[w] = fmt.Sprintf("event %d: %v %v, want %v", i, err, cmds, wantCmds[i])
+							return
+						}
+						if b, _ := next.MarshalJSON(); string(b) != want[i] {
+							errs[w] = fmt.Sprintf("event %d: differs from the replayed run", i)
+							return
+						}
+						if err := next.checkIndexes(); err != nil {
+							errs[w] = fmt.Sprintf("event %d: %v", i, err)
+							return
+						}
+						b = next
+					}
+					ends[w] = b
+				}()
+			}
+			go func() {
+				defer func() { done <- steppers }()
+				for _, v := range old[max(0, len(old)-4):] {
+					if b, _ := v.run.MarshalJSON(); string(b) != v.bytes {
+						errs[steppers] = "an older version encodes differently"
+						return
+					}
+					if b, _ := json.Marshal(v.run.Status()); string(b) != v.status {
+						errs[steppers] = "an older version's status differs"
+						return
+					}
+				}
+			}()
+			for range steppers + 1 {
+				<-done
+			}
+			for w, err := range errs {
+				if err != "" {
+					t.Fatalf("seed %d round %d: goroutine %d: %s", seed, round, w, err)
+				}
+			}
+			r = ends[rng.IntN(steppers)]
+			old = append(old, keepVersion(t, r))
+		}
 	}
 }
