@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fleetkit/fleetkit/window"
 )
 
 // Attacks on the pick index's ownership (index.go): a stretch of versions
@@ -382,4 +384,112 @@ func TestIndexOwnershipUnderConcurrentSteps(t *testing.T) {
 			old = append(old, keepVersion(t, r))
 		}
 	}
+}
+
+// A small fleet stepped long enough that its groups lineage rebases a few
+// times, members moving between many windows (buckets added to groups
+// whose index is claimed, and to groups whose index is not): the main line
+// matches a replayed run at every step, the indexes move to the new
+// lineage at a rebase, and detours from the newest run next to each rebase
+// and branches from the runs around it match replayed runs.
+func TestIndexOwnershipAcrossRebases(t *testing.T) {
+	ms := append(members("g1", "a", "b", "c"), members("g2", "d", "e")...)
+	spec := Spec{Strategy: strategy(Stage{Name: "s1", Groups: []Group{
+		{Name: "g1", MaxAllowedFailures: "100%", MaxConcurrency: "1"}, {Name: "g2", MaxAllowedFailures: "100%"}}}), ManagedClusterUpdate: full(k8sTo)}
+	tr := ixTrace{spec, ms, catalog()}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var windows []*window.Schedule
+	windows = append(windows, nil)
+	for h := range 24 {
+		windows = append(windows, dailyWindow(fmt.Sprintf("%02d:%02d", h, 15*(h%4)), 1+h%5))
+	}
+	r, oracle := tr.fresh(t), tr.fresh(t)
+	now := t0
+	next := func(rng *rand.Rand, r Run, now *time.Time) Event {
+		inflight := r.InFlight()
+		switch k := rng.IntN(20); {
+		case k < 6 && len(inflight) > 0:
+			u := inflight[rng.IntN(len(inflight))]
+			code := []string{"QuotaExceeded", CodeNodeImageVersionNotAvailable}[rng.IntN(2)]
+			return UpgradeFailed{At: *now, Op: u.Op, Code: code, Message: "boom"}
+		case k < 10:
+			m := ms[rng.IntN(len(ms))]
+			m.AutoUpgradeWindow = windows[rng.IntN(len(windows))]
+			return MemberChanged{At: *now, Member: m}
+		case k < 11:
+			return CatalogChanged{At: *now, Catalog: catalog()}
+		case k < 16:
+			*now = now.Add(time.Duration(rng.IntN(180)) * time.Minute)
+			if w, ok := r.NextWake(); ok && rng.IntN(2) == 0 {
+				*now = w
+			}
+			return Tick{At: *now}
+		case k < 17:
+			return Stop{At: *now}
+		}
+		return Start{At: *now}
+	}
+	runs, nows := []Run{r}, []time.Time{now}
+	var events []Event
+	var rebases []int // i: runs[i+1] is in a new groups lineage
+	handed := 0
+	detour := func(what string, b Run, k int, bnow time.Time, rng *rand.Rand) {
+		t.Helper()
+		o := tr.replay(t, events[:k])
+		for j := range 1 + rng.IntN(4) {
+			e := next(rng, b, &bnow)
+			nb, cmds, err := Step(b, e)
+			no, ocmds, oerr := Step(o, e)
+			sameStep(t, fmt.Sprintf("%s.%d (%#v)", what, j, e), nb, cmds, err, no, ocmds, oerr, true)
+			if err == nil {
+				b, o = nb, no
+			}
+		}
+	}
+	for len(rebases) < 3 {
+		if len(events) > 100000 {
+			t.Fatalf("%d rebases after %d events", len(rebases), len(events))
+		}
+		e := next(rng, r, &now)
+		wasHead := r.s.groups.l.head.Load() == r.s.groups.ver // else the step copies the vector: no rebase
+		n, cmds, err := Step(r, e)
+		on, ocmds, oerr := Step(oracle, e)
+		if fmt.Sprint(err) != fmt.Sprint(oerr) || !commandsEqual(cmds, ocmds) {
+			t.Fatalf("event %d (%#v): %v %v; replayed: %v %v", len(events), e, err, cmds, oerr, ocmds)
+		}
+		if err != nil {
+			continue
+		}
+		if len(events)%64 == 0 || n.s.groups.l != r.s.groups.l {
+			sameStep(t, fmt.Sprintf("event %d (%#v)", len(events), e), n, cmds, err, on, ocmds, oerr, true)
+		}
+		if wasHead && n.s.groups.l != r.s.groups.l {
+			rebases = append(rebases, len(events))
+			for g := range n.p.groups {
+				if ix := n.s.groups.get(g).idx; ix != nil && ownsIndex(n.s.groups, ix) {
+					handed++
+				}
+			}
+		}
+		rebased := len(rebases) > 0 && rebases[len(rebases)-1] >= len(events)-1
+		r, oracle = n, on
+		events = append(events, e)
+		runs, nows = append(runs, r), append(nows, now)
+		if rebased {
+			// A detour from the newest run, right after a rebase and one
+			// step later; the main line then goes on from it.
+			detour(fmt.Sprintf("detour after event %d", len(events)-1), r, len(events), now, rand.New(rand.NewPCG(uint64(len(events)), 1)))
+		}
+	}
+	if handed == 0 {
+		t.Fatal("no index was handed to a new lineage at a rebase")
+	}
+	for _, i := range rebases {
+		for _, j := range []int{i - 1, i, i + 1, i + 2} {
+			if j >= 0 && j < len(runs) {
+				detour(fmt.Sprintf("branch of run %d (rebase at event %d)", j, i), runs[j], j, nows[j], rand.New(rand.NewPCG(uint64(j), 2)))
+			}
+		}
+	}
+	t.Logf("%d events, rebases after events %v, %d indexes handed over", len(events), rebases, handed)
 }
