@@ -454,9 +454,11 @@ func (h *ixHeap) down(i int) {
 	h.pos[x.bi] = int32(i)
 }
 
-// checkIndex verifies group g's index, if gr owns it: that it is what
+// checkIndex verifies group g's index, if r owns it: that it is what
 // buildIndex would make, up to its lazy parts. It must not run while a step
-// of a run holding gr is under way.
+// of any run in r's groups lineage is under way (runs share versions: a step
+// of another may claim the index as it is read). Decode runs it on a run
+// nobody else holds yet.
 func (r Run) checkIndex(g int32, gr *groupRec) error {
 	ix := ownedIndex(r.s.groups, g)
 	if ix == nil {

@@ -256,21 +256,22 @@ func (b *stepper) commit() {
 // abort takes them back: the run given to Step is again the newest of its
 // vectors, as if the step never happened.
 func (b *stepper) abort() {
-	b.sw.abort()
-	b.mw.abort()
-	b.gw.abort()
-	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
-	b.releaseWriters()
 	if l := b.gw.base.l; b.gw.claimed && !b.gw.cloned {
 		// The indexes this step claimed or built were changed by a step
-		// that never was: they are nobody's. (Refused events are rare: a
-		// scan will do.)
+		// that never was: they are nobody's. Before the lineage is given
+		// back: the next step to claim it has this step's gen. (Refused
+		// events are rare: a scan will do.)
 		for _, ix := range l.idx {
 			if ix != nil && ix.ver.Load() == b.gen {
 				ix.owner.Store(nil)
 			}
 		}
 	}
+	b.sw.abort()
+	b.mw.abort()
+	b.gw.abort()
+	b.bucketWriters(func(bw *bucketWriter) { bw.w.abort() })
+	b.releaseWriters()
 }
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
