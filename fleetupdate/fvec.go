@@ -51,16 +51,8 @@ type lineage[T comparable] struct {
 // ids, allocated like the vector's entries: the list lives as long as the
 // lineage.
 func (l *lineage[T]) change(n int) *stepChange {
-	if len(l.chg) == 0 {
-		l.chg = make([]stepChange, l.chunk())
-	}
-	c := &l.chg[0]
-	l.chg = l.chg[1:]
-	if len(l.chgIDs) < n {
-		l.chgIDs = make([]int32, max(n, 8*l.chunk()))
-	}
-	*c = stepChange{ids: l.chgIDs[:0:n]}
-	l.chgIDs = l.chgIDs[n:]
+	c := &carve(&l.chg, 1, l.chunk())[0]
+	*c = stepChange{ids: carve(&l.chgIDs, n, 8*l.chunk())[:0]}
 	return c
 }
 
@@ -68,39 +60,35 @@ func (l *lineage[T]) change(n int) *stepChange {
 // vector's entries: a member's pinned inputs never change, and a lineage's
 // members keep theirs (records copied to a new lineage point to them).
 func (l *lineage[T]) pin(k8s string, images []PoolImage) *pinnedInputs {
-	if len(l.pins) == 0 {
-		l.pins = make([]pinnedInputs, l.chunk())
-	}
-	p := &l.pins[0]
-	l.pins = l.pins[1:]
+	p := &carve(&l.pins, 1, l.chunk())[0]
 	p.KubernetesVersion = k8s
-	if n := len(images); n > 0 {
-		if len(l.images) < n {
-			l.images = make([]PoolImage, max(n, l.chunk()))
-		}
-		p.NodeImages = l.images[:n:n]
+	if len(images) > 0 {
+		p.NodeImages = carve(&l.images, len(images), l.chunk())
 		copy(p.NodeImages, images)
-		l.images = l.images[n:]
 	}
 	return p
 }
-
-// chunk is how many entries to allocate at once: as many as the lineage
-// has had writes, from 4 up to 128, so a short-lived one wastes little.
-func (l *lineage[T]) chunk() int { return min(max(l.writes, 2), 64) }
 
 // entry returns a fresh entry. Entries are allocated in chunks that grow
 // with the lineage's writes, so a step pays one allocation per many
 // writes. A chunk lives as long as any of its entries, which costs nothing
 // here: a lineage's entries stay reachable through its slots' histories
 // until the lineage itself is dropped.
-func (l *lineage[T]) entry() *fentry[T] {
-	if len(l.spare) == 0 {
-		l.spare = make([]fentry[T], l.chunk())
+func (l *lineage[T]) entry() *fentry[T] { return &carve(&l.spare, 1, l.chunk())[0] }
+
+// chunk is how many entries to allocate at once: as many as the lineage
+// has had writes, from 2 up to 64, so a short-lived one wastes little.
+func (l *lineage[T]) chunk() int { return min(max(l.writes, 2), 64) }
+
+// carve takes n zero values off the front of *spare, its capacity capped at
+// n, first refilling it with a chunk of max(n, chunk) if it holds fewer.
+func carve[E any](spare *[]E, n, chunk int) []E {
+	if len(*spare) < n {
+		*spare = make([]E, max(n, chunk))
 	}
-	e := &l.spare[0]
-	l.spare = l.spare[1:]
-	return e
+	s := (*spare)[:n:n]
+	*spare = (*spare)[n:]
+	return s
 }
 
 // fentry is one value of a slot, held in the entry itself (a step that
