@@ -38,21 +38,38 @@ type lineage[T comparable] struct {
 	// head is the version a step may extend in place, or busy.
 	head   atomic.Uint64
 	slots  []atomic.Pointer[fentry[T]]
-	writes int            // entries added since the lineage was made; only the claimant touches it
-	spare  []fentry[T]    // entries allocated ahead for the next writes; only the claimant touches it
-	chg    []stepChange   // the same for the run's change list (stepper.commit)
-	chgIDs []int32        // and for its entries' ids
-	pins   []pinnedInputs // and for members' pinned inputs (stepper.act)
-	images []PoolImage    // and for their images
-	idx    []*groupIndex  // a groups lineage's: each group's pick index (index.go); only the claimant touches it
+	writes int         // entries added since the lineage was made; only the claimant touches it
+	spare  []fentry[T] // entries allocated ahead for the next writes; only the claimant touches it
+	run    *lineageRun // what the run keeps with a members or groups lineage; nil until a claimant needs it
+}
+
+// lineageRun is what a run keeps with its members and groups lineages (a
+// bucket lineage needs none of it): chunks for values a step allocates,
+// like the entries, and the groups' pick indexes. Only the claimant
+// touches it.
+type lineageRun struct {
+	chg    []stepChange   // the run's change list (stepper.commit)
+	chgIDs []int32        // and its entries' ids
+	pins   []pinnedInputs // members' pinned inputs (stepper.act)
+	images []PoolImage    // and their images
+	idx    []*groupIndex  // a groups lineage's: each group's pick index (index.go)
+}
+
+// extra returns l.run, made for the claimant if need be.
+func (l *lineage[T]) extra() *lineageRun {
+	if l.run == nil {
+		l.run = &lineageRun{}
+	}
+	return l.run
 }
 
 // change returns a fresh entry of the run's change list with room for n
 // ids, allocated like the vector's entries: the list lives as long as the
 // lineage.
 func (l *lineage[T]) change(n int) *stepChange {
-	c := &carve(&l.chg, 1, l.chunk())[0]
-	*c = stepChange{ids: carve(&l.chgIDs, n, 8*l.chunk())[:0]}
+	x := l.extra()
+	c := &carve(&x.chg, 1, l.chunk())[0]
+	*c = stepChange{ids: carve(&x.chgIDs, n, 8*l.chunk())[:0]}
 	return c
 }
 
@@ -60,10 +77,11 @@ func (l *lineage[T]) change(n int) *stepChange {
 // vector's entries: a member's pinned inputs never change, and a lineage's
 // members keep theirs (records copied to a new lineage point to them).
 func (l *lineage[T]) pin(k8s string, images []PoolImage) *pinnedInputs {
-	p := &carve(&l.pins, 1, l.chunk())[0]
+	x := l.extra()
+	p := &carve(&x.pins, 1, l.chunk())[0]
 	p.KubernetesVersion = k8s
 	if len(images) > 0 {
-		p.NodeImages = carve(&l.images, len(images), l.chunk())
+		p.NodeImages = carve(&x.images, len(images), l.chunk())
 		copy(p.NodeImages, images)
 	}
 	return p

@@ -11,7 +11,7 @@ package fleetupdate
 // vector owns at a time, and the step that owns it changes it in place, so
 // that a pick copies nothing, not even the group's record:
 //
-//   - The groups lineage holds each group's index (lineage.idx), and the
+//   - The groups lineage holds each group's index (lineageRun.idx), and the
 //     index names that lineage and the version of the last step that
 //     changed it. A version of the lineage at or after that one owns it, as
 //     long as the lineage still holds it: no step changed the group since
@@ -135,10 +135,11 @@ func (b *stepper) index(g int32) *groupIndex {
 	l := b.s.groups.l // claimed by ownIndex
 	ix.owner.Store(l)
 	ix.ver.Store(b.gen)
-	if l.idx == nil {
-		l.idx = make([]*groupIndex, len(b.p.groups))
+	x := l.extra()
+	if x.idx == nil {
+		x.idx = make([]*groupIndex, len(b.p.groups))
 	}
-	l.idx[g] = ix
+	x.idx[g] = ix
 	return ix
 }
 
@@ -149,10 +150,10 @@ func (b *stepper) ownIndex(g int32) *groupIndex {
 		b.gw.claim()
 	}
 	l := b.s.groups.l
-	if l.idx == nil || l.idx[g] == nil {
+	ix := l.index(g)
+	if ix == nil {
 		return nil
 	}
-	ix := l.idx[g]
 	owner, v := ix.owner.Load(), ix.ver.Load()
 	switch {
 	case owner == b.s.groups.l && v == b.gen:
@@ -164,13 +165,18 @@ func (b *stepper) ownIndex(g int32) *groupIndex {
 	return ix
 }
 
+// index returns the index the groups lineage l holds for group g, or nil.
+func (l *lineage[T]) index(g int32) *groupIndex {
+	if l.run == nil || l.run.idx == nil {
+		return nil
+	}
+	return l.run.idx[g]
+}
+
 // ownedIndex returns group g's index if the groups vector v owns it (see
 // the file comment), else nil.
 func ownedIndex(v fvec[groupRec], g int32) *groupIndex {
-	if v.l.idx == nil {
-		return nil
-	}
-	if ix := v.l.idx[g]; ix != nil && ix.owner.Load() == v.l && ix.ver.Load() <= v.ver {
+	if ix := v.l.index(g); ix != nil && ix.owner.Load() == v.l && ix.ver.Load() <= v.ver {
 		return ix
 	}
 	return nil
@@ -183,12 +189,13 @@ func ownedIndex(v fvec[groupRec], g int32) *groupIndex {
 func (s *state) buildIndexes(p *plan) {
 	b := stepper{p: p, s: s, gen: s.gen, now: s.clock.Unix()}
 	l := s.groups.l
-	l.idx = make([]*groupIndex, len(p.groups))
+	idx := make([]*groupIndex, len(p.groups))
+	l.extra().idx = idx
 	for g := range int32(len(p.groups)) {
 		ix := b.buildIndex(g, s.groups.get(int(g)))
 		ix.owner.Store(l)
 		ix.ver.Store(s.gen)
-		l.idx[g] = ix
+		idx[g] = ix
 	}
 }
 

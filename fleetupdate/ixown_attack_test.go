@@ -238,7 +238,8 @@ func stepAborted(r Run, e Event) (claimed bool) {
 		return false // accepted before the step began (a fact after the end)
 	}
 	if l := b.s.groups.l; b.gw.claimed && !b.gw.cloned {
-		for _, ix := range l.idx {
+		for g := range int32(len(r.p.groups)) {
+			ix := l.index(g)
 			claimed = claimed || ix != nil && ix.owner.Load() == l && ix.ver.Load() == b.gen
 		}
 	}

@@ -218,11 +218,11 @@ func (b *stepper) commit() {
 	}
 	c.prev, c.nm = b.s.changes, int32(b.mw.touched())
 	c.ids = b.gw.appendTouched(b.mw.appendTouched(c.ids))
-	if l := b.s.groups.l; l.idx != nil && b.gw.claimed {
+	if l := b.s.groups.l; b.gw.claimed && l.run != nil && l.run.idx != nil {
 		for _, g := range c.ids[c.nm:] {
 			// A group changed without its index no longer owns it (index.go).
-			if ix := l.idx[g]; ix != nil && ix.ver.Load() != b.gen {
-				l.idx[g] = nil
+			if ix := l.run.idx[g]; ix != nil && ix.ver.Load() != b.gen {
+				l.run.idx[g] = nil
 			}
 		}
 	}
@@ -238,9 +238,9 @@ func (b *stepper) commit() {
 		rebased = true
 		// Hand the pick indexes to the new lineage, or the next picks
 		// rebuild them; the old lineage's versions can no longer claim them.
-		if old := groups.l.idx; old != nil {
-			b.s.groups.l.idx = slices.Clone(old)
-			for _, ix := range old {
+		if old := groups.l.run; old != nil && old.idx != nil {
+			b.s.groups.l.extra().idx = slices.Clone(old.idx)
+			for _, ix := range old.idx {
 				if ix != nil {
 					ix.owner.CompareAndSwap(groups.l, b.s.groups.l)
 				}
@@ -261,7 +261,8 @@ func (b *stepper) abort() {
 		// that never was: they are nobody's. Before the lineage is given
 		// back: the next step to claim it has this step's gen. (Refused
 		// events are rare: a scan will do.)
-		for _, ix := range l.idx {
+		for g := range int32(len(b.p.groups)) {
+			ix := l.index(g)
 			if ix != nil && ix.ver.Load() == b.gen {
 				ix.owner.Store(nil)
 			}
