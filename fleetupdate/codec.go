@@ -266,7 +266,7 @@ func decodeRun(in runJSON) (Run, error) {
 	if err := json.Unmarshal(in.Spec, &spec); err != nil {
 		return Run{}, fmt.Errorf("%w: run: spec: %w", ErrInvalidEncoding, err)
 	}
-	fresh, err := New(in.Name, spec, in.Members, in.Catalog)
+	fresh, err := newRun(in.Name, spec, in.Members, in.Catalog)
 	if err != nil {
 		return Run{}, fmt.Errorf("%w: run inputs: %w", ErrInvalidEncoding, err)
 	}

@@ -366,6 +366,16 @@ func scheduleKey(s *window.Schedule) string {
 // images are resolved now, for status, and again at the first Start, when
 // they are pinned.
 func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error) {
+	r, err := newRun(name, spec, members, catalog)
+	if err == nil {
+		r.s.buildIndexes(r.p)
+	}
+	return r, err
+}
+
+// newRun is New without the picking indexes, for a decoded run, whose
+// state replaces the one made here.
+func newRun(name string, spec Spec, members []Member, catalog Catalog) (Run, error) {
 	var errs []error
 	if err := checkName("name", name); err != nil {
 		errs = append(errs, err)
@@ -385,9 +395,7 @@ func New(name string, spec Spec, members []Member, catalog Catalog) (Run, error)
 	if len(errs) > 0 {
 		return Run{}, errors.Join(errs...)
 	}
-	s := initialState(p, &cat)
-	s.buildIndexes(p)
-	return Run{p: p, s: s}, nil
+	return Run{p: p, s: initialState(p, &cat)}, nil
 }
 
 // buildPlan makes the plan; order is nameOrder(members).
