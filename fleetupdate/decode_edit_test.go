@@ -239,3 +239,41 @@ func TestDecodeRefusesRunsNotAtRest(t *testing.T) {
 		c.test(t)
 	}
 }
+
+// A saved run edited to give its members' times in another offset decodes
+// to the same instants, written back in UTC as the run writes them, and
+// steps on as the unedited run does.
+func TestMemberTimesInAnotherOffsetDecodeAsTheSameInstants(t *testing.T) {
+	h := newHost(t, Spec{Strategy: strategy(Stage{Name: "s", Groups: []Group{{Name: "g"}}}), ManagedClusterUpdate: full(k8sTo)}, members("g", "a", "b", "c"), catalog())
+	h.start()
+	h.advance(7*time.Minute + 123*time.Millisecond)
+	h.succeed(h.started()[0]) // one Completed (start and end), one Running (start)
+	saved := mustJSON(t, h.run)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(saved), &doc))
+	east := time.FixedZone("", 5*3600+30*60)
+	edited := 0
+	for _, m := range st(doc)["members"].([]any) {
+		for _, k := range []string{"startTime", "endTime"} {
+			if v, ok := m.(map[string]any)[k].(string); ok {
+				at, err := time.Parse(time.RFC3339Nano, v)
+				require.NoError(t, err)
+				m.(map[string]any)[k] = at.In(east).Format(time.RFC3339Nano)
+				edited++
+			}
+		}
+	}
+	require.GreaterOrEqual(t, edited, 3, "a start and an end at least")
+	editedJSON := mustJSON(t, doc)
+	require.NotEqual(t, saved, editedJSON)
+	var back Run
+	require.NoError(t, json.Unmarshal([]byte(editedJSON), &back))
+	assert.Equal(t, saved, mustJSON(t, back), "the same instants, in UTC")
+	e := Tick{At: h.now.Add(time.Hour)}
+	want, wcmds, err := Step(h.run, e)
+	require.NoError(t, err)
+	got, gcmds, err := Step(back, e)
+	require.NoError(t, err)
+	assert.Equal(t, wcmds, gcmds)
+	assert.Equal(t, mustJSON(t, want), mustJSON(t, got))
+}
