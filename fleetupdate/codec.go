@@ -388,7 +388,7 @@ func decodeRun(in runJSON) (Run, error) {
 			return Run{}, corruptf(f+".name", "%q; the strategy's group %d is %q", gj.Name, gi, p.groups[gi].name)
 		}
 		g := s.groups.get(gi)
-		*g = groupRec{userSkipped: gj.Skipped, groupTimes: &groupTimes{start: gj.StartTime, end: gj.EndTime}}
+		*g = groupRec{groupCold: &groupCold{start: gj.StartTime, end: gj.EndTime, userSkipped: gj.Skipped}} // its own: catalogWait is set below
 		byKey := make(map[string]int32, len(gj.Windows))
 		bks := make([]*bucketRec, 0, len(gj.Windows))
 		for wi, wj := range gj.Windows {

@@ -89,7 +89,7 @@ func (b *stepper) catalogChanged(c Catalog) error {
 			}
 			gr := b.mutGroup(g)
 			wait := gr.waiting()
-			gr.catalogWait = nil
+			b.setGroupCold(gr, func(c *groupCold) { c.catalogWait = nil })
 			for _, id := range wait {
 				if m := b.member(id); m.waitCatalog {
 					b.mutMember(id).waitCatalog = false

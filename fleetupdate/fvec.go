@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // fvec is a persistent vector for the run's members and groups, where a
@@ -52,7 +53,16 @@ type lineageRun struct {
 	chgIDs []int32        // and its entries' ids
 	pins   []pinnedInputs // members' pinned inputs (stepper.act)
 	images []PoolImage    // and their images
+	cmds   []Command      // a step's first command (stepper.cmdRoom)
 	idx    []*groupIndex  // a groups lineage's: each group's pick index (index.go)
+
+	// A groups lineage's, for what its steps change in a group's record:
+	// bucket records (stepper.mutBucket), their entries in the group's
+	// bucket lineage (whose own chunks stay tiny: a few writes each), and
+	// groups' cold parts (stepper.setGroupCold).
+	bks   []bucketRec
+	bents []fentry[*bucketRec]
+	gcold []groupCold
 }
 
 // extra returns l.run, made for the claimant if need be.
@@ -98,15 +108,43 @@ func (l *lineage[T]) entry() *fentry[T] { return &carve(&l.spare, 1, l.chunk())[
 // has had writes, from 2 up to 64, so a short-lived one wastes little.
 func (l *lineage[T]) chunk() int { return min(max(l.writes, 2), 64) }
 
+// rareChunk is chunk for values fewer steps make than entries (a step's
+// first command, bucket records, group times): at most 16, so the chunk a
+// run ends with wastes little.
+func (l *lineage[T]) rareChunk() int { return min(l.chunk(), 16) }
+
 // carve takes n zero values off the front of *spare, its capacity capped at
-// n, first refilling it with a chunk of max(n, chunk) if it holds fewer.
+// n, first refilling it with a chunk of max(n, about chunk) if it holds
+// fewer.
 func carve[E any](spare *[]E, n, chunk int) []E {
 	if len(*spare) < n {
-		*spare = make([]E, max(n, chunk))
+		*spare = make([]E, max(n, fit[E](chunk)))
 	}
 	s := (*spare)[:n:n]
 	*spare = (*spare)[n:]
 	return s
+}
+
+// fit returns how many Es a chunk of about n should hold to fill a size
+// class: up to 512 bytes, n; above, the largest power of two of bytes not
+// above n's, less the 8-byte header the runtime puts before a larger
+// object with pointers (Go 1.22's malloc headers), which would otherwise
+// take it to the next class: 64 entries of 80 bytes went to 5,376 bytes
+// for 5,120, and 16 records of 48 to 896 for 768.
+func fit[E any](n int) int {
+	size := int(unsafe.Sizeof(*new(E)))
+	b := n * size
+	if b <= 512 {
+		return n
+	}
+	p := 1024
+	for p*2 <= b {
+		p *= 2
+	}
+	if p > b {
+		return 512 / size // between 512 and 1,024 bytes
+	}
+	return (p - 8) / size
 }
 
 // fentry is one value of a slot, held in the entry itself (a step that

@@ -496,7 +496,7 @@ func TestAbortAfterWritesGivesTheLineageBack(t *testing.T) {
 		m.setText(memberText{message: "aborted"})
 		b.mutMember(2).attempt = 99
 		b.mutMember(2).attempt = 98 // a slot set twice in one step
-		b.mutGroup(1).userSkipped = true
+		b.setGroupCold(b.mutGroup(1), func(c *groupCold) { c.userSkipped = true })
 		b.stage(0).starved = true
 		b.stage(0).openGroups = 7 // a stage set twice in one step
 		b.cold().errCode = "aborted"

@@ -54,10 +54,10 @@ func (b *stepper) regroup(g int32, wasDone bool) {
 	gr := b.mutGroup(g)
 	if isDone {
 		st.openGroups--
-		setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = b.s.clock })
+		b.setGroupCold(gr, func(t *groupCold) { t.end = b.s.clock })
 	} else {
 		st.openGroups++
-		setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = time.Time{} })
+		b.setGroupCold(gr, func(t *groupCold) { t.end = time.Time{} })
 	}
 }
 
@@ -113,7 +113,7 @@ func (b *stepper) stageBefore(i int) bool {
 	}
 	st := b.stage(i)
 	st.phase = stageGroups
-	started := &groupTimes{start: b.s.clock} // shared: times are never changed in place
+	started := &groupCold{start: b.s.clock} // shared: never changed in place
 	// Every group changes, and most start a member now: room to note a
 	// group and a member each, and for a command each, at once.
 	n := len(b.p.stages[i].groups)
@@ -122,13 +122,13 @@ func (b *stepper) stageBefore(i int) bool {
 	b.cmds = slices.Grow(b.cmds, n)
 	for _, g := range b.p.stages[i].groups {
 		gr := b.mutGroup(g)
-		if *gr.groupTimes == noGroupTimes {
-			gr.groupTimes = started
+		if *gr.groupCold == noGroupCold {
+			gr.groupCold = started
 		} else {
-			setTimes(&gr.groupTimes, func(t *groupTimes) { t.start = b.s.clock })
+			b.setGroupCold(gr, func(t *groupCold) { t.start = b.s.clock })
 		}
 		if b.r().groupDone(g) {
-			setTimes(&gr.groupTimes, func(t *groupTimes) { t.end = b.s.clock })
+			b.setGroupCold(gr, func(t *groupCold) { t.end = b.s.clock })
 		} else {
 			st.openGroups++
 		}

@@ -213,7 +213,7 @@ func (b *stepper) waitForCatalog(g int32, id int32, code, msg string) {
 	m.setText(memberText{note: m.tx().note, message: msg, errCode: code, errMsg: msg})
 	gr := b.mutGroup(g)
 	w := append(slices.Clip(gr.waiting()), id)
-	gr.catalogWait = &w
+	b.setGroupCold(gr, func(c *groupCold) { c.catalogWait = &w })
 }
 
 // requeue makes a member eligible again in its bucket. The index, if this

@@ -146,26 +146,32 @@ type stageRec struct {
 	waitSkipped bool
 }
 
-// times holds when a stage started and ended and its wait ends, and
-// groupTimes when a group started and ended, behind a pointer so that the
-// records a step copies stay small. Neither is changed once made: setTimes
-// makes a new one.
+// times holds when a stage started and ended and its wait ends, behind a
+// pointer so that the records a step copies stay small; groupCold is its
+// like for a group, with what else of a group changes a few times a run.
+// Neither is changed once made: setTimes and stepper.setGroupCold make a
+// new one.
 type times struct {
 	start, end time.Time
 	waitEnd    time.Time
 }
 
-type groupTimes struct{ start, end time.Time }
+type groupCold struct {
+	start, end  time.Time
+	catalogWait *[]int32 // ids waiting for CatalogChanged (lazily pruned)
+	userSkipped bool
+}
 
-// noTimes and noGroupTimes are the times of a record that has not
-// started; never written.
+// noTimes and noGroupCold are those of a record that has not started;
+// never written.
 var (
-	noTimes      times
-	noGroupTimes groupTimes
+	noTimes     times
+	noGroupCold groupCold
 )
 
-// setTimes gives a record (its *times or *groupTimes field) a changed copy.
-func setTimes[T times | groupTimes](p **T, change func(t *T)) {
+// setTimes gives a stage record's *times field a changed copy (groups':
+// stepper.setGroupCold).
+func setTimes(p **times, change func(t *times)) {
 	t := **p
 	change(&t)
 	*p = &t
@@ -189,14 +195,12 @@ type gateRec struct {
 }
 
 type groupRec struct {
-	*groupTimes // start, end; written only through setTimes
-	running     int32
-	completed   int32
-	skipped     int32
-	failed      int32
-	userSkipped bool
-	buckets     bvec     // the group's distinct windows, in the order the run met them
-	catalogWait *[]int32 // ids waiting for CatalogChanged (lazily pruned); never changed, replaced
+	*groupCold // start, end, catalogWait, userSkipped; written only through stepper.setGroupCold
+	running    int32
+	completed  int32
+	skipped    int32
+	failed     int32
+	buckets    bvec // the group's distinct windows, in the order the run met them
 }
 
 // waiting returns the ids waiting for CatalogChanged (some may have left).
@@ -596,7 +600,7 @@ func initialState(p *plan, cat *compiledCatalog) *state {
 	for gi := range p.groups {
 		end := next[gi]
 		gr := s.groups.get(gi)
-		gr.groupTimes = &noGroupTimes
+		gr.groupCold = &noGroupCold
 		gr.buckets = newBvec(bks[end-sizes[gi]:end], s.gen)
 	}
 	gates := make([]*gateRec, len(p.gates))

@@ -104,7 +104,7 @@ func (b *stepper) skipMember(id int32, why string) {
 }
 
 func (b *stepper) skipGroup(g int32, why string) {
-	b.mutGroup(g).userSkipped = true
+	b.setGroupCold(b.mutGroup(g), func(c *groupCold) { c.userSkipped = true })
 	b.skipGates(b.p.groups[g].before)
 	b.skipGates(b.p.groups[g].after)
 	for _, id := range b.p.groups[g].members {

@@ -301,10 +301,32 @@ func (b *stepper) mutBucket(g, bi int32) *bucketRec {
 	if bk.gen == b.gen {
 		return bk
 	}
-	c := *bk
+	// The record and its entry come from the groups lineage's chunks,
+	// which mutGroup claimed for this step.
+	gl := b.s.groups.l
+	x, n := gl.extra(), gl.rareChunk()
+	c := &carve(&x.bks, 1, n)[0]
+	*c = *bk
 	c.gen = b.gen
-	b.buckets(g, gr).set(int(bi), &c)
-	return &c
+	w := b.buckets(g, gr)
+	if !w.claimed {
+		w.claim()
+	}
+	if l := w.v.l; len(l.spare) == 0 {
+		l.spare = carve(&x.bents, 1, n)
+	}
+	w.set(int(bi), c)
+	return c
+}
+
+// setGroupCold gives gr, this step's own, a changed copy of its cold part,
+// from the groups lineage's chunks.
+func (b *stepper) setGroupCold(gr *groupRec, change func(c *groupCold)) {
+	gl := b.s.groups.l
+	c := &carve(&gl.extra().gcold, 1, gl.rareChunk())[0]
+	*c = *gr.groupCold
+	change(c)
+	gr.groupCold = c
 }
 
 // bucketWriter makes the next version of group g's buckets.
@@ -367,7 +389,29 @@ func (b *stepper) cold() *cold {
 	return b.s.cold
 }
 
-func (b *stepper) emit(c Command) { b.cmds = append(b.cmds, c) }
+func (b *stepper) emit(c Command) {
+	if b.cmds == nil {
+		b.cmds = b.cmdRoom()
+	}
+	b.cmds = append(b.cmds, c)
+}
+
+// cmdRoom returns room for the step's first command, from the chunks of a
+// lineage the step claimed (most steps that emit have): one allocation per
+// many steps. Its capacity is 1, so a host that appends copies it.
+func (b *stepper) cmdRoom() []Command {
+	var x *lineageRun
+	var n int
+	switch {
+	case b.mw.claimed:
+		x, n = b.s.members.l.extra(), b.s.members.l.rareChunk()
+	case b.gw.claimed:
+		x, n = b.s.groups.l.extra(), b.s.groups.l.rareChunk()
+	default:
+		return nil
+	}
+	return carve(&x.cmds, 1, n)[:0]
+}
 
 // wakeAt records a wanted Tick and asks the host for it once.
 func (b *stepper) wakeAt(t time.Time) {
