@@ -414,16 +414,9 @@ func decodeRun(in runJSON) (Run, error) {
 				return Run{}, corruptf(fmt.Sprintf("state.members[%d]", id), "%q: its maintenance window is not among group %q's windows", m.data.Name, gj.Name)
 			}
 			m.bucket = bi
-			switch m.state() {
-			case Running:
-				g.running++
+			g.count(m.ms, 1)
+			if m.ms == msRunning {
 				s.inflight++
-			case Completed:
-				g.completed++
-			case Skipped:
-				g.skipped++
-			case Failed:
-				g.failed++
 			}
 			if m.waitCatalog {
 				w := append(g.waiting(), id)

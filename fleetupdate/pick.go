@@ -28,12 +28,12 @@ func (b *stepper) pick(g int32) bool {
 	ix := b.index(g)
 	t := b.now
 	b.clearOpened(g, ix, t)
-	best := b.firstOpen(ix, t)
+	best, id := b.firstOpen(ix, t)
 	if best < 0 {
 		limit := int64(never) // no member can start: every closed window ranks first
 		noWindow := false
 		if ix.none >= 0 {
-			_, noWindow = b.head(ix, ix.none)
+			id, noWindow = b.head(ix, ix.none) // reachClosed leaves it: it has no window
 		}
 		if noWindow {
 			limit = t + soon // windows opening soon rank before no window
@@ -44,7 +44,6 @@ func (b *stepper) pick(g int32) bool {
 	if best < 0 {
 		return false
 	}
-	id, _ := b.head(ix, best)
 	bk := &ix.bks[best]
 	if bk.cursor < bk.end && ix.all[bk.cursor] == id {
 		bk.cursor++
@@ -56,8 +55,8 @@ func (b *stepper) pick(g int32) bool {
 }
 
 // firstOpen returns the planner's first bucket among those whose window is
-// open at t, or -1 if none is.
-func (b *stepper) firstOpen(ix *groupIndex, t int64) int32 {
+// open at t, and its head; or -1 if none is.
+func (b *stepper) firstOpen(ix *groupIndex, t int64) (int32, int32) {
 	for len(ix.m.e) > 0 {
 		top := ix.m.e[0]
 		bi := top.bi
@@ -75,11 +74,11 @@ func (b *stepper) firstOpen(ix *groupIndex, t int64) int32 {
 			continue
 		}
 		if top.key <= t {
-			return bi
+			return bi, h
 		}
 		break
 	}
-	return -1
+	return -1, -1
 }
 
 // clearOpened clears the reached flag of every reached bucket with a member

@@ -32,6 +32,21 @@ func TestRecordsFitTheirSizeClasses(t *testing.T) {
 	}
 }
 
+// The memberState constants the step counts by name the states they say.
+func TestMemberStateConstants(t *testing.T) {
+	for ms, st := range map[memberState]State{msRunning: Running, msCompleted: Completed, msSkipped: Skipped, msFailed: Failed} {
+		if memberStates[ms] != st {
+			t.Errorf("memberState %d is %s, not %s", ms, memberStates[ms], st)
+		}
+	}
+	for ms, st := range memberStates {
+		want := st == Completed || st == Skipped || st == Failed
+		if memberState(ms).finished() != want {
+			t.Errorf("%s: finished() is %v", st, !want)
+		}
+	}
+}
+
 // A member's packed times give back the instant they were given, in UTC,
 // and the zero time as the zero time.
 func TestMemberTimesPack(t *testing.T) {

@@ -211,6 +211,20 @@ func (g *groupRec) waiting() []int32 {
 	return *g.catalogWait
 }
 
+// count adds d to the group's counter of members in state s, if it keeps one.
+func (g *groupRec) count(s memberState, d int32) {
+	switch s {
+	case msRunning:
+		g.running += d
+	case msCompleted:
+		g.completed += d
+	case msSkipped:
+		g.skipped += d
+	case msFailed:
+		g.failed += d
+	}
+}
+
 // unfinished counts members not Completed, Skipped or Failed.
 func (g *groupRec) unfinished(size int) int32 {
 	return int32(size) - g.completed - g.skipped - g.failed
@@ -275,6 +289,17 @@ type memberState uint8
 
 // memberStates are the states a member can be in, by memberState.
 var memberStates = [...]State{NotStarted, Running, Pending, Completed, Skipped, Failed}
+
+// The memberStates that the step's counters name.
+const (
+	msRunning   memberState = 1
+	msCompleted memberState = 3
+	msSkipped   memberState = 4
+	msFailed    memberState = 5
+)
+
+// finished: Completed, Skipped or Failed (groupRec.unfinished).
+func (s memberState) finished() bool { return s >= msCompleted }
 
 // memberStateOf returns the memberState of st, if st is a member state.
 func memberStateOf(st State) (memberState, bool) {

@@ -444,31 +444,29 @@ func (b *stepper) dropPastWakes() {
 // counters in step. Every member state change goes through here.
 func (b *stepper) setState(id int32, to State) *memberRec {
 	m := b.mutMember(id)
-	from := m.state()
-	if from == to {
+	from := m.ms
+	ms, _ := memberStateOf(to)
+	if from == ms {
 		return m
 	}
 	g := b.p.groupOf[id]
-	wasDone := b.r().groupDone(g)
-	gr := b.mutGroup(g)
-	for i, st := range [2]State{from, to} {
-		d := int32(1 - 2*i) // leave from, enter to
-		switch st {
-		case Running:
-			gr.running -= d
-		case Completed:
-			gr.completed -= d
-		case Skipped:
-			gr.skipped -= d
-		case Failed:
-			gr.failed -= d
-		}
+	// Only a member that finishes or stops being finished can change
+	// whether its group is done (groupPhase counts unfinished members).
+	settles := from.finished() != ms.finished()
+	var wasDone bool
+	if settles {
+		wasDone = b.r().groupDone(g)
 	}
-	m.ms, _ = memberStateOf(to)
-	b.regroup(g, wasDone)
-	if to == Running {
+	gr := b.mutGroup(g)
+	gr.count(from, -1)
+	gr.count(ms, 1)
+	m.ms = ms
+	if settles {
+		b.regroup(g, wasDone)
+	}
+	if ms == msRunning {
 		b.s.inflight++
-	} else if from == Running {
+	} else if from == msRunning {
 		b.s.inflight--
 	}
 	return m
