@@ -275,14 +275,40 @@ func (w *fwriter[T]) set(i int, x T) *T {
 	e := l.entry()
 	*e = fentry[T]{ver: w.v.ver, prev: top, val: x}
 	l.slots[i].Store(e)
-	l.writes++
+	w.wrote(i)
+	return &e.val
+}
+
+// mut returns slot i's value for the step to change: its own if it set the
+// slot already, else a copy of the value it was given, set in its place.
+// (Once claimed, a slot's newest entry is the given version's value: the
+// claimant is the lineage's only writer and starts from its newest version,
+// or from a copy of the given one.)
+func (w *fwriter[T]) mut(i int) *T {
+	if !w.claimed {
+		w.claim()
+	}
+	l := w.v.l
+	top := l.slots[i].Load()
+	if top.ver == w.v.ver {
+		return &top.val
+	}
+	e := l.entry()
+	*e = fentry[T]{ver: w.v.ver, prev: top, val: top.val}
+	l.slots[i].Store(e)
+	w.wrote(i)
+	return &e.val
+}
+
+// wrote notes that the step set slot i.
+func (w *fwriter[T]) wrote(i int) {
+	w.v.l.writes++
 	if w.nfew < len(w.few) {
 		w.few[w.nfew] = int32(i)
 		w.nfew++
 	} else {
 		w.more = append(w.more, int32(i))
 	}
-	return &e.val
 }
 
 // push appends x to a vector that grows.
@@ -309,16 +335,6 @@ func (w *fwriter[T]) grow() {
 	}
 	w.cloned = true
 	*w.v = fvec[T]{l: c.l, ver: w.gen}
-}
-
-// owned returns slot i's value if this step set it, for it to change.
-func (w *fwriter[T]) owned(i int) (*T, bool) {
-	if w.claimed {
-		if top := w.v.l.slots[i].Load(); top.ver == w.gen {
-			return &top.val, true
-		}
-	}
-	return nil, false
 }
 
 // expect makes room to note n slots set, at once.

@@ -277,21 +277,11 @@ func (b *stepper) abort() {
 
 func (b *stepper) member(id int32) *memberRec { return b.s.members.get(int(id)) }
 
-func (b *stepper) mutMember(id int32) *memberRec {
-	if m, ok := b.mw.owned(int(id)); ok {
-		return m
-	}
-	return b.mw.set(int(id), *b.s.members.get(int(id)))
-}
+func (b *stepper) mutMember(id int32) *memberRec { return b.mw.mut(int(id)) }
 
 func (b *stepper) group(g int32) *groupRec { return b.s.groups.get(int(g)) }
 
-func (b *stepper) mutGroup(g int32) *groupRec {
-	if gr, ok := b.gw.owned(int(g)); ok {
-		return gr
-	}
-	return b.gw.set(int(g), *b.s.groups.get(int(g)))
-}
+func (b *stepper) mutGroup(g int32) *groupRec { return b.gw.mut(int(g)) }
 
 // mutBucket returns bucket bi of group g for changing; only that bucket is
 // copied, not its siblings.
@@ -372,12 +362,7 @@ func (b *stepper) bucketWriters(f func(bw *bucketWriter)) {
 }
 
 // stage returns stage i's record for changing.
-func (b *stepper) stage(i int) *stageRec {
-	if st, ok := b.sw.owned(i); ok {
-		return st
-	}
-	return b.sw.set(i, *b.s.stages.get(i))
-}
+func (b *stepper) stage(i int) *stageRec { return b.sw.mut(i) }
 
 // cold returns the state's cold part, copied for this step to change.
 func (b *stepper) cold() *cold {
