@@ -51,10 +51,11 @@ func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 	if e == nil {
 		return r, nil, fmt.Errorf("%w: nil event", ErrInvalidTransition)
 	}
-	if e.when().IsZero() {
+	t := e.when()
+	if t.IsZero() {
 		return r, nil, fmt.Errorf("%w: %T has no time (At is the zero time.Time)", ErrInvalidTransition, e)
 	}
-	if t := e.when(); !t.Before(MaxEventTime) {
+	if !t.Before(MaxEventTime) {
 		return r, nil, fmt.Errorf("%w: event time %s is not before %s", ErrInvalidTransition, t.Format(time.RFC3339), MaxEventTime.Format(time.RFC3339))
 	}
 	if phases, action, ok := accepts(e); ok && !slices.Contains(phases, r.s.phase) {
@@ -75,7 +76,7 @@ func step(r Run, e Event, b *stepper) (Run, []Command, error) {
 		gate = k
 	}
 	b.init(r)
-	if t := e.when(); t.After(b.s.clock) {
+	if t.After(b.s.clock) {
 		b.s.clock = t.UTC()
 		b.now = b.s.clock.Unix()
 	}
