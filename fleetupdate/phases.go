@@ -54,10 +54,10 @@ func (b *stepper) regroup(g int32, wasDone bool) {
 	gr := b.mutGroup(g)
 	if isDone {
 		st.openGroups--
-		b.setGroupCold(gr, func(t *groupCold) { t.end = b.s.clock })
+		b.setGroupCold(gr, func(c *groupCold) { c.end = b.s.clock })
 	} else {
 		st.openGroups++
-		b.setGroupCold(gr, func(t *groupCold) { t.end = time.Time{} })
+		b.setGroupCold(gr, func(c *groupCold) { c.end = time.Time{} })
 	}
 }
 
@@ -125,10 +125,10 @@ func (b *stepper) stageBefore(i int) bool {
 		if *gr.groupCold == noGroupCold {
 			gr.groupCold = started
 		} else {
-			b.setGroupCold(gr, func(t *groupCold) { t.start = b.s.clock })
+			b.setGroupCold(gr, func(c *groupCold) { c.start = b.s.clock })
 		}
 		if b.r().groupDone(g) {
-			b.setGroupCold(gr, func(t *groupCold) { t.end = b.s.clock })
+			b.setGroupCold(gr, func(c *groupCold) { c.end = b.s.clock })
 		} else {
 			st.openGroups++
 		}

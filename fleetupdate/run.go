@@ -283,8 +283,7 @@ func (m *memberRec) end() time.Time       { return unpackTime(m.endSec, m.endNs)
 func (m *memberRec) setStart(t time.Time) { m.startSec, m.startNs = packTime(t) }
 func (m *memberRec) setEnd(t time.Time)   { m.endSec, m.endNs = packTime(t) }
 
-// memberState is a member's state in a byte, which keeps its record within
-// 96 bytes.
+// memberState is a member's state in a byte, which keeps its record small.
 type memberState uint8
 
 // memberStates are the states a member can be in, by memberState.
