@@ -109,8 +109,8 @@ func (l *lineage[T]) entry() *fentry[T] { return &carve(&l.spare, 1, l.chunk())[
 func (l *lineage[T]) chunk() int { return min(max(l.writes, 2), 64) }
 
 // rareChunk is chunk for values fewer steps make than entries (a step's
-// first command, bucket records, group times): at most 16, so the chunk a
-// run ends with wastes little.
+// first command, bucket records, groups' cold parts): at most 16, so the
+// chunk a run ends with wastes little.
 func (l *lineage[T]) rareChunk() int { return min(l.chunk(), 16) }
 
 // carve takes n zero values off the front of *spare, its capacity capped at
@@ -180,7 +180,7 @@ func newFvecCap[T comparable](n, capacity int, ver uint64) fvec[T] {
 func (v fvec[T]) len() int { return len(v.l.slots) }
 
 // get returns slot i's value. It must not be changed, except by a step
-// that has it from its fwriter (set, owned).
+// that has it from its fwriter (set, mut).
 func (v fvec[T]) get(i int) *T {
 	e := v.l.slots[i].Load()
 	for e.ver > v.ver {
