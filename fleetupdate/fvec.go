@@ -180,7 +180,7 @@ func newFvecCap[T comparable](n, capacity int, ver uint64) fvec[T] {
 func (v fvec[T]) len() int { return len(v.l.slots) }
 
 // get returns slot i's value. It must not be changed, except by a step
-// that has it from its fwriter (set, owned).
+// that has it from its fwriter (set, mut).
 func (v fvec[T]) get(i int) *T {
 	e := v.l.slots[i].Load()
 	for e.ver > v.ver {
@@ -329,6 +329,12 @@ func (w *fwriter[T]) push(x T) {
 func (w *fwriter[T]) grow() {
 	n := *w.np
 	c := w.v.clone(n, 2*n+8)
+	// Only the slots the step set are its own in the copy: one it sets
+	// after this gets an entry of its own and is noted (Run.Changed).
+	for i := range n {
+		c.l.slots[i].Load().ver = w.base.ver
+	}
+	w.eachTouched(func(i int32) { c.l.slots[i].Load().ver = w.gen })
 	c.l.head.Store(busy)
 	if !w.cloned {
 		w.release()
