@@ -7,10 +7,11 @@ import (
 	"unsafe"
 )
 
-// fvec is a persistent vector for the run's members and groups, where a
-// step changes a few slots of many: each slot keeps the history of its
-// values, newest first, so a step that sets a slot adds one small entry
-// instead of copying a path of a tree (a "fat node", Driscoll et al. 1989).
+// fvec is a persistent vector for the run's members, groups, stages and
+// each group's buckets, where a step changes a few slots of many: each slot
+// keeps the history of its values, newest first, so a step that sets a slot
+// adds one small entry instead of copying a path of a tree (a "fat node",
+// Driscoll et al. 1989).
 //
 // The versions of one vector share a lineage; a version is the gen of the
 // step that made it (state.gen), so versions grow along a lineage. A
