@@ -132,15 +132,20 @@ func (b *stepper) index(g int32) *groupIndex {
 		return ix
 	}
 	ix := b.buildIndex(g, b.group(g))
-	l := b.s.groups.l // claimed by ownIndex
+	holdIndex(b.s.groups.l, g, ix, len(b.p.groups), b.gen) // claimed by ownIndex
+	return ix
+}
+
+// holdIndex makes ix, just built, group g's index in the groups lineage l
+// (of groups groups), owned by version ver.
+func holdIndex(l *lineage[groupRec], g int32, ix *groupIndex, groups int, ver uint64) {
 	ix.owner.Store(l)
-	ix.ver.Store(b.gen)
+	ix.ver.Store(ver)
 	x := l.extra()
 	if x.idx == nil {
-		x.idx = make([]*groupIndex, len(b.p.groups))
+		x.idx = make([]*groupIndex, groups)
 	}
 	x.idx[g] = ix
-	return ix
 }
 
 // ownIndex returns group g's index if this step owns it or can claim it,
@@ -188,14 +193,8 @@ func ownedIndex(v fvec[groupRec], g int32) *groupIndex {
 // lower bounds, refreshed as they reach the top.
 func (s *state) buildIndexes(p *plan) {
 	b := stepper{p: p, s: s, gen: s.gen, now: s.clock.Unix()}
-	l := s.groups.l
-	idx := make([]*groupIndex, len(p.groups))
-	l.extra().idx = idx
 	for g := range int32(len(p.groups)) {
-		ix := b.buildIndex(g, s.groups.get(int(g)))
-		ix.owner.Store(l)
-		ix.ver.Store(s.gen)
-		idx[g] = ix
+		holdIndex(s.groups.l, g, b.buildIndex(g, s.groups.get(int(g))), len(p.groups), s.gen)
 	}
 }
 
