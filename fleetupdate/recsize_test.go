@@ -75,3 +75,32 @@ func TestMemberTimesPack(t *testing.T) {
 		t.Errorf("a new record's times are %v, %v; want zero", m.start(), m.end())
 	}
 }
+
+// fit sizes a chunk to fill a size class: up to 512 bytes as asked; above,
+// as many values as fit in the largest power of two of bytes not above the
+// chunk asked for, with the runtime's 8-byte malloc header.
+func TestFitFillsAPowerOfTwoWithTheHeader(t *testing.T) {
+	check := func(size, n, got int) {
+		t.Helper()
+		b := n * size
+		if b <= 512 {
+			if got != n {
+				t.Errorf("%d of %d bytes: fit gives %d, want %d", n, size, got, n)
+			}
+			return
+		}
+		p := 512
+		for p*2 <= b {
+			p *= 2
+		}
+		if got*size+8 > p && got*size > 512 || (got+1)*size+8 <= p {
+			t.Errorf("%d of %d bytes: fit gives %d (%d bytes); want the most that fit in %d with the header", n, size, got, got*size, p)
+		}
+	}
+	for n := 1; n <= 64; n++ {
+		check(int(unsafe.Sizeof(fentry[memberRec]{})), n, fit[fentry[memberRec]](n))
+		check(int(unsafe.Sizeof(bucketRec{})), n, fit[bucketRec](n))
+		check(int(unsafe.Sizeof(Command(nil))), n, fit[Command](n))
+		check(int(unsafe.Sizeof(stepChange{})), n, fit[stepChange](n))
+	}
+}
