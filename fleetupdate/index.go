@@ -7,7 +7,9 @@ package fleetupdate
 // Everything here is derived from the run's state (the members, their
 // buckets, each bucket's reached flag and opening) and the clock: the codec
 // does not persist it, a decoded run builds it at its first pick, and check
-// verifies it. It is a cache that one stretch of versions of the groups
+// verifies it. An index is built cold, with its queues and empty heaps, and
+// the first pick fills the heaps at its clock in O(buckets) (warm): New's
+// clock is the zero time, at which every interval would be stale by Start. It is a cache that one stretch of versions of the groups
 // vector owns at a time, and the step that owns it changes it in place, so
 // that a pick copies nothing, not even the group's record:
 //
@@ -46,7 +48,11 @@ package fleetupdate
 // change (not reached, or reached at an opening they no longer have), by
 // opening. Both are lazy in the same way as m: their keys are lower bounds,
 // checked when they reach the top; u may hold buckets that no longer need a
-// reach, which are dropped there.
+// reach, which are dropped there. A bucket whose interval has opened by the
+// clock stays out of u (most are picked while open, and never need it): a
+// reach happens only when no window is open, after the pick's pass over m
+// has refreshed every bucket keyed at or before the clock, and a refresh
+// that finds its next opening still ahead puts it in u.
 
 import (
 	"fmt"
@@ -74,6 +80,7 @@ type groupIndex struct {
 	m, u, r ixHeap
 	all     []int32 // the buckets' queues as built (ixBucket.cursor)
 	scratch []int32
+	cold    bool // the heaps are empty and no interval is known: the first pick fills them (warm)
 }
 
 // ixBucket is a bucket's queue and its window's interval.
@@ -251,12 +258,38 @@ func (b *stepper) buildIndex(g int32, gr *groupRec) *groupIndex {
 	// Each heap may come to hold each of them (u and r: at most once).
 	heaps := make([]ixEntry, 3*queued)
 	ix.m.e, ix.u.e, ix.r.e = heaps[:0:queued], heaps[queued:queued:2*queued], heaps[2*queued:2*queued]
-	for bi := range ix.bks {
-		if ix.bks[bi].windowed && ix.bks[bi].end > ix.bks[bi].cursor {
-			b.place(ix, int32(bi))
+	ix.cold = true
+	return ix
+}
+
+// warm fills a cold index's heaps at the step's clock: every interval at
+// once, then each heap in O(buckets). New's clock is the zero time, so
+// intervals it computed would all be stale at Start, and refreshing them
+// one by one as they reach the top costs O(buckets log buckets).
+func (b *stepper) warm(ix *groupIndex) {
+	ix.cold = false
+	for bi := range int32(len(ix.bks)) {
+		bk := &ix.bks[bi]
+		if !bk.windowed {
+			continue
+		}
+		h, ok := b.head(ix, bi)
+		if !ok {
+			continue
+		}
+		b.interval(bk)
+		k := bk.key()
+		ix.m.push(bi, k, h)
+		if bk.reachable(b.now) {
+			ix.u.push(bi, k, 0)
+		}
+		if bk.reached {
+			ix.r.push(bi, k, 0)
 		}
 	}
-	return ix
+	ix.m.heapify()
+	ix.u.heapify()
+	ix.r.heapify()
 }
 
 // addBucket makes room for a bucket the group has just added.
@@ -302,18 +335,30 @@ func (b *stepper) head(ix *groupIndex, bi int32) (int32, bool) {
 // follows; a reached bucket whose opening changed joins u.
 func (b *stepper) refresh(ix *groupIndex, bi int32) {
 	bk := &ix.bks[bi]
+	b.interval(bk)
+	if i := ix.m.pos[bi]; i >= 0 {
+		ix.m.set(bi, bk.key(), ix.m.e[i].head)
+	}
+	if bk.reachable(b.now) && ix.u.pos[bi] < 0 {
+		ix.u.set(bi, bk.key(), 0)
+	}
+}
+
+// reachable: bucket bk, with a window and a member waiting, belongs in u:
+// a reach would change it, and its interval has not opened by now. One that
+// has opened stays out until a refresh finds it closed (see u above).
+func (bk *ixBucket) reachable(now int64) bool {
+	return (!bk.reached || bk.asked != bk.key()) && !(bk.ok && bk.s <= now)
+}
+
+// interval computes bucket bk's interval at the step's clock.
+func (b *stepper) interval(bk *ixBucket) {
 	if bk.win != nil {
 		bk.s, bk.e, bk.ok = bk.win.NextUnix(b.now)
 	} else {
 		bk.s, bk.e, bk.ok = 0, 0, false
 	}
 	bk.known = true
-	if i := ix.m.pos[bi]; i >= 0 {
-		ix.m.set(bi, bk.key(), ix.m.e[i].head)
-	}
-	if bk.reached && bk.asked != bk.key() && ix.u.pos[bi] < 0 {
-		ix.u.set(bi, bk.key(), 0)
-	}
 }
 
 // stale: bucket bi's interval has ended (or was never computed).
@@ -334,7 +379,7 @@ func (b *stepper) place(ix *groupIndex, bi int32) {
 	}
 	k := bk.key()
 	ix.m.set(bi, k, h)
-	if !bk.reached || bk.asked != k {
+	if bk.reachable(b.now) {
 		ix.u.set(bi, k, 0)
 	}
 	if bk.reached {
@@ -363,7 +408,7 @@ func (b *stepper) enqueue(ix *groupIndex, bi, id int32) {
 		}
 		bk.xhead = 0
 	}
-	if bk.windowed {
+	if bk.windowed && !ix.cold {
 		b.place(ix, bi)
 	}
 }
@@ -398,6 +443,20 @@ func (h *ixHeap) set(bi int32, key int64, head int32) {
 		h.up(int(i))
 	} else {
 		h.down(int(i))
+	}
+}
+
+// push appends bucket bi with key (key, head), out of order: heapify
+// restores the order.
+func (h *ixHeap) push(bi int32, key int64, head int32) {
+	h.pos[bi] = int32(len(h.e))
+	h.e = append(h.e, ixEntry{key, head, bi})
+}
+
+// heapify puts the heap in order in O(len).
+func (h *ixHeap) heapify() {
+	for i := len(h.e)/2 - 1; i >= 0; i-- {
+		h.down(i)
 	}
 }
 
@@ -492,6 +551,9 @@ func (r Run) checkIndex(g int32, gr *groupRec) error {
 			return bad("heap positions do not match its entries")
 		}
 	}
+	if ix.cold && len(ix.m.e)+len(ix.u.e)+len(ix.r.e) > 0 {
+		return bad("not filled yet, and its heaps hold buckets")
+	}
 	waiting := make([][]int32, n)
 	for _, id := range r.p.groups[g].members {
 		if m := r.s.members.get(int(id)); m.eligible() {
@@ -524,7 +586,10 @@ func (r Run) checkIndex(g int32, gr *groupRec) error {
 				return bad("bucket %d: interval [%d, %d) %t; the window's is [%d, %d) %t", bi, bk.s, bk.e, bk.ok, s, e, ok)
 			}
 		}
-		if !bk.windowed || len(waiting[bi]) == 0 {
+		if ix.cold && bk.known {
+			return bad("not filled yet, and bucket %d has an interval", bi)
+		}
+		if !bk.windowed || len(waiting[bi]) == 0 || ix.cold {
 			if bk.windowed && (ix.m.pos[bi] >= 0 && !bk.known) {
 				return bad("bucket %d is in m with no interval", bi)
 			}
@@ -538,8 +603,10 @@ func (r Run) checkIndex(g int32, gr *groupRec) error {
 			return bad("bucket %d has members waiting and is not in m", bi)
 		case ix.m.e[ix.m.pos[bi]].key != k || ix.m.e[ix.m.pos[bi]].head > head:
 			return bad("bucket %d: key in m above its own", bi)
-		case (!bk.reached || bk.asked != k) && (ix.u.pos[bi] < 0 || ix.u.e[ix.u.pos[bi]].key > k):
-			return bad("bucket %d would change on a reach and is not in u below its key", bi)
+		case ix.u.pos[bi] >= 0 && ix.u.e[ix.u.pos[bi]].key > k:
+			return bad("bucket %d is in u above its key", bi)
+		case ix.u.pos[bi] < 0 && (!bk.reached || bk.asked != k) && !(bk.ok && bk.s <= t):
+			return bad("bucket %d would change on a reach, has not opened and is not in u", bi)
 		case bk.reached && (ix.r.pos[bi] < 0 || ix.r.e[ix.r.pos[bi]].key > k):
 			return bad("bucket %d is reached and not in r below its key", bi)
 		}

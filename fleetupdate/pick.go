@@ -26,6 +26,9 @@ import (
 // The index finds those buckets without looking at the others (index.go).
 func (b *stepper) pick(g int32) bool {
 	ix := b.index(g)
+	if ix.cold {
+		b.warm(ix)
+	}
 	t := b.now
 	b.clearOpened(g, ix, t)
 	best, id := b.firstOpen(ix, t)
@@ -102,8 +105,7 @@ func (b *stepper) clearOpened(g int32, ix *groupIndex, t int64) {
 		// Fresh, and opened at or before t: open now.
 		ix.r.remove(bi)
 		bk.reached = false
-		b.mutBucket(g, bi).reached = false
-		ix.u.set(bi, bk.key(), 0)
+		b.mutBucket(g, bi).reached = false // open: it joins u once a refresh finds it closed
 	}
 }
 
