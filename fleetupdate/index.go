@@ -36,9 +36,10 @@ package fleetupdate
 // Keys are lower bounds of the true keys: an interval that has ended is
 // refreshed when it reaches the top (a window's next start is after the
 // end of the interval before), and a head that was taken or left is moved
-// on when it reaches the top (members leave a queue, and join it only
-// through requeue, which updates the heap). So the top, once fresh, is the
-// planner's first bucket among the open ones, if it is open.
+// on, or the bucket dropped if none is left, when it reaches the top
+// (members leave a queue, and join it only through requeue, which updates
+// the heap). So the top, once fresh, is the planner's first bucket among
+// the open ones, if it is open.
 //
 // A pick also has effects on buckets that are not picked (see pick): every
 // reached bucket whose window is open has its reached flag cleared, and
@@ -273,8 +274,11 @@ func (b *stepper) warm(ix *groupIndex) {
 		if !bk.windowed {
 			continue
 		}
-		h, ok := b.head(ix, bi)
-		if !ok {
+		// Keys are lower bounds (see m above): the first queued may have
+		// left, and a bucket may hold no member by now; a pick finds out at
+		// the top, without loading every head's record now.
+		h := ix.first(bk)
+		if h < 0 {
 			continue
 		}
 		b.interval(bk)
@@ -321,14 +325,22 @@ func (b *stepper) head(ix *groupIndex, bi int32) (int32, bool) {
 	for int(bk.xhead) < len(ext) && !b.waitsIn(ext[bk.xhead], bi) {
 		bk.xhead++
 	}
+	best := ix.first(bk)
+	return best, best >= 0
+}
+
+// first returns bucket bk's first member queued, which may have left (a
+// lower bound of its head, which head checks), or -1 if its queues are
+// empty.
+func (ix *groupIndex) first(bk *ixBucket) int32 {
 	best := int32(-1)
 	if bk.cursor < bk.end {
 		best = ix.all[bk.cursor]
 	}
-	if int(bk.xhead) < len(ext) && (best < 0 || ext[bk.xhead] < best) {
+	if ext := bk.ext(); int(bk.xhead) < len(ext) && (best < 0 || ext[bk.xhead] < best) {
 		best = ext[bk.xhead]
 	}
-	return best, best >= 0
+	return best
 }
 
 // refresh computes bucket bi's interval at the step's clock. Its key in m
