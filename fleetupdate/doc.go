@@ -22,9 +22,10 @@
 // once per occurrence that reaches the front of the group's order (so with
 // a window per member, a long run recomputes each window about once per
 // occurrence). New builds each group's picking index (derived state, never
-// saved); stepping a Run that has already been stepped, or one just
-// decoded, costs O(group size) once per group it picks in, to build one of
-// its own. Time comes in on every event.
+// saved), and the group's first pick computes each of its windows' next
+// opening at once, O(distinct windows); stepping a Run that has already
+// been stepped, or one just decoded, costs O(group size) once per group it
+// picks in, to build one of its own. Time comes in on every event.
 //
 // # Host contract
 //
