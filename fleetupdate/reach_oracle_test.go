@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
 	"github.com/fleetkit/fleetkit/window"
 )
 
@@ -21,21 +23,33 @@ import (
 //     closed, reached at its window's next opening, and a wake-up is owed
 //     there (none for a window that never opens again);
 //   - after a step that started a member of a group, no bucket of that group
-//     with a member waiting (or just started) is both open and reached.
-func checkReach(r Run, e Event, cmds []Command) error {
+//     with a member waiting (or just started) is both open and reached;
+//   - after a step that started a member with no window, every bucket of its
+//     group with a member waiting whose window opens within
+//     planner.SoonWithin is reached there, with a wake-up owed (it ranked
+//     first, and that pick found no window open);
+//   - a bucket a step reached (that prev had not reached at that opening) is
+//     reached at its window's next opening, after the clock, and within
+//     planner.SoonWithin of it unless the group has a slot free (a pick
+//     that reaches further finds no member to start).
+func checkReach(prev, r Run, e Event, cmds []Command) error {
 	if r.s.phase != Running || r.s.stage >= len(r.p.stages) || r.s.stages.get(r.s.stage).phase != stageGroups {
 		return nil
 	}
 	st := r.s.stage
 	t := r.s.clock.Unix()
-	startedIn := map[int32]bool{}
+	startedIn, noWindow := map[int32]bool{}, map[int32]bool{}
 	startedBucket := map[[2]int32]bool{}
 	for _, c := range cmds {
 		if u, ok := c.(UpgradeMember); ok {
 			id := r.p.byName[u.Member]
 			g := r.p.groupOf[id]
 			startedIn[g] = true
-			startedBucket[[2]int32{g, r.s.members.get(int(id)).bucket}] = true
+			bi := r.s.members.get(int(id)).bucket
+			startedBucket[[2]int32{g, bi}] = true
+			if r.s.groups.get(int(g)).buckets.get(int(bi)).sched == nil {
+				noWindow[g] = true
+			}
 		}
 	}
 	all := false
@@ -55,6 +69,9 @@ func checkReach(r Run, e Event, cmds []Command) error {
 		}
 		for bi := range gr.buckets.n {
 			rec := gr.buckets.get(bi)
+			if err := checkNewlyReached(prev, r, g, bi, gr.running < int32(pg.limit)); err != nil {
+				return err
+			}
 			if waiting[bi] == 0 && !startedBucket[[2]int32{g, int32(bi)}] {
 				continue
 			}
@@ -73,7 +90,8 @@ func checkReach(r Run, e Event, cmds []Command) error {
 			if open && rec.reached && (startedIn[g] || free) {
 				return fmt.Errorf("group %d bucket %d: open at %d and still reached (at %v)", g, bi, t, rec.opening)
 			}
-			if !free || waiting[bi] == 0 {
+			soonReached := noWindow[g] && ok && s > t && s <= t+soon
+			if !(free || soonReached) || waiting[bi] == 0 {
 				continue
 			}
 			if open {
@@ -84,7 +102,7 @@ func checkReach(r Run, e Event, cmds []Command) error {
 				want = time.Unix(s, 0).UTC()
 			}
 			if !rec.reached || !rec.opening.Equal(want) {
-				return fmt.Errorf("group %d bucket %d: nothing can start at %d and it is not reached at its opening %v (reached %t at %v)", g, bi, t, want, rec.reached, rec.opening)
+				return fmt.Errorf("group %d bucket %d: ranks before the pick at %d and is not reached at its opening %v (reached %t at %v)", g, bi, t, want, rec.reached, rec.opening)
 			}
 			if ok {
 				if _, found := slices.BinarySearchFunc(r.s.wakes, want, time.Time.Compare); !found {
@@ -92,6 +110,33 @@ func checkReach(r Run, e Event, cmds []Command) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// checkNewlyReached checks bucket bi of group g if the step from prev to r
+// reached it (see checkReach); free: the group has a slot free (which a
+// pick that found no member to start leaves so).
+func checkNewlyReached(prev, r Run, g int32, bi int, free bool) error {
+	rec := r.s.groups.get(int(g)).buckets.get(bi)
+	if !rec.reached || rec.sched == nil {
+		return nil
+	}
+	if was := prev.s.groups.get(int(g)).buckets; bi < was.n && was.get(bi).reached && was.get(bi).opening.Equal(rec.opening) {
+		return nil
+	}
+	t := r.s.clock.Unix()
+	want := time.Time{}
+	if rec.comp != nil {
+		if s, _, ok := rec.comp.NextUnix(t); ok {
+			want = time.Unix(s, 0).UTC()
+		}
+	}
+	switch {
+	case !rec.opening.Equal(want) || !want.IsZero() && want.Unix() <= t:
+		return fmt.Errorf("group %d bucket %d: reached at %v at %d; its window next opens at %v", g, bi, rec.opening, t, want)
+	case !free && (want.IsZero() || want.Unix() > t+soon):
+		return fmt.Errorf("group %d bucket %d: reached at %v at %d, later than soon, and the group has no slot free", g, bi, rec.opening, t)
 	}
 	return nil
 }
@@ -135,8 +180,8 @@ func reachScenario(rng *rand.Rand) (Spec, []Member, Catalog) {
 	return spec, ms, cat
 }
 
-// reachEvent draws the next event: mostly ticks (at wake-ups, and exactly
-// where a member's window opens or closes) and outcomes, with members moved
+// reachEvent draws the next event: mostly ticks (at wake-ups, exactly
+// where a member's window opens or closes, or soon before it opens) and outcomes, with members moved
 // (some to windows that stop opening), catalog changes, skips, stops and
 // restarts, and failures.
 func reachEvent(rng *rand.Rand, r Run, now *time.Time, ops *[]OpID, ms []Member, shared []*window.Schedule) Event {
@@ -148,20 +193,31 @@ func reachEvent(rng *rand.Rand, r Run, now *time.Time, ops *[]OpID, ms []Member,
 	case st == Running && rng.IntN(40) == 0:
 		return Stop{At: *now}
 	}
-	switch k := rng.IntN(20); {
-	case k < 4 && len(ms) > 0:
+	// nearWindow moves now to where a member's window opens (k 0), closes
+	// (1) or soon before it opens (2), if that is later.
+	nearWindow := func(k int) {
+		if len(ms) == 0 {
+			return
+		}
 		m := r.s.members.get(int(r.p.byName[ms[rng.IntN(len(ms))].Name]))
 		if w := windowFor(m.data, r.p.v.upType); w != nil {
 			if s, e, ok := compileWindow(w).NextUnix(now.Unix()); ok {
 				at := s
-				if s <= now.Unix() || k < 2 {
+				switch {
+				case s <= now.Unix() || k == 1:
 					at = e
+				case k == 2:
+					at = s - rng.Int64N(soon+1)
 				}
 				if at != never && at > now.Unix() {
 					*now = time.Unix(at, 0).UTC()
 				}
 			}
 		}
+	}
+	switch k := rng.IntN(20); {
+	case k < 4:
+		nearWindow(k % 3)
 		return Tick{At: *now}
 	case k < 8:
 		if w, ok := r.NextWake(); ok && rng.IntN(4) > 0 {
@@ -174,7 +230,11 @@ func reachEvent(rng *rand.Rand, r Run, now *time.Time, ops *[]OpID, ms []Member,
 		i := rng.IntN(len(*ops))
 		op := (*ops)[i]
 		*ops = append((*ops)[:i], (*ops)[i+1:]...)
-		*now = now.Add(time.Duration(rng.IntN(180)) * time.Minute)
+		if rng.IntN(2) == 0 {
+			*now = now.Add(time.Duration(rng.IntN(180)) * time.Minute)
+		} else {
+			nearWindow(2) // a member with no window may start while windows open soon
+		}
 		if rng.IntN(12) == 0 {
 			return UpgradeFailed{At: *now, Op: op, Code: []string{"QuotaExceeded", CodeNodeImageVersionNotAvailable}[rng.IntN(2)], Message: "boom"}
 		}
@@ -264,7 +324,7 @@ func TestPicksReachAndClearBucketsAsTheOracleSays(t *testing.T) {
 			if err := next.checkIndexes(); err != nil {
 				t.Fatalf("%s: %v", what(), err)
 			}
-			if err := checkReach(next, e, cmds); err != nil {
+			if err := checkReach(r, next, e, cmds); err != nil {
 				t.Fatalf("%s at %s: %v", what(), next.Clock(), err)
 			}
 			if len(runs) > 0 && rng.IntN(6) == 0 {
@@ -289,4 +349,80 @@ func TestPicksReachAndClearBucketsAsTheOracleSays(t *testing.T) {
 			}
 		}
 	}
+}
+
+// One at a time, members with no window and members whose daily windows
+// open at any minute: each member with no window starts while others'
+// windows open soon (planner.SoonWithin, to the second), a second before
+// an opening, at one, or at an end, often in a run just decoded (whose
+// index is filled then); the picks reach buckets as the oracle says (the
+// soon rule most of all).
+func TestNoWindowPicksReachWindowsOpeningSoon(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var ms []Member
+		none := rapid.IntRange(1, 4).Draw(t, "noWindow")
+		for i := range none {
+			ms = append(ms, member(fmt.Sprintf("a-%d", i), "g"))
+		}
+		for i := range rapid.IntRange(1, 8).Draw(t, "windowed") {
+			m := member(fmt.Sprintf("b-%d", i), "g")
+			m.AutoUpgradeWindow = dailyWindow(fmt.Sprintf("%02d:%02d", rapid.IntRange(0, 23).Draw(t, "h"), rapid.IntRange(0, 59).Draw(t, "m")), rapid.IntRange(4, 8).Draw(t, "hours"))
+			ms = append(ms, m)
+		}
+		spec := Spec{ManagedClusterUpdate: full(k8sTo), Strategy: &Strategy{Stages: []Stage{{Name: "s", Groups: []Group{{Name: "g", MaxConcurrency: "1"}}}}}}
+		r, err := New("soon", spec, ms, catalog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := t0.Add(time.Duration(rapid.IntRange(0, 24*60).Draw(t, "start")) * time.Minute)
+		ev := Event(Start{At: now})
+		for step := 0; step < 60; step++ {
+			if rapid.Bool().Draw(t, "decode") {
+				// A decoded run fills its index at this step's clock (warm).
+				var decoded Run
+				if err := json.Unmarshal([]byte(mustJSONR(t, r)), &decoded); err != nil {
+					t.Fatal(err)
+				}
+				r = decoded
+			}
+			next, cmds, err := Step(r, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := next.checkIndexes(); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			if err := checkReach(r, next, ev, cmds); err != nil {
+				t.Fatalf("step %d (%T at %s): %v", step, ev, next.Clock(), err)
+			}
+			r = next
+			if r.Done() {
+				return
+			}
+			// Next: the next wake-up, an opening, an end, or soon before an opening.
+			c := compileWindow(ms[rapid.IntRange(none, len(ms)-1).Draw(t, "near")].AutoUpgradeWindow)
+			at := now.Add(time.Duration(rapid.IntRange(1, 600).Draw(t, "later")) * time.Minute)
+			if w, ok := r.NextWake(); ok && rapid.Bool().Draw(t, "wake") {
+				at = w
+			} else {
+				s, e, _ := c.NextUnix(now.Unix())
+				switch rapid.IntRange(0, 3).Draw(t, "where") {
+				case 0:
+					at = time.Unix(s, 0).UTC()
+				case 1:
+					at = time.Unix(e, 0).UTC()
+				default:
+					before := rapid.SampledFrom([]int64{soon, soon - 1, soon + 1, 1, 1, rapid.Int64Range(0, soon).Draw(t, "any")}).Draw(t, "before")
+					at = time.Unix(s-before, 0).UTC()
+				}
+			}
+			if at.After(now) {
+				now = at
+			}
+			ev = Tick{At: now}
+			if in := r.InFlight(); len(in) > 0 {
+				ev = UpgradeSucceeded{At: now, Op: in[0].Op}
+			}
+		}
+	})
 }
