@@ -399,18 +399,21 @@ func TestNoWindowPicksReachWindowsOpeningSoon(t *testing.T) {
 			if r.Done() {
 				return
 			}
-			// Next: the next wake-up, an opening, an end, or soon before an opening.
+			// Next: the next wake-up, an opening, an end, soon before an
+			// opening, or later.
 			c := compileWindow(ms[rapid.IntRange(none, len(ms)-1).Draw(t, "near")].AutoUpgradeWindow)
-			at := now.Add(time.Duration(rapid.IntRange(1, 600).Draw(t, "later")) * time.Minute)
+			var at time.Time
 			if w, ok := r.NextWake(); ok && rapid.Bool().Draw(t, "wake") {
 				at = w
 			} else {
 				s, e, _ := c.NextUnix(now.Unix())
-				switch rapid.IntRange(0, 3).Draw(t, "where") {
+				switch rapid.IntRange(0, 4).Draw(t, "where") {
 				case 0:
 					at = time.Unix(s, 0).UTC()
 				case 1:
 					at = time.Unix(e, 0).UTC()
+				case 2:
+					at = now.Add(time.Duration(rapid.IntRange(1, 600).Draw(t, "later")) * time.Minute)
 				default:
 					before := rapid.SampledFrom([]int64{soon, soon - 1, soon + 1, 1, 1, rapid.Int64Range(0, soon).Draw(t, "any")}).Draw(t, "before")
 					at = time.Unix(s-before, 0).UTC()
