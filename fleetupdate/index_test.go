@@ -219,3 +219,27 @@ func TestSearchTimesMatchesBinarySearch(t *testing.T) {
 		}
 	})
 }
+
+// A pick fills a cold index once: a warm that left it cold would fill it
+// again at every pick (and the oracles would hang rather than fail).
+func TestFirstPickLeavesTheIndexWarm(t *testing.T) {
+	spec, ms := uniqueWindowFleet(50)
+	r, err := New("warm", spec, ms, catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix := ownedIndex(r.s.groups, 0); ix == nil || !ix.cold {
+		t.Fatal("New's index should be cold until the first pick")
+	}
+	r, _, err = Step(r, Start{At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := ownedIndex(r.s.groups, 0)
+	if ix == nil || ix.cold || len(ix.m.e) == 0 {
+		t.Fatal("after Start the index should be warm, with buckets in m")
+	}
+	if err := r.checkIndexes(); err != nil {
+		t.Fatal(err)
+	}
+}
