@@ -9,9 +9,10 @@ package fleetupdate
 // does not persist it, a decoded run builds it at its first pick, and check
 // verifies it. An index is built cold, with its queues and empty heaps, and
 // the first pick fills the heaps at its clock in O(buckets) (warm): New's
-// clock is the zero time, at which every interval would be stale by Start. It is a cache that one stretch of versions of the groups
-// vector owns at a time, and the step that owns it changes it in place, so
-// that a pick copies nothing, not even the group's record:
+// clock is the zero time, at which every interval would be stale by Start.
+// It is a cache that one stretch of versions of the groups vector owns at a
+// time, and the step that owns it changes it in place, so that a pick
+// copies nothing, not even the group's record:
 //
 //   - The groups lineage holds each group's index (lineageRun.idx), and the
 //     index names that lineage and the version of the last step that
@@ -344,7 +345,7 @@ func (ix *groupIndex) first(bk *ixBucket) int32 {
 }
 
 // refresh computes bucket bi's interval at the step's clock. Its key in m
-// follows; a reached bucket whose opening changed joins u.
+// follows, and it joins u if it is reachable now.
 func (b *stepper) refresh(ix *groupIndex, bi int32) {
 	bk := &ix.bks[bi]
 	b.interval(bk)
@@ -617,7 +618,7 @@ func (r Run) checkIndex(g int32, gr *groupRec) error {
 			return bad("bucket %d: key in m above its own", bi)
 		case ix.u.pos[bi] >= 0 && ix.u.e[ix.u.pos[bi]].key > k:
 			return bad("bucket %d is in u above its key", bi)
-		case ix.u.pos[bi] < 0 && (!bk.reached || bk.asked != k) && !(bk.ok && bk.s <= t):
+		case ix.u.pos[bi] < 0 && bk.reachable(t):
 			return bad("bucket %d would change on a reach, has not opened and is not in u", bi)
 		case bk.reached && (ix.r.pos[bi] < 0 || ix.r.e[ix.r.pos[bi]].key > k):
 			return bad("bucket %d is reached and not in r below its key", bi)
