@@ -283,14 +283,7 @@ func (b *stepper) warm(ix *groupIndex) {
 			continue
 		}
 		b.interval(bk)
-		k := bk.key()
-		ix.m.push(bi, k, h)
-		if bk.reachable(b.now) {
-			ix.u.push(bi, k, 0)
-		}
-		if bk.reached {
-			ix.r.push(bi, k, 0)
-		}
+		ix.enter(bi, h, b.now, (*ixHeap).push)
 	}
 	ix.m.heapify()
 	ix.u.heapify()
@@ -386,17 +379,24 @@ func (b *stepper) place(ix *groupIndex, bi int32) {
 	if !ok {
 		return
 	}
-	bk := &ix.bks[bi]
 	if ix.stale(bi, b.now) {
 		b.refresh(ix, bi)
 	}
+	ix.enter(bi, h, b.now, (*ixHeap).set)
+}
+
+// enter puts bucket bi, which has a window, an interval and head h, in
+// each heap it belongs in at now: m always, u if reachable, r if reached.
+// put is set, or push for a heap that heapify puts in order after.
+func (ix *groupIndex) enter(bi, h int32, now int64, put func(h *ixHeap, bi int32, key int64, head int32)) {
+	bk := &ix.bks[bi]
 	k := bk.key()
-	ix.m.set(bi, k, h)
-	if bk.reachable(b.now) {
-		ix.u.set(bi, k, 0)
+	put(&ix.m, bi, k, h)
+	if bk.reachable(now) {
+		put(&ix.u, bi, k, 0)
 	}
 	if bk.reached {
-		ix.r.set(bi, k, 0)
+		put(&ix.r, bi, k, 0)
 	}
 }
 
