@@ -137,7 +137,7 @@ func (r Run) checkWakesOwed() error {
 		if !t.After(s.clock) {
 			return nil
 		}
-		if _, ok := searchTimes(s.wakes, t); !ok {
+		if _, ok := slices.BinarySearchFunc(s.wakes, t, time.Time.Compare); !ok {
 			return corruptf(field, "%s: the run waits for it but owes no wake-up then (state.wakes)", t)
 		}
 		return nil

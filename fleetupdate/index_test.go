@@ -2,7 +2,6 @@ package fleetupdate
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -192,32 +191,6 @@ func (r Run) checkIndexes() error {
 		}
 	}
 	return nil
-}
-
-// searchTimes answers as slices.BinarySearchFunc with time.Time.Compare,
-// including times a nanosecond apart and ones equal at another offset.
-func TestSearchTimesMatchesBinarySearch(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-		at := func(label string) time.Time {
-			return base.Add(time.Duration(rapid.IntRange(0, 40).Draw(t, label)) * 500 * time.Millisecond)
-		}
-		var ts []time.Time
-		for i := range rapid.IntRange(0, 12).Draw(t, "n") {
-			ts = append(ts, at(fmt.Sprint("t", i)))
-		}
-		slices.SortFunc(ts, time.Time.Compare)
-		ts = slices.CompactFunc(ts, time.Time.Equal)
-		x := at("x")
-		if rapid.Bool().Draw(t, "zoned") {
-			x = x.In(time.FixedZone("x", 3600))
-		}
-		i, ok := searchTimes(ts, x)
-		wi, wok := slices.BinarySearchFunc(ts, x, time.Time.Compare)
-		if i != wi || ok != wok {
-			t.Fatalf("searchTimes(%v, %v) = %d, %t; want %d, %t", ts, x, i, ok, wi, wok)
-		}
-	})
 }
 
 // A pick fills a cold index once: a warm that left it cold would fill it

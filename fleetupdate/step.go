@@ -404,7 +404,7 @@ func (b *stepper) wakeAt(t time.Time) {
 	if !t.After(b.s.clock) {
 		return
 	}
-	i, found := searchTimes(b.s.wakes, t)
+	i, found := slices.BinarySearchFunc(b.s.wakes, t, time.Time.Compare)
 	if found {
 		return
 	}
@@ -414,22 +414,6 @@ func (b *stepper) wakeAt(t time.Time) {
 	}
 	b.s.wakes = slices.Insert(b.s.wakes, i, t) // b.s.cold is ours
 	b.emit(WakeAt{At: t})
-}
-
-// searchTimes is slices.BinarySearch for sorted times (which are not
-// cmp.Ordered); written out, a reach's search does not call a closure per
-// probe.
-func searchTimes(ts []time.Time, t time.Time) (int, bool) {
-	i, j := 0, len(ts)
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if ts[h].Before(t) {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
-	return i, i < len(ts) && ts[i].Equal(t)
 }
 
 func (b *stepper) dropPastWakes() {
