@@ -109,6 +109,14 @@ func utcPtr(t time.Time) *time.Time {
 // UnmarshalEvent would refuse (an outcome without an op), so whatever it
 // writes can be read back.
 func MarshalEvent(e Event) ([]byte, error) {
+	if b, ok := marshalFlat(e); ok {
+		return b, nil
+	}
+	return marshalEventJSON(e)
+}
+
+// marshalEventJSON is MarshalEvent through encoding/json, for every event.
+func marshalEventJSON(e Event) ([]byte, error) {
 	var v any
 	switch e := e.(type) {
 	case Start:
@@ -151,6 +159,15 @@ func MarshalEvent(e Event) ([]byte, error) {
 // UnmarshalEvent decodes an event written by MarshalEvent. Errors wrap
 // ErrInvalidEncoding and name what is wrong.
 func UnmarshalEvent(b []byte) (Event, error) {
+	if e, ok := unmarshalFlat(b); ok {
+		return e, nil
+	}
+	return unmarshalEventJSON(b)
+}
+
+// unmarshalEventJSON is UnmarshalEvent through encoding/json, for every
+// input.
+func unmarshalEventJSON(b []byte) (Event, error) {
 	typ, err := wireType(b)
 	if err != nil {
 		return nil, err
