@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,7 +310,7 @@ func TestWireDecodingIsStrict(t *testing.T) {
 		{`{"type":"Start",` + at0 + `} {}`, "after top-level value"},
 		{`{"type":"Start",` + at0 + `}x`, "after top-level value"},
 		{`{"type":"Start","at":"yesterday"}`, "cannot parse"},
-		{`{"type":"Start","at":12}`, "not a JSON string"},
+		{`{"type":"Start","at":12}`, "not a JSON string | cannot unmarshal number"}, // Go 1.26 | 1.27
 		{`{"type":7,` + at0 + `}`, "cannot unmarshal number"},
 		{`{"type":"UpgradeSucceeded",` + at0 + `}`, `UpgradeSucceeded: missing field "op"`},
 		{`{"type":"UpgradeSucceeded",` + at0 + `,"op":""}`, `UpgradeSucceeded: missing field "op"`},
@@ -336,7 +337,11 @@ func TestWireDecodingIsStrict(t *testing.T) {
 	for _, tc := range events {
 		e, err := UnmarshalEvent([]byte(tc.in))
 		if assert.ErrorIs(t, err, ErrInvalidEncoding, "%s decoded to %#v", tc.in, e) {
-			assert.Contains(t, err.Error(), tc.want, tc.in)
+			// encoding/json's own words differ between Go versions: " | "
+			// separates the ones each says.
+			if !slices.ContainsFunc(strings.Split(tc.want, " | "), func(w string) bool { return strings.Contains(err.Error(), w) }) {
+				t.Errorf("%s: error %q says none of %q", tc.in, err, tc.want)
+			}
 			assert.Nil(t, e, tc.in)
 		}
 	}
