@@ -13,38 +13,6 @@ import (
 // each case compares MarshalEvent with marshalEventJSON and UnmarshalEvent
 // with unmarshalEventJSON, bytes, values and error texts alike.
 
-// tb is what the checks need of a *testing.T or *rapid.T.
-type tb interface {
-	Helper()
-	Fatalf(format string, args ...any)
-}
-
-// checkMarshalSame fails t when MarshalEvent and encoding/json's path
-// disagree on e, and when what they write does not decode the same way
-// through both paths.
-func checkMarshalSame(t tb, e Event) {
-	t.Helper()
-	got, gotErr := MarshalEvent(e)
-	want, wantErr := marshalEventJSON(e)
-	if string(got) != string(want) || errText(gotErr) != errText(wantErr) {
-		t.Fatalf("MarshalEvent(%#v) = %q, %v; encoding/json: %q, %v", e, got, gotErr, want, wantErr)
-	}
-	if want != nil {
-		checkUnmarshalSame(t, want)
-	}
-}
-
-// checkUnmarshalSame fails t when UnmarshalEvent and encoding/json's path
-// disagree on b.
-func checkUnmarshalSame(t tb, b []byte) {
-	t.Helper()
-	ge, gerr := UnmarshalEvent(b)
-	we, werr := unmarshalEventJSON(b)
-	if !reflect.DeepEqual(ge, we) || errText(gerr) != errText(werr) {
-		t.Fatalf("UnmarshalEvent(%q) = %#v, %v; encoding/json: %#v, %v", b, ge, gerr, we, werr)
-	}
-}
-
 // flatOf builds each flat event at the given time with the given string in
 // every string field it has (one field at a time for UpgradeFailed).
 func flatOf(at time.Time, s string) []Event {

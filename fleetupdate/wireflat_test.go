@@ -131,6 +131,32 @@ func errText(err error) string {
 	return err.Error()
 }
 
+// checkMarshalSame fails t when MarshalEvent and encoding/json's path
+// disagree on e, and when what they write does not decode the same way
+// through both paths.
+func checkMarshalSame(t fataler, e Event) {
+	t.Helper()
+	got, gotErr := MarshalEvent(e)
+	want, wantErr := marshalEventJSON(e)
+	if string(got) != string(want) || errText(gotErr) != errText(wantErr) {
+		t.Fatalf("MarshalEvent(%#v) = %q, %v; encoding/json: %q, %v", e, got, gotErr, want, wantErr)
+	}
+	if want != nil {
+		checkUnmarshalSame(t, want)
+	}
+}
+
+// checkUnmarshalSame fails t when UnmarshalEvent and encoding/json's path
+// disagree on b.
+func checkUnmarshalSame(t fataler, b []byte) {
+	t.Helper()
+	ge, gerr := UnmarshalEvent(b)
+	we, werr := unmarshalEventJSON(b)
+	if !reflect.DeepEqual(ge, we) || errText(gerr) != errText(werr) {
+		t.Fatalf("UnmarshalEvent(%q) = %#v, %v; encoding/json: %#v, %v", b, ge, gerr, we, werr)
+	}
+}
+
 // The hand-written paths are invisible: for any flat event, MarshalEvent
 // writes what encoding/json writes (or refuses with the same error), and
 // for that encoding, damaged or edited, UnmarshalEvent returns what
@@ -138,20 +164,12 @@ func errText(err error) string {
 func TestFlatWireMatchesJSON(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		e := genFlatEvent(t)
-		got, gotErr := MarshalEvent(e)
-		want, wantErr := marshalEventJSON(e)
-		if string(got) != string(want) || errText(gotErr) != errText(wantErr) {
-			t.Fatalf("MarshalEvent(%#v) = %s, %v; encoding/json: %s, %v", e, got, gotErr, want, wantErr)
-		}
+		checkMarshalSame(t, e)
+		want, _ := marshalEventJSON(e)
 		if want == nil {
 			want = []byte(fmt.Sprintf(`{"type":"Tick","at":"%s"}`, genFlatText(t, "rawTime")))
 		}
-		b := mutateWire(t, want)
-		ge, gerr := UnmarshalEvent(b)
-		we, werr := unmarshalEventJSON(b)
-		if !reflect.DeepEqual(ge, we) || errText(gerr) != errText(werr) {
-			t.Fatalf("UnmarshalEvent(%s) = %#v, %v; encoding/json: %#v, %v", b, ge, gerr, we, werr)
-		}
+		checkUnmarshalSame(t, mutateWire(t, want))
 	})
 }
 
@@ -228,13 +246,7 @@ func FuzzFlatWireMatchesJSON(f *testing.F) {
 	f.Add([]byte(`{"type":"CompleteGate","at":"9999-12-31T23:59:59.999999999Z","gate":"run-1/prod/Before/0"}`))
 	f.Add([]byte(`{"type":"Tick","at":"2026-02-30T12:00:00.10Z"}`))
 	f.Add([]byte(`{"type":"Stop","at":"2026-03-04T12:00:00,5Z"}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ge, gerr := UnmarshalEvent(b)
-		we, werr := unmarshalEventJSON(b)
-		if !reflect.DeepEqual(ge, we) || errText(gerr) != errText(werr) {
-			t.Fatalf("UnmarshalEvent(%q) = %#v, %v; encoding/json: %#v, %v", b, ge, gerr, we, werr)
-		}
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { checkUnmarshalSame(t, b) })
 }
 
 // BenchmarkEventWire encodes and decodes the events a journal writes most,
