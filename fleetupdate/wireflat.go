@@ -21,7 +21,7 @@ import (
 
 // flatField is one string field of a flat event, in wire order.
 type flatField struct {
-	key      string // JSON key, quoted, with its colon: `"op":`
+	key      string // what comes before the value: `,"op":"`
 	val      string
 	optional bool // omitted when empty (omitempty)
 }
@@ -37,15 +37,15 @@ func flat(e Event, fs *[3]flatField) (typ string, at time.Time, n int, ok bool) 
 	case Tick:
 		return "Tick", e.At, 0, true
 	case UpgradeSucceeded:
-		fs[0] = flatField{key: `"op":`, val: string(e.Op)}
+		fs[0] = flatField{key: `,"op":"`, val: string(e.Op)}
 		return "UpgradeSucceeded", e.At, 1, true
 	case UpgradeFailed:
-		fs[0] = flatField{key: `"op":`, val: string(e.Op)}
-		fs[1] = flatField{key: `"code":`, val: e.Code, optional: true}
-		fs[2] = flatField{key: `"message":`, val: e.Message, optional: true}
+		fs[0] = flatField{key: `,"op":"`, val: string(e.Op)}
+		fs[1] = flatField{key: `,"code":"`, val: e.Code, optional: true}
+		fs[2] = flatField{key: `,"message":"`, val: e.Message, optional: true}
 		return "UpgradeFailed", e.At, 3, true
 	case CompleteGate:
-		fs[0] = flatField{key: `"gate":`, val: string(e.Gate)}
+		fs[0] = flatField{key: `,"gate":"`, val: string(e.Gate)}
 		return "CompleteGate", e.At, 1, true
 	}
 	return "", time.Time{}, 0, false
@@ -85,7 +85,7 @@ func marshalFlat(e Event) ([]byte, bool) {
 	}
 	size := len(`{"type":"","at":""}`) + len(typ) + len(time.RFC3339Nano)
 	for _, f := range fs[:n] {
-		size += len(f.key) + len(f.val) + 3
+		size += len(f.key) + len(f.val) + 1
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"type":"`...)
@@ -105,9 +105,7 @@ func marshalFlat(e Event) ([]byte, bool) {
 		if !plain([]byte(f.val)) {
 			return nil, false
 		}
-		b = append(b, ',')
 		b = append(b, f.key...)
-		b = append(b, '"')
 		b = append(b, f.val...)
 		b = append(b, '"')
 	}
@@ -152,10 +150,10 @@ func (r *flatReader) str() []byte {
 	return s
 }
 
-// field reads `,"key":"value"` if it comes next and is optional, or
-// requires it if not.
+// field reads a string field, key (as flatField.key) then its value, if
+// it comes next and is optional, or requires it if not.
 func (r *flatReader) field(key string, optional bool) string {
-	if !r.lit(`,"` + key + `":"`) {
+	if !r.lit(key) {
 		if !optional {
 			r.bad = true
 		}
@@ -213,13 +211,13 @@ func unmarshalFlat(b []byte) (Event, bool) {
 	case "Tick":
 		e = Tick{At: at}
 	case "UpgradeSucceeded":
-		e = UpgradeSucceeded{At: at, Op: OpID(r.field("op", false))}
+		e = UpgradeSucceeded{At: at, Op: OpID(r.field(`,"op":"`, false))}
 	case "UpgradeFailed":
-		op := r.field("op", false)
-		code := r.field("code", true)
-		e = UpgradeFailed{At: at, Op: OpID(op), Code: code, Message: r.field("message", true)}
+		op := r.field(`,"op":"`, false)
+		code := r.field(`,"code":"`, true)
+		e = UpgradeFailed{At: at, Op: OpID(op), Code: code, Message: r.field(`,"message":"`, true)}
 	case "CompleteGate":
-		e = CompleteGate{At: at, Gate: GateID(r.field("gate", false))}
+		e = CompleteGate{At: at, Gate: GateID(r.field(`,"gate":"`, false))}
 	default:
 		return nil, false
 	}
